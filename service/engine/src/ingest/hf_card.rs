@@ -1,0 +1,431 @@
+//! Hugging Face model cards: `README.md` with optional YAML front matter.
+
+use super::{Format, IngestError, ParseOptions, ParseResult, split_model_ref, utf8};
+use crate::record::{
+    BaseModelRef, DatasetRef, DeclaredLicense, EvalResult, LicenseScope, ModelRecord, Relation,
+};
+use serde_json::{Map, Value};
+
+const F: Format = Format::HfCard;
+/// How much prose is kept for lineage inference.
+const PROSE_LIMIT: usize = 64 * 1024;
+
+pub fn parse(bytes: &[u8], opts: &ParseOptions) -> ParseResult {
+    let text = utf8(F, bytes)?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let (front, body, body_line) = split_front_matter(text)?;
+    let meta = match front {
+        Some((yaml, first_line)) => parse_yaml(yaml, first_line)?,
+        None => Map::new(),
+    };
+    let mut rec = ModelRecord {
+        source_format: F.as_str().to_string(),
+        ..ModelRecord::default()
+    };
+    read_meta(&meta, &mut rec)?;
+    read_body(body, body_line, &mut rec);
+    name_record(&meta, opts, &mut rec);
+    Ok(rec)
+}
+
+/// Returns the front matter (text and its first line number), the body and the body's
+/// first line number. Blank lines before the opening `---` are tolerated.
+fn split_front_matter(text: &str) -> Result<(Option<(&str, usize)>, &str, usize), IngestError> {
+    let mut offset = 0;
+    let mut line_no = 1;
+    for line in text.split_inclusive('\n') {
+        if line.trim().is_empty() {
+            offset += line.len();
+            line_no += 1;
+            continue;
+        }
+        if line.trim_end() != "---" {
+            return Ok((None, text, 1));
+        }
+        let start = offset + line.len();
+        let open_line = line_no;
+        let mut pos = start;
+        let mut l = line_no + 1;
+        let rest = text.get(start..).unwrap_or("");
+        for inner in rest.split_inclusive('\n') {
+            let t = inner.trim_end();
+            if t == "---" || t == "..." {
+                let yaml = text.get(start..pos).unwrap_or("");
+                let body = text.get(pos + inner.len()..).unwrap_or("");
+                return Ok((Some((yaml, open_line + 1)), body, l + 1));
+            }
+            pos += inner.len();
+            l += 1;
+        }
+        return Err(IngestError::new(
+            F,
+            format!("front matter opened by `---` on line {open_line} is never closed"),
+        )
+        .at_line(open_line, 1)
+        .expected("a closing `---` line after the YAML metadata"));
+    }
+    Ok((None, text, 1))
+}
+
+fn parse_yaml(yaml: &str, first_line: usize) -> Result<Map<String, Value>, IngestError> {
+    let value: Value = serde_norway::from_str(yaml).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line() + first_line - 1, l.column()))
+            .unwrap_or((first_line, 1));
+        IngestError::new(F, format!("invalid YAML front matter: {}", strip_location(&e.to_string())))
+            .at_line(line, column)
+            .expected("YAML key: value metadata between `---` lines")
+    })?;
+    match value {
+        Value::Object(m) => Ok(m),
+        Value::Null => Ok(Map::new()),
+        other => Err(IngestError::new(
+            F,
+            format!("front matter is a {}, not a mapping", kind(&other)),
+        )
+        .at_line(first_line, 1)
+        .expected("a mapping of metadata keys (license, base_model, tags, ...)")),
+    }
+}
+
+fn strip_location(s: &str) -> String {
+    match s.find(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s.to_string(),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "list",
+        Value::Object(_) => "mapping",
+    }
+}
+
+/// A scalar as a string (numbers and booleans too); `None` for null or empty.
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A string or a list of scalars, as a list. A mapping is an error naming the key.
+fn string_list(meta: &Map<String, Value>, key: &str) -> Result<Vec<String>, IngestError> {
+    match meta.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => Ok(items.iter().filter_map(scalar).collect()),
+        Some(Value::Object(_)) => Err(IngestError::new(F, format!("`{key}` is a mapping"))
+            .at_pointer(format!("/{key}"))
+            .expected("a string or a list of strings")),
+        Some(v) => Ok(scalar(v).into_iter().collect()),
+    }
+}
+
+fn string(meta: &Map<String, Value>, key: &str) -> Option<String> {
+    meta.get(key).and_then(scalar)
+}
+
+fn read_meta(meta: &Map<String, Value>, rec: &mut ModelRecord) -> Result<(), IngestError> {
+    // Licences.
+    let values = string_list(meta, "license")?;
+    let name = string(meta, "license_name");
+    let link = string(meta, "license_link");
+    let many = values.len() > 1;
+    for (i, v) in values.iter().enumerate() {
+        let is_other = v.eq_ignore_ascii_case("other");
+        rec.licenses.push(DeclaredLicense {
+            value: v.clone(),
+            license_name: if is_other { name.clone() } else { None },
+            license_link: link.clone(),
+            scope: LicenseScope::Whole,
+            source: Some(if many {
+                format!("/license/{i}")
+            } else {
+                "/license".to_string()
+            }),
+        });
+    }
+    // `license_name` beside a licence other than `other` is a second declaration.
+    if let Some(n) = &name {
+        let declared_other = values.iter().any(|v| v.eq_ignore_ascii_case("other"));
+        if !declared_other {
+            rec.licenses.push(DeclaredLicense {
+                value: n.clone(),
+                license_name: None,
+                license_link: link.clone(),
+                scope: LicenseScope::Whole,
+                source: Some("/license_name".to_string()),
+            });
+        }
+    }
+    if !rec.licenses.is_empty() {
+        rec.note("licenses", F.as_str(), "/license");
+    }
+    if let Some(l) = &link {
+        if !l.contains("://") {
+            rec.files.push(l.trim_start_matches("./").to_string());
+        }
+    }
+
+    // Lineage.
+    let bases = string_list(meta, "base_model")?;
+    let relation = string(meta, "base_model_relation").map(|r| Relation::parse(&r));
+    let tags = string_list(meta, "tags")?;
+    let quantized = meta.contains_key("quantized_by")
+        || tags
+            .iter()
+            .any(|t| matches!(t.to_ascii_lowercase().as_str(), "gguf" | "gptq" | "awq" | "quantized"));
+    let relation = relation.unwrap_or(if bases.len() > 1 {
+        Relation::Merge
+    } else if quantized {
+        Relation::Quantized
+    } else if tags.iter().any(|t| t.eq_ignore_ascii_case("lora") || t.eq_ignore_ascii_case("peft")) {
+        Relation::Adapter
+    } else {
+        Relation::Finetune
+    });
+    for b in bases {
+        let (id, _) = split_model_ref(&b);
+        rec.base_models.push(BaseModelRef { id, relation });
+    }
+    if !rec.base_models.is_empty() {
+        rec.note("base_models", F.as_str(), "/base_model");
+    }
+
+    for d in string_list(meta, "datasets")? {
+        rec.datasets.push(DatasetRef {
+            id: d,
+            license: None,
+            sensitive_data: false,
+        });
+    }
+    if !rec.datasets.is_empty() {
+        rec.note("datasets", F.as_str(), "/datasets");
+    }
+    rec.languages = string_list(meta, "language")?;
+    rec.task = string(meta, "pipeline_tag");
+    if rec.task.is_some() {
+        rec.note("task", F.as_str(), "/pipeline_tag");
+    }
+    rec.library = string(meta, "library_name");
+    rec.architecture = string(meta, "model_type");
+    rec.tags = tags;
+    if !rec.tags.is_empty() {
+        rec.note("tags", F.as_str(), "/tags");
+    }
+    let (mi, mo) = modalities(rec.task.as_deref(), &rec.tags);
+    rec.modalities_in = mi;
+    rec.modalities_out = mo;
+
+    // Gating.
+    let gated = match meta.get("gated") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => !matches!(s.as_str(), "false" | "no" | ""),
+        _ => false,
+    };
+    rec.gating.gated = gated || meta.keys().any(|k| k.starts_with("extra_gated_"));
+    rec.gating.eu_disallowed = matches!(meta.get("extra_gated_eu_disallowed"), Some(Value::Bool(true)));
+    if let Some(Value::Object(fields)) = meta.get("extra_gated_fields") {
+        rec.gating.fields = fields.keys().cloned().collect();
+    }
+    if rec.gating.gated {
+        rec.note("gating", F.as_str(), "/extra_gated_prompt");
+    }
+
+    // Evaluation results (model-index).
+    if let Some(Value::Array(models)) = meta.get("model-index") {
+        for m in models {
+            let results = m.get("results").and_then(Value::as_array);
+            for r in results.into_iter().flatten() {
+                let task = r.pointer("/task/type").and_then(scalar);
+                let dataset = r
+                    .pointer("/dataset/name")
+                    .or_else(|| r.pointer("/dataset/type"))
+                    .and_then(scalar);
+                for metric in r.get("metrics").and_then(Value::as_array).into_iter().flatten() {
+                    rec.eval_results.push(EvalResult {
+                        task: task.clone(),
+                        dataset: dataset.clone(),
+                        metric: metric.get("type").and_then(scalar),
+                        value: metric.get("value").and_then(Value::as_f64),
+                        verified: metric.get("verifyToken").and_then(scalar).is_some(),
+                    });
+                }
+            }
+        }
+        rec.note("eval_results", F.as_str(), "/model-index");
+    }
+    if !rec.eval_results.is_empty() {
+        rec.sections.evaluation = true;
+    }
+    if meta.contains_key("co2_eq_emissions") {
+        rec.sections.environmental_impact = true;
+    }
+    Ok(())
+}
+
+/// Input and output modalities from the pipeline tag (and tags as a fallback).
+fn modalities(task: Option<&str>, tags: &[String]) -> (Vec<String>, Vec<String>) {
+    let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let task = task.map(str::to_ascii_lowercase).or_else(|| {
+        tags.iter()
+            .map(|t| t.to_ascii_lowercase())
+            .find(|t| modality_of(t).is_some())
+    });
+    match task.as_deref().and_then(modality_of) {
+        Some((i, o)) => (v(i), v(o)),
+        None => (Vec::new(), Vec::new()),
+    }
+}
+
+fn modality_of(task: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
+    const T: &[&str] = &["text"];
+    const I: &[&str] = &["image"];
+    const TI: &[&str] = &["text", "image"];
+    const A: &[&str] = &["audio"];
+    const V: &[&str] = &["video"];
+    Some(match task {
+        "text-generation" | "text2text-generation" | "conversational" | "summarization"
+        | "translation" | "question-answering" | "fill-mask" | "text-classification"
+        | "token-classification" | "feature-extraction" | "sentence-similarity"
+        | "zero-shot-classification" | "table-question-answering" | "causal-lm" => (T, T),
+        "text-to-image" => (T, I),
+        "image-to-image" => (I, I),
+        "image-to-text" | "image-classification" | "object-detection" | "image-segmentation" => {
+            (I, T)
+        }
+        "image-text-to-text" | "visual-question-answering" | "document-question-answering" => {
+            (TI, T)
+        }
+        "text-to-speech" | "text-to-audio" => (T, A),
+        "automatic-speech-recognition" | "audio-classification" => (A, T),
+        "text-to-video" => (T, V),
+        "image-to-video" => (I, V),
+        _ => return None,
+    })
+}
+
+/// Card sections from Markdown headings (ATX `#` and setext), outside code fences,
+/// and the prose kept for lineage inference.
+fn read_body(body: &str, _first_line: usize, rec: &mut ModelRecord) {
+    let mut fence: Option<&str> = None;
+    let mut prev: Option<&str> = None;
+    for line in body.lines() {
+        let t = line.trim_start();
+        if let Some(f) = fence {
+            if t.starts_with(f) {
+                fence = None;
+            }
+            continue;
+        }
+        if t.starts_with("```") {
+            fence = Some("```");
+            continue;
+        }
+        if t.starts_with("~~~") {
+            fence = Some("~~~");
+            continue;
+        }
+        if let Some(h) = t.strip_prefix('#') {
+            let h = h.trim_start_matches('#');
+            if h.is_empty() || h.starts_with(' ') {
+                classify_heading(h, &mut rec.sections);
+            }
+        } else if !t.is_empty() && (t.bytes().all(|b| b == b'=') || t.bytes().all(|b| b == b'-')) {
+            if let Some(p) = prev {
+                classify_heading(p, &mut rec.sections);
+            }
+        } else if let Some(h) = html_heading(t) {
+            classify_heading(h, &mut rec.sections);
+        }
+        prev = if t.is_empty() { None } else { Some(t) };
+    }
+    let mut end = body.len().min(PROSE_LIMIT);
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    rec.prose = body.get(..end).unwrap_or("").to_string();
+}
+
+fn html_heading(t: &str) -> Option<&str> {
+    let lower = t.get(..4)?.to_ascii_lowercase();
+    if lower.starts_with("<h") && lower.as_bytes().get(2).is_some_and(u8::is_ascii_digit) {
+        let start = t.find('>')? + 1;
+        let end = t.rfind("</")?;
+        t.get(start..end)
+    } else {
+        None
+    }
+}
+
+fn classify_heading(h: &str, s: &mut crate::record::Sections) {
+    let h = h.to_lowercase();
+    let has = |ws: &[&str]| ws.iter().any(|w| h.contains(w));
+    if has(&["out-of-scope", "out of scope", "misuse", "prohibited use", "not intended"]) {
+        s.out_of_scope_uses = true;
+    } else if has(&["intended use", "intended purpose", "uses", "use case", "direct use", "downstream use", "applications"]) {
+        s.intended_uses = true;
+    }
+    if has(&["limitation"]) {
+        s.limitations = true;
+    }
+    if has(&["bias", "risk", "ethic", "safety", "harm", "fairness"]) {
+        s.bias_risks = true;
+    }
+    if has(&["evaluation", "results", "benchmark", "performance"]) {
+        s.evaluation = true;
+    }
+    if has(&["training data", "training dataset", "pretraining data", "pre-training data", "training corpus", "data card", "dataset"]) {
+        s.training_data = true;
+    }
+    if has(&["environmental", "carbon", "co2", "emission", "energy"]) {
+        s.environmental_impact = true;
+    }
+}
+
+fn name_record(meta: &Map<String, Value>, opts: &ParseOptions, rec: &mut ModelRecord) {
+    let h1 = rec
+        .prose
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("# ").map(|h| clean_heading(h)));
+    rec.name = string(meta, "model_name").or(h1.clone());
+    if let Some(r) = &opts.model_ref {
+        let (id, rev) = split_model_ref(r);
+        rec.id = id;
+        rec.revision = rev;
+    } else if let Some(n) = &rec.name {
+        rec.id = n.clone();
+    }
+    if rec.id.trim().is_empty() {
+        rec.id = "unnamed-model".to_string();
+    }
+    if let Some(c) = string(meta, "model_creator") {
+        rec.publisher = Some(c);
+    } else if let Some((org, _)) = rec.id.split_once('/') {
+        rec.publisher = Some(org.to_string());
+    }
+}
+
+/// Strips Markdown emphasis and HTML tags from a heading.
+fn clean_heading(h: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for ch in h.chars() {
+        match ch {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            '*' | '_' | '`' if !in_tag => {}
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.trim().to_string()
+}

@@ -1,0 +1,38 @@
+//! modelgate-engine: the pure, synchronous, deterministic heart of modelgate.
+//!
+//! Bytes in, values out: no file system, network or clock (time is passed in).
+//! [`rules::Pack::load`] loads a rule pack from its files, [`rules::Pack::parse`] turns a
+//! metadata document into a [`record::ModelRecord`], and [`rules::Pack::evaluate`]
+//! returns a [`decision::Decision`].
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod context;
+pub mod decision;
+pub mod facts;
+pub mod ingest;
+pub mod license;
+pub mod lineage;
+pub mod openness;
+pub mod record;
+pub mod rules;
+
+pub use context::UseContext;
+pub use decision::{Decision, Verdict};
+pub use ingest::{Format, IngestError, ParseOptions};
+pub use record::ModelRecord;
+pub use rules::eval::ENGINE_VERSION;
+pub use rules::{Pack, PackError, PackFile};
+
+use sha2::{Digest, Sha256};
+
+/// Digest of an evaluation's input: SHA-256 over the document bytes, a NUL, and the
+/// canonical JSON of the (normalized) use context.
+pub fn input_digest(document: &[u8], context: &UseContext) -> String {
+    let mut ctx = context.clone();
+    ctx.normalize();
+    let mut h = Sha256::new();
+    h.update(document);
+    h.update([0]);
+    h.update(serde_json::to_vec(&ctx).unwrap_or_default());
+    format!("sha256:{}", hex::encode(h.finalize()))
+}

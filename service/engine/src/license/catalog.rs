@@ -1,0 +1,244 @@
+//! The licence catalog: facts about each licence, one YAML file per licence in
+//! `rules/licenses/`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    PublicDomain,
+    Permissive,
+    WeakCopyleft,
+    Copyleft,
+    ResponsibleAi,
+    Proprietary,
+    NonCommercial,
+    ResearchOnly,
+}
+
+impl Category {
+    /// How restrictive the category is: a derivative whose declared licence ranks
+    /// lower than its base's is "more permissive than its base".
+    pub fn restrictiveness(self) -> u8 {
+        match self {
+            Category::PublicDomain => 0,
+            Category::Permissive => 1,
+            Category::WeakCopyleft => 2,
+            Category::Copyleft => 3,
+            Category::ResponsibleAi => 4,
+            Category::Proprietary => 5,
+            Category::NonCommercial => 6,
+            Category::ResearchOnly => 7,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Commercial {
+    Allowed,
+    Conditional,
+    Prohibited,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    pub monthly_active_users: Option<i64>,
+    pub mau_measured_at: Option<String>,
+    pub annual_revenue_usd: Option<i64>,
+    pub above_threshold: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Aup {
+    pub url: Option<String>,
+    pub updatable_by_licensor: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Obligations {
+    pub attribution: Vec<String>,
+    pub notice: Option<String>,
+    pub license_copy: bool,
+    pub mark_modifications: bool,
+    pub flow_down: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoRestriction {
+    pub region: String,
+    pub scope: String,
+    pub basis: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseOpenness {
+    pub osi_approved: bool,
+    pub osaid_compatible: bool,
+    pub mof_open: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Clause {
+    pub section: String,
+    pub summary: String,
+}
+
+/// One catalog entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseTerms {
+    pub id: String,
+    pub name: String,
+    pub spdx: Option<String>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub url: Option<String>,
+    pub version_date: Option<String>,
+    pub category: Category,
+    pub commercial: Commercial,
+    pub research_only: bool,
+    pub non_production: bool,
+    #[serde(default)]
+    pub thresholds: Thresholds,
+    pub aup: Option<Aup>,
+    #[serde(default)]
+    pub use_restrictions: Vec<String>,
+    #[serde(default)]
+    pub obligations: Obligations,
+    pub derivative_name_prefix: Option<String>,
+    pub outputs_training: String,
+    pub share_alike: bool,
+    pub no_derivatives: bool,
+    pub hosting_restricted: bool,
+    #[serde(default)]
+    pub geo_restrictions: Vec<GeoRestriction>,
+    #[serde(default)]
+    pub termination: Vec<String>,
+    pub remote_restriction: bool,
+    pub must_use_latest: bool,
+    pub export_control: bool,
+    pub governing_law: Option<String>,
+    #[serde(default)]
+    pub openness: LicenseOpenness,
+    pub verified: bool,
+    #[serde(default)]
+    pub clauses: BTreeMap<String, Clause>,
+}
+
+/// All catalog entries with an index of ids, aliases and SPDX ids.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    entries: Vec<LicenseTerms>,
+    by_id: HashMap<String, usize>,
+    by_folded: HashMap<String, usize>,
+    by_alias: HashMap<String, usize>,
+    by_spdx: HashMap<String, usize>,
+}
+
+/// Folds a licence spelling for alias lookup: lowercase, trimmed, runs of whitespace,
+/// `_` and `-` treated alike.
+pub fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut sep = false;
+    for ch in s.trim().chars() {
+        if ch.is_whitespace() || ch == '_' || ch == '-' {
+            sep = true;
+            continue;
+        }
+        if sep && !out.is_empty() {
+            out.push(' ');
+        }
+        sep = false;
+        out.extend(ch.to_lowercase());
+    }
+    out
+}
+
+impl Catalog {
+    /// Builds the catalog; returns the problems found (duplicate ids or aliases).
+    pub fn build(mut entries: Vec<LicenseTerms>) -> Result<Catalog, Vec<String>> {
+        entries.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut cat = Catalog::default();
+        let mut problems = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            if cat.by_id.insert(e.id.clone(), i).is_some() {
+                problems.push(format!("licence id `{}` is defined twice", e.id));
+            }
+            cat.by_folded.insert(fold(&e.id), i);
+            if let Some(s) = &e.spdx {
+                cat.by_spdx.insert(s.clone(), i);
+                cat.by_folded.entry(fold(s)).or_insert(i);
+            }
+        }
+        for (i, e) in entries.iter().enumerate() {
+            for a in &e.aliases {
+                let f = fold(a);
+                if let Some(&j) = cat.by_folded.get(&f) {
+                    if j != i {
+                        problems.push(format!(
+                            "alias `{a}` of licence `{}` is the id of licence `{}`",
+                            e.id, entries[j].id
+                        ));
+                    }
+                    continue;
+                }
+                if let Some(j) = cat.by_alias.insert(f, i) {
+                    if j != i {
+                        problems.push(format!(
+                            "alias `{a}` is claimed by licences `{}` and `{}`",
+                            entries[j].id, e.id
+                        ));
+                    }
+                }
+            }
+        }
+        cat.entries = entries;
+        if problems.is_empty() {
+            Ok(cat)
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn entries(&self) -> &[LicenseTerms] {
+        &self.entries
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get(&self, id: &str) -> Option<&LicenseTerms> {
+        self.by_id.get(id).and_then(|&i| self.entries.get(i))
+    }
+
+    pub fn by_exact_id(&self, s: &str) -> Option<&LicenseTerms> {
+        self.get(s)
+    }
+
+    pub fn by_spdx(&self, spdx_id: &str) -> Option<&LicenseTerms> {
+        self.by_spdx.get(spdx_id).and_then(|&i| self.entries.get(i))
+    }
+
+    /// Case- and separator-insensitive match on the id or the SPDX id.
+    pub fn by_folded_id(&self, s: &str) -> Option<&LicenseTerms> {
+        self.by_folded.get(&fold(s)).and_then(|&i| self.entries.get(i))
+    }
+
+    pub fn by_alias(&self, s: &str) -> Option<&LicenseTerms> {
+        self.by_alias.get(&fold(s)).and_then(|&i| self.entries.get(i))
+    }
+}

@@ -1,0 +1,317 @@
+//! Lineage: the base models a model derives from, declared or inferred, resolved
+//! through the catalog of well-known base models (`rules/models/*.yaml`).
+
+use crate::record::{ModelRecord, Relation};
+use regex::{Regex, RegexBuilder};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevisionLicense {
+    pub until: String,
+    pub license: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnownModel {
+    pub id: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub name: String,
+    pub license: String,
+    pub task: Option<String>,
+    #[serde(default)]
+    pub modalities_in: Vec<String>,
+    #[serde(default)]
+    pub modalities_out: Vec<String>,
+    pub parameter_count: Option<i64>,
+    #[serde(default)]
+    pub base_model: Option<String>,
+    #[serde(default)]
+    pub relation: Option<Relation>,
+    #[serde(default)]
+    pub training_compute_flops: Option<f64>,
+    #[serde(default)]
+    pub revision_licenses: Vec<RevisionLicense>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InferenceRule {
+    pub model: String,
+    #[serde(default)]
+    pub name_patterns: Vec<String>,
+    #[serde(default)]
+    pub tag_patterns: Vec<String>,
+    #[serde(default)]
+    pub text_patterns: Vec<String>,
+    #[serde(default)]
+    pub modalities_out: Vec<String>,
+}
+
+/// One `rules/models/<family>.yaml` file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FamilyFile {
+    pub family: String,
+    pub publisher: Option<String>,
+    pub models: Vec<KnownModel>,
+    #[serde(default)]
+    pub inference: Vec<InferenceRule>,
+}
+
+struct CompiledInference {
+    model: String,
+    name: Vec<Regex>,
+    tag: Vec<Regex>,
+    text: Vec<Regex>,
+    modalities_out: Vec<String>,
+}
+
+/// The catalog of well-known base models.
+#[derive(Default)]
+pub struct ModelCatalog {
+    models: Vec<(String, KnownModel)>,
+    index: HashMap<String, usize>,
+    inference: Vec<CompiledInference>,
+}
+
+impl std::fmt::Debug for ModelCatalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ModelCatalog({} models)", self.models.len())
+    }
+}
+
+/// Most ancestors followed from one model.
+pub const MAX_DEPTH: usize = 16;
+
+fn regex(p: &str) -> Result<Regex, String> {
+    RegexBuilder::new(p)
+        .case_insensitive(true)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| format!("pattern `{p}` does not compile: {e}"))
+}
+
+impl ModelCatalog {
+    pub fn build(files: Vec<(String, FamilyFile)>) -> Result<ModelCatalog, Vec<String>> {
+        let mut cat = ModelCatalog::default();
+        let mut problems = Vec::new();
+        for (path, file) in files {
+            for m in file.models {
+                let i = cat.models.len();
+                for key in std::iter::once(&m.id).chain(m.aliases.iter()) {
+                    if cat.index.insert(key.to_ascii_lowercase(), i).is_some() {
+                        problems.push(format!("{path}: model id or alias `{key}` is defined twice"));
+                    }
+                }
+                cat.models.push((file.family.clone(), m));
+            }
+            for r in file.inference {
+                let compile = |ps: &[String], problems: &mut Vec<String>| {
+                    ps.iter()
+                        .filter_map(|p| regex(p).map_err(|e| problems.push(format!("{path}: {e}"))).ok())
+                        .collect::<Vec<_>>()
+                };
+                cat.inference.push(CompiledInference {
+                    name: compile(&r.name_patterns, &mut problems),
+                    tag: compile(&r.tag_patterns, &mut problems),
+                    text: compile(&r.text_patterns, &mut problems),
+                    model: r.model,
+                    modalities_out: r.modalities_out,
+                });
+            }
+        }
+        for (_, m) in &cat.models {
+            if let Some(b) = &m.base_model {
+                if cat.get(b).is_none() {
+                    problems.push(format!("model `{}`: base_model `{b}` is not in the catalog", m.id));
+                }
+            }
+        }
+        for r in &cat.inference {
+            if cat.get(&r.model).is_none() {
+                problems.push(format!("inference rule names unknown model `{}`", r.model));
+            }
+        }
+        if problems.is_empty() { Ok(cat) } else { Err(problems) }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&KnownModel> {
+        self.index
+            .get(&id.trim().to_ascii_lowercase())
+            .and_then(|&i| self.models.get(i))
+            .map(|(_, m)| m)
+    }
+
+    pub fn family_of(&self, id: &str) -> Option<&str> {
+        self.index
+            .get(&id.trim().to_ascii_lowercase())
+            .and_then(|&i| self.models.get(i))
+            .map(|(f, _)| f.as_str())
+    }
+
+    pub fn models(&self) -> impl Iterator<Item = &KnownModel> {
+        self.models.iter().map(|(_, m)| m)
+    }
+
+    pub fn len(&self) -> usize {
+        self.models.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.models.is_empty()
+    }
+}
+
+/// How an ancestor became known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Declared,
+    Inferred,
+    Catalog,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ancestor {
+    pub model: String,
+    /// Catalog licence id of the ancestor, when known.
+    pub license: Option<String>,
+    pub relation: Relation,
+    pub source: Source,
+    pub depth: i64,
+    pub known: bool,
+    pub multimodal: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    pub kind: String,
+    pub matched: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Lineage {
+    pub ancestors: Vec<Ancestor>,
+    pub inferred: bool,
+    pub evidence: Vec<Evidence>,
+    /// Declared base models not found in the catalog (terms unknown).
+    pub unresolved: Vec<String>,
+    /// The model itself is a catalog entry.
+    pub self_known: Option<String>,
+    /// The model's licence changed across revisions (catalog `revision_licenses`).
+    pub relicensed: bool,
+    /// A cycle in `base_model` links was cut.
+    pub cycle: bool,
+    pub training_compute_flops: Option<f64>,
+}
+
+/// Resolves the lineage of a record. Pure: only the catalog and the record are read.
+pub fn resolve(rec: &ModelRecord, cat: &ModelCatalog) -> Lineage {
+    let mut lin = Lineage::default();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    seen.insert(rec.id.to_ascii_lowercase());
+    let mut queue: Vec<(String, Relation, Source, i64)> = Vec::new();
+
+    if let Some(me) = cat.get(&rec.id) {
+        lin.self_known = Some(me.id.clone());
+        lin.relicensed = !me.revision_licenses.is_empty();
+        lin.training_compute_flops = me.training_compute_flops;
+        seen.insert(me.id.to_ascii_lowercase());
+        if let Some(b) = &me.base_model {
+            queue.push((b.clone(), me.relation.unwrap_or(Relation::Finetune), Source::Catalog, 1));
+        }
+    }
+    for b in &rec.base_models {
+        queue.push((b.id.clone(), b.relation, Source::Declared, 1));
+    }
+    if queue.is_empty() && lin.self_known.is_none() {
+        if let Some((model, evidence)) = infer(rec, cat) {
+            lin.inferred = true;
+            lin.evidence = evidence;
+            queue.push((model, Relation::Unknown, Source::Inferred, 1));
+        }
+    }
+    queue.reverse();
+    while let Some((id, relation, source, depth)) = queue.pop() {
+        if depth as usize > MAX_DEPTH {
+            lin.cycle = true;
+            break;
+        }
+        let key = id.to_ascii_lowercase();
+        if !seen.insert(key.clone()) {
+            // Seen before: a diamond (two paths to one base) is fine; a link back to the
+            // model itself is a cycle.
+            if key == rec.id.to_ascii_lowercase() {
+                lin.cycle = true;
+            }
+            continue;
+        }
+        match cat.get(&id) {
+            Some(m) => {
+                lin.ancestors.push(Ancestor {
+                    model: m.id.clone(),
+                    license: Some(m.license.clone()),
+                    relation,
+                    source,
+                    depth,
+                    known: true,
+                    multimodal: m.modalities_in.len() > 1,
+                });
+                if let Some(b) = &m.base_model {
+                    let rel = m.relation.unwrap_or(Relation::Finetune);
+                    let src = if source == Source::Inferred { Source::Inferred } else { Source::Catalog };
+                    queue.insert(0, (b.clone(), rel, src, depth + 1));
+                }
+            }
+            None => {
+                lin.unresolved.push(id.clone());
+                lin.ancestors.push(Ancestor {
+                    model: id,
+                    license: None,
+                    relation,
+                    source,
+                    depth,
+                    known: false,
+                    multimodal: false,
+                });
+            }
+        }
+    }
+    lin
+}
+
+/// Infers a base model from the name, tags and prose, only when at least two kinds of
+/// evidence agree and the model's output modality fits the family.
+fn infer(rec: &ModelRecord, cat: &ModelCatalog) -> Option<(String, Vec<Evidence>)> {
+    let name = format!("{} {}", rec.id, rec.name.as_deref().unwrap_or(""));
+    for r in &cat.inference {
+        if !rec.modalities_out.is_empty()
+            && !r.modalities_out.is_empty()
+            && !rec.modalities_out.iter().any(|m| r.modalities_out.contains(m))
+        {
+            continue;
+        }
+        let mut evidence = Vec::new();
+        if let Some(m) = r.name.iter().find_map(|re| re.find(&name)) {
+            evidence.push(Evidence { kind: "name".into(), matched: m.as_str().to_string() });
+        }
+        if let Some(m) = rec
+            .tags
+            .iter()
+            .find_map(|t| r.tag.iter().find_map(|re| re.find(t)))
+        {
+            evidence.push(Evidence { kind: "tag".into(), matched: m.as_str().to_string() });
+        }
+        if let Some(m) = r.text.iter().find_map(|re| re.find(&rec.prose)) {
+            evidence.push(Evidence { kind: "text".into(), matched: m.as_str().trim().to_string() });
+        }
+        if evidence.len() >= 2 {
+            return Some((r.model.clone(), evidence));
+        }
+    }
+    None
+}

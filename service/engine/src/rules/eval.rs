@@ -1,0 +1,779 @@
+//! Evaluation: licence resolution, lineage, openness, facts, rules, verdict.
+
+use super::def::{Effect, RuleResult};
+use super::pack::{Pack, Rule};
+use crate::context::UseContext;
+use crate::decision::*;
+use crate::facts::*;
+use crate::ingest::{self, Format, IngestError, ParseOptions};
+use crate::license::resolve::{looks_like_expression, parse_expression, resolve_term};
+use crate::license::{Expr, LicenseTerms, Resolution, Term};
+use crate::lineage::{self, Lineage, Source};
+use crate::openness;
+use crate::record::ModelRecord;
+use std::collections::BTreeSet;
+
+/// The engine's version, pinned in every decision.
+pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+impl Pack {
+    /// Parses a document. `format: None` detects it from the content.
+    pub fn parse(&self, bytes: &[u8], format: Option<Format>, opts: &ParseOptions) -> Result<ModelRecord, IngestError> {
+        match format.unwrap_or_else(|| Format::detect(bytes)) {
+            Format::HfCard => ingest::hf_card::parse(bytes, opts),
+            Format::Native => ingest::native::parse(bytes, opts, &self.model_schema),
+        }
+    }
+
+    /// Validates a native record given as a JSON value.
+    pub fn record_from_json(&self, value: serde_json::Value, opts: &ParseOptions) -> Result<ModelRecord, IngestError> {
+        ingest::native::from_value(value, opts, &self.model_schema)
+    }
+
+    /// Evaluates a record under a use context at time `now_unix` (seconds). Pure and
+    /// deterministic: the same inputs give the same decision.
+    pub fn evaluate(&self, rec: &ModelRecord, ctx: &UseContext, now_unix: i64, input_digest: &str) -> Decision {
+        let mut ctx = ctx.clone();
+        ctx.normalize();
+        let declared = self.resolve_declared(rec);
+        let lin = lineage::resolve(rec, &self.models);
+        let inherited = self.inherited_terms(&lin);
+        let model = self.model_facts(rec, &lin);
+        let context = self.context_facts(&ctx);
+        let now = NowFacts { unix: now_unix, date: date_of(now_unix) };
+        let lineage_base = lineage_facts(&lin);
+
+        let alternatives: Vec<Vec<Term>> = match &declared.expr {
+            None => vec![Vec::new()],
+            Some(e) => e.alternatives().unwrap_or_else(|| vec![e.terms().into_iter().cloned().collect()]),
+        };
+        let mut runs: Vec<AltRun> = Vec::with_capacity(alternatives.len());
+        for alt in &alternatives {
+            let (license, lineage_f) = self.license_facts(rec, alt, &declared, &inherited, &lineage_base, &lin);
+            let (openness, openness_f) = self.openness(rec, &license);
+            let facts = Facts {
+                model: model.clone(),
+                context: context.clone(),
+                license,
+                lineage: lineage_f,
+                openness: openness_f,
+                now: now.clone(),
+            };
+            runs.push(self.run_rules(rec, &facts, openness));
+        }
+        let best = (0..runs.len())
+            .min_by_key(|&i| {
+                let r = &runs[i];
+                (r.verdict, r.failing, r.obligations.len(), i)
+            })
+            .unwrap_or(0);
+        let alt_out: Vec<AlternativeOut> = if alternatives.len() > 1 {
+            runs.iter()
+                .map(|r| AlternativeOut { expression: r.chosen.clone(), verdict: r.verdict })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let run = runs.swap_remove(best);
+        Decision {
+            model: ModelOut {
+                id: rec.id.clone(),
+                revision: rec.revision.clone(),
+                name: rec.name.clone(),
+                source_format: rec.source_format.clone(),
+            },
+            verdict: run.verdict,
+            summary: run.summary,
+            findings: run.findings,
+            obligations: run.obligations,
+            license: LicenseOut {
+                declared: declared.out,
+                chosen: declared.expr.as_ref().map(|_| run.chosen.clone()),
+                alternatives: alt_out,
+                conflicting: declared.conflicting,
+                inherited: lin
+                    .ancestors
+                    .iter()
+                    .map(|a| InheritedOut {
+                        model: a.model.clone(),
+                        license: a.license.clone(),
+                        relation: serde_plain(&a.relation),
+                        source: match a.source {
+                            Source::Inferred => "inferred".into(),
+                            Source::Declared | Source::Catalog => "declared".into(),
+                        },
+                    })
+                    .collect(),
+                effective: run.effective,
+            },
+            lineage: LineageOut { inferred: lin.inferred, evidence: lin.evidence.clone(), unresolved: lin.unresolved.clone() },
+            openness: run.openness,
+            context: ctx,
+            pack: PackOut {
+                name: self.manifest.name.clone(),
+                version: self.manifest.version.clone(),
+                digest: self.digest.clone(),
+            },
+            engine_version: ENGINE_VERSION.to_string(),
+            input_digest: input_digest.to_string(),
+            evaluated_at: rfc3339(now_unix),
+        }
+    }
+
+    fn resolve_declared(&self, rec: &ModelRecord) -> Declared {
+        let amb = &self.manifest.ambiguous_license_ids;
+        let mut out = Vec::new();
+        let mut facts = Vec::new();
+        let mut exprs = Vec::new();
+        for d in &rec.licenses {
+            let value = d.value.trim();
+            let expr = if value.eq_ignore_ascii_case("other") {
+                let t = match &d.license_name {
+                    Some(n) => {
+                        let mut t = resolve_term(n, &self.catalog, amb);
+                        t.raw = d.value.clone();
+                        if t.resolution == Resolution::Unknown {
+                            t.resolution = Resolution::Custom;
+                        } else if t.resolution.is_resolved() {
+                            t.resolution = Resolution::Mapped;
+                        }
+                        t
+                    }
+                    None => resolve_term("other", &self.catalog, amb),
+                };
+                Expr::Term(t)
+            } else if looks_like_expression(value) {
+                parse_expression(value, &self.catalog, amb).unwrap_or_else(|e| {
+                    Expr::Term(Term { raw: format!("{value} ({e})"), id: None, spdx: None, resolution: Resolution::Unknown, deprecated_spdx: false })
+                })
+            } else {
+                Expr::Term(resolve_term(value, &self.catalog, amb))
+            };
+            let terms = expr.terms();
+            let resolution = terms.iter().map(|t| t.resolution).max().unwrap_or(Resolution::Missing);
+            let (id, spdx) = match (&expr, terms.first()) {
+                (Expr::Term(_), Some(t)) => (t.id.clone(), t.spdx.clone()),
+                _ => (None, None),
+            };
+            out.push(DeclaredOut {
+                raw: d.value.clone(),
+                license_name: d.license_name.clone(),
+                license_link: d.license_link.clone(),
+                id: id.clone(),
+                spdx,
+                resolution: resolution.as_str().to_string(),
+                source: d.source.clone(),
+            });
+            facts.push(DeclaredFacts {
+                raw: d.value.clone(),
+                id: id.unwrap_or_default(),
+                resolution: resolution.as_str().to_string(),
+                source: d.source.clone().unwrap_or_default(),
+                deprecated_spdx: terms.iter().any(|t| t.deprecated_spdx),
+            });
+            exprs.push(expr);
+        }
+        if exprs.is_empty() {
+            if let Some(e) = rec.license_expression.as_deref().filter(|e| !e.trim().is_empty()) {
+                let expr = parse_expression(e, &self.catalog, amb).unwrap_or_else(|err| {
+                    Expr::Term(Term { raw: format!("{e} ({err})"), id: None, spdx: None, resolution: Resolution::Unknown, deprecated_spdx: false })
+                });
+                let res = expr.terms().iter().map(|t| t.resolution).max().unwrap_or(Resolution::Unknown);
+                out.push(DeclaredOut { raw: e.to_string(), license_name: None, license_link: None, id: None, spdx: None, resolution: res.as_str().into(), source: Some("/license_expression".into()) });
+                facts.push(DeclaredFacts { raw: e.to_string(), id: String::new(), resolution: res.as_str().into(), source: "/license_expression".into(), deprecated_spdx: false });
+                exprs.push(expr);
+            }
+        }
+        // Separate declarations that name different licences contradict each other.
+        let conflicting = exprs.len() > 1 && {
+            let keys: BTreeSet<String> = exprs
+                .iter()
+                .map(|e| {
+                    e.terms()
+                        .iter()
+                        .map(|t| t.id.clone().unwrap_or_else(|| t.raw.to_ascii_lowercase()))
+                        .collect::<Vec<_>>()
+                        .join("+")
+                })
+                .collect();
+            keys.len() > 1
+        };
+        let expr = match exprs.len() {
+            0 => None,
+            1 => exprs.pop(),
+            _ => Some(Expr::And(exprs)),
+        };
+        Declared { out, facts, expr, conflicting }
+    }
+
+    fn inherited_terms(&self, lin: &Lineage) -> Vec<TermFacts> {
+        let mut out: Vec<TermFacts> = Vec::new();
+        for a in &lin.ancestors {
+            if let Some(t) = a.license.as_deref().and_then(|id| self.catalog.get(id)) {
+                if !out.iter().any(|x| x.id == t.id) {
+                    out.push(term_facts(t, "inherited", &a.model));
+                }
+            }
+        }
+        out
+    }
+
+    fn model_facts(&self, rec: &ModelRecord, lin: &Lineage) -> ModelFacts {
+        let flops = rec
+            .training_compute_flops
+            .or(lin.training_compute_flops)
+            .unwrap_or(0.0);
+        ModelFacts {
+            id: rec.id.clone(),
+            short_name: rec.id.rsplit('/').next().unwrap_or("").to_string(),
+            name: rec.name.clone().unwrap_or_default(),
+            revision: rec.revision.clone().unwrap_or_default(),
+            publisher: rec.publisher.clone().unwrap_or_default(),
+            source_format: rec.source_format.clone(),
+            task: rec.task.clone().unwrap_or_default(),
+            modalities_in: rec.modalities_in.clone(),
+            modalities_out: rec.modalities_out.clone(),
+            multimodal: rec.modalities_in.len() > 1
+                || (rec.modalities_in.is_empty() && lin.ancestors.iter().any(|a| a.multimodal))
+                || lin.self_known.as_deref().and_then(|id| self.models.get(id)).is_some_and(|m| m.modalities_in.len() > 1),
+            languages: rec.languages.clone(),
+            library: rec.library.clone().unwrap_or_default(),
+            architecture: rec.architecture.clone().unwrap_or_default(),
+            parameter_count: rec.parameter_count.unwrap_or(0),
+            training_compute_flops: flops,
+            gated: rec.gating.gated,
+            eu_disallowed: rec.gating.eu_disallowed,
+            tags: rec.tags.iter().map(|t| t.to_ascii_lowercase()).collect(),
+            sections: SectionFacts {
+                intended_uses: rec.sections.intended_uses,
+                out_of_scope_uses: rec.sections.out_of_scope_uses,
+                limitations: rec.sections.limitations,
+                bias_risks: rec.sections.bias_risks,
+                evaluation: rec.sections.evaluation,
+                environmental_impact: rec.sections.environmental_impact,
+                training_data: rec.sections.training_data,
+            },
+            datasets: rec
+                .datasets
+                .iter()
+                .map(|d| DatasetFacts {
+                    id: d.id.clone(),
+                    license: d
+                        .license
+                        .as_deref()
+                        .map(|l| resolve_term(l, &self.catalog, &self.manifest.ambiguous_license_ids).id.unwrap_or_else(|| l.to_string()))
+                        .unwrap_or_default(),
+                    sensitive_data: d.sensitive_data,
+                })
+                .collect(),
+            eval_results: rec.eval_results.len() as i64,
+            eval_results_unverified: rec.eval_results.iter().filter(|e| !e.verified).count() as i64,
+            safety_risk_assessment: rec.safety_risk_assessment.clone().unwrap_or_default().to_ascii_lowercase(),
+            ai_act: AiActFacts {
+                general_purpose: rec.ai_act.general_purpose.unwrap_or(false),
+                training_summary_url: rec.ai_act.training_summary_url.clone().unwrap_or_default(),
+                copyright_policy_url: rec.ai_act.copyright_policy_url.clone().unwrap_or_default(),
+                provider_in_eu: rec.ai_act.provider_in_eu.unwrap_or(false),
+                provider_in_eu_known: rec.ai_act.provider_in_eu.is_some(),
+            },
+            files: rec.files.clone(),
+            declares_license: !rec.licenses.is_empty() || rec.license_expression.is_some(),
+            has_license_text: rec.licenses.iter().any(|l| l.license_link.is_some())
+                || rec.files.iter().any(|f| f.to_ascii_uppercase().starts_with("LICENSE")),
+        }
+    }
+
+    fn context_facts(&self, ctx: &UseContext) -> ContextFacts {
+        ContextFacts {
+            purpose: ctx.purpose.as_str().into(),
+            deployment: ctx.deployment.as_str().into(),
+            monthly_active_users: ctx.monthly_active_users,
+            annual_revenue_usd: ctx.annual_revenue_usd,
+            regions: ctx.regions.clone(),
+            domicile: ctx.domicile.clone().unwrap_or_default(),
+            domains: ctx.domains.clone(),
+            modification: ctx.modification.as_str().into(),
+            distribute_weights: ctx.distribute_weights,
+            train_on_outputs: ctx.train_on_outputs,
+            eu_domiciled: ctx.domicile.as_deref().is_some_and(|d| self.is_eu(d)),
+            deployed_in_eu: ctx.regions.iter().any(|r| self.is_eu(r)),
+            commercial: ctx.purpose == crate::context::Purpose::Commercial,
+            hosted: ctx.deployment == crate::context::Deployment::Saas,
+            modifies: ctx.modification != crate::context::Modification::None,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn license_facts(
+        &self,
+        rec: &ModelRecord,
+        alt: &[Term],
+        declared: &Declared,
+        inherited: &[TermFacts],
+        lineage_base: &LineageFacts,
+        lin: &Lineage,
+    ) -> (LicenseFacts, LineageFacts) {
+        let mut terms: Vec<TermFacts> = Vec::new();
+        let mut ids = Vec::new();
+        for t in alt {
+            if let Some(lt) = t.id.as_deref().and_then(|id| self.catalog.get(id)) {
+                if !ids.contains(&lt.id) {
+                    ids.push(lt.id.clone());
+                    terms.push(term_facts(lt, "declared", &rec.id));
+                }
+            }
+        }
+        let status = match alt.iter().map(|t| t.resolution).max() {
+            None => "missing",
+            Some(r) if r.is_resolved() => "resolved",
+            Some(r) => r.as_str(),
+        };
+        let mut more_permissive = Vec::new();
+        for a in lin.ancestors.iter().filter(|a| a.known) {
+            let Some(base) = a.license.as_deref().and_then(|id| self.catalog.get(id)) else { continue };
+            for id in &ids {
+                if let Some(mine) = self.catalog.get(id) {
+                    if mine.category.restrictiveness() < base.category.restrictiveness() {
+                        more_permissive.push(PermissiveFacts {
+                            ancestor: a.model.clone(),
+                            ancestor_license: base.id.clone(),
+                            declared: mine.id.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        let inherited_ids: Vec<String> = inherited.iter().map(|t| t.id.clone()).collect();
+        for t in inherited {
+            if !ids.contains(&t.id) {
+                terms.push(t.clone());
+            }
+        }
+        let chosen = alt.iter().map(|t| t.id.clone().unwrap_or_else(|| t.raw.clone())).collect::<Vec<_>>().join(" AND ");
+        let mut lineage = lineage_base.clone();
+        lineage.more_permissive = more_permissive;
+        (
+            LicenseFacts {
+                status: status.into(),
+                declared: declared.facts.clone(),
+                conflicting: declared.conflicting,
+                chosen,
+                alternatives: declared.expr.as_ref().and_then(|e| e.alternatives()).map(|a| a.len() as i64).unwrap_or(1),
+                ids,
+                inherited_ids,
+                terms,
+            },
+            lineage,
+        )
+    }
+
+    fn openness(&self, rec: &ModelRecord, license: &LicenseFacts) -> (openness::Openness, OpennessFacts) {
+        let amb = &self.manifest.ambiguous_license_ids;
+        let released: Vec<(String, Option<String>)> = if !rec.openness.is_empty() {
+            rec.openness
+                .iter()
+                .map(|c| {
+                    let id = c.license.as_deref().map(|l| resolve_term(l, &self.catalog, amb).id.unwrap_or_else(|| l.to_string()));
+                    (c.name.clone(), id)
+                })
+                .collect()
+        } else {
+            let lic = (!license.ids.is_empty()).then(|| license.ids.join(" AND "));
+            let mut v = vec![("model_parameters_final".to_string(), lic.clone()), ("model_card".to_string(), lic.clone())];
+            if rec.library.is_some() {
+                v.push(("model_architecture".into(), lic.clone()));
+            }
+            if rec.sections.training_data {
+                v.push(("data_card".into(), lic.clone()));
+            }
+            if rec.sections.evaluation || !rec.eval_results.is_empty() {
+                v.push(("evaluation_results".into(), lic.clone()));
+            }
+            if rec.tags.iter().any(|t| t.starts_with("arxiv:")) {
+                v.push(("technical_report".into(), None));
+            }
+            v
+        };
+        let o = openness::classify(&released, |l| {
+            l.split(" AND ").all(|id| self.catalog.get(id).is_some_and(|t| t.openness.mof_open))
+        });
+        let all = |f: fn(&TermFacts) -> bool| !license.terms.is_empty() && license.terms.iter().all(f);
+        let facts = OpennessFacts {
+            mof_class: o.mof_class,
+            mof_class_name: o.mof_class_name.clone(),
+            released: o.components.iter().filter(|c| c.released).map(|c| c.name.clone()).collect(),
+            open: o.components.iter().filter(|c| c.open).map(|c| c.name.clone()).collect(),
+            missing_for_next_class: o.missing_for_next_class.clone(),
+            osi_open: all(|t| t.osi_approved),
+            osaid_compatible: all(|t| t.osaid_compatible),
+        };
+        (o, facts)
+    }
+
+    fn run_rules(&self, rec: &ModelRecord, facts: &Facts, openness: openness::Openness) -> AltRun {
+        let mut ctx = cel::Context::with_env(self.env.clone());
+        let add = |ctx: &mut cel::Context, name: &str, v: Result<cel::Value, cel::SerializationError>| {
+            ctx.add_variable_from_value(name, v.unwrap_or(cel::Value::Null));
+        };
+        add(&mut ctx, "model", cel::to_value(&facts.model));
+        add(&mut ctx, "context", cel::to_value(&facts.context));
+        add(&mut ctx, "license", cel::to_value(&facts.license));
+        add(&mut ctx, "lineage", cel::to_value(&facts.lineage));
+        add(&mut ctx, "openness", cel::to_value(&facts.openness));
+        add(&mut ctx, "now", cel::to_value(&facts.now));
+
+        let mut summary = Summary::default();
+        let mut findings = Vec::new();
+        let mut obligations = Vec::new();
+        let mut verdict = Verdict::Allow;
+        let mut failing = 0usize;
+        for rule in &self.rules {
+            let result = eval_rule(rule, &ctx);
+            let (result, error) = match result {
+                Ok(r) => (r, None),
+                Err(e) => (RuleResult::Error, Some(e)),
+            };
+            match result {
+                RuleResult::Pass => summary.pass += 1,
+                RuleResult::Skip => summary.skip += 1,
+                RuleResult::Fail => summary.fail += 1,
+                RuleResult::Warn => summary.warn += 1,
+                RuleResult::Error => summary.error += 1,
+            }
+            let triggered = matches!(result, RuleResult::Fail | RuleResult::Warn | RuleResult::Error)
+                || (rule.def.effect == Effect::Obligation && result == RuleResult::Pass && error.is_none() && is_true(rule, &ctx));
+            if !triggered {
+                continue;
+            }
+            let culprits = self.culprits(rule, &ctx, facts);
+            let citation = self.citation(rule, &culprits);
+            if rule.def.effect == Effect::Obligation && result == RuleResult::Pass {
+                obligations.push(Obligation {
+                    rule_id: rule.def.id.clone(),
+                    title: rule.def.title.clone(),
+                    category: rule.def.category,
+                    text: rule.message.render(&ctx),
+                    licenses: culprits,
+                    citation,
+                });
+                continue;
+            }
+            failing += 1;
+            let message = match &error {
+                Some(e) => format!("The rule could not be evaluated, so the model needs review: {e}"),
+                None => rule.message.render(&ctx),
+            };
+            verdict = verdict.max(match (result, rule.def.effect) {
+                (RuleResult::Error, _) => Verdict::Review,
+                (_, Effect::Deny) => Verdict::Deny,
+                (_, Effect::Review) => Verdict::Review,
+                _ => Verdict::Allow,
+            });
+            findings.push(Finding {
+                rule_id: rule.def.id.clone(),
+                title: rule.def.title.clone(),
+                category: rule.def.category,
+                effect: rule.def.effect,
+                result,
+                severity: rule.def.severity,
+                message,
+                how_to_fix: rule.how_to_fix.render(&ctx),
+                evidence: rule
+                    .evidence
+                    .iter()
+                    .map(|c| EvidenceItem {
+                        path: c.source.clone(),
+                        value: c.program.execute(&ctx).map(|v| cel_to_json(&v)).unwrap_or(serde_json::Value::Null),
+                        source: provenance(rec, &c.source),
+                    })
+                    .collect(),
+                citation,
+                waived: false,
+            });
+        }
+        // Fail closed: an unknown licence never passes without review.
+        if verdict < Verdict::Review && facts.license.status != "resolved" {
+            verdict = Verdict::Review;
+        }
+        if verdict == Verdict::Allow && !obligations.is_empty() {
+            verdict = Verdict::Conditional;
+        }
+        findings.sort_by(|a, b| (a.effect, a.severity, &a.rule_id).cmp(&(b.effect, b.severity, &b.rule_id)));
+        AltRun {
+            verdict,
+            failing,
+            summary,
+            findings,
+            obligations,
+            chosen: facts.license.chosen.clone(),
+            effective: facts
+                .license
+                .terms
+                .iter()
+                .map(|t| EffectiveOut { id: t.id.clone(), name: t.name.clone(), origin: t.origin.clone(), via: t.via.clone() })
+                .collect(),
+            openness,
+        }
+    }
+
+    fn culprits(&self, rule: &Rule, ctx: &cel::Context, facts: &Facts) -> Vec<String> {
+        match &rule.culprits {
+            Some(c) => match c.program.execute(ctx) {
+                Ok(cel::Value::List(items)) => items
+                    .iter()
+                    .filter_map(|v| match v {
+                        cel::Value::String(s) => Some(s.to_string()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
+            None if rule.def.cite.is_some() => facts.license.terms.iter().map(|t| t.id.clone()).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    fn citation(&self, rule: &Rule, culprits: &[String]) -> Option<Citation> {
+        if let Some(key) = &rule.def.cite {
+            for id in culprits {
+                if let Some(t) = self.catalog.get(id) {
+                    if let Some(c) = t.clauses.get(key) {
+                        return Some(Citation {
+                            license: Some(t.id.clone()),
+                            source: t.name.clone(),
+                            section: c.section.clone(),
+                            summary: Some(c.summary.clone()),
+                            url: t.url.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        rule.def.citation.as_ref().map(|c| Citation {
+            license: None,
+            source: c.source.clone(),
+            section: c.section.clone(),
+            summary: c.summary.clone(),
+            url: c.url.clone(),
+        })
+    }
+}
+
+struct Declared {
+    out: Vec<DeclaredOut>,
+    facts: Vec<DeclaredFacts>,
+    expr: Option<Expr>,
+    conflicting: bool,
+}
+
+struct AltRun {
+    verdict: Verdict,
+    failing: usize,
+    summary: Summary,
+    findings: Vec<Finding>,
+    obligations: Vec<Obligation>,
+    chosen: String,
+    effective: Vec<EffectiveOut>,
+    openness: openness::Openness,
+}
+
+fn is_true(rule: &Rule, ctx: &cel::Context) -> bool {
+    matches!(rule.fails_if.program.execute(ctx), Ok(cel::Value::Bool(true)))
+}
+
+/// Runs one rule: `Ok(result)` or `Err(reason)` when it could not be evaluated.
+fn eval_rule(rule: &Rule, ctx: &cel::Context) -> Result<RuleResult, String> {
+    if let Some(a) = &rule.applies_if {
+        match a.program.execute(ctx) {
+            Ok(cel::Value::Bool(true)) => {}
+            Ok(cel::Value::Bool(false)) => return Ok(RuleResult::Skip),
+            Ok(v) => return Err(format!("applies_if returned {}, not a bool", cel_to_json(&v))),
+            Err(e) => return Err(format!("applies_if: {e}")),
+        }
+    }
+    match rule.fails_if.program.execute(ctx) {
+        Ok(cel::Value::Bool(false)) => Ok(RuleResult::Pass),
+        Ok(cel::Value::Bool(true)) => Ok(match rule.def.effect {
+            Effect::Deny | Effect::Review => RuleResult::Fail,
+            Effect::Warn => RuleResult::Warn,
+            Effect::Obligation => RuleResult::Pass,
+        }),
+        Ok(v) => Err(format!("fails_if returned {}, not a bool", cel_to_json(&v))),
+        Err(e) => Err(format!("fails_if: {e}")),
+    }
+}
+
+fn provenance(rec: &ModelRecord, path: &str) -> Option<String> {
+    let mut parts = path.split('.');
+    let field = match (parts.next(), parts.next()) {
+        (Some("model"), Some(f)) => f,
+        (Some("license"), Some("declared" | "status" | "ids" | "conflicting" | "chosen")) => "licenses",
+        (Some("lineage"), _) => "base_models",
+        _ => return None,
+    };
+    let field = field.split(['[', '(']).next().unwrap_or(field);
+    let field = match field {
+        "gated" | "eu_disallowed" => "gating",
+        "declares_license" | "has_license_text" => "licenses",
+        "modalities_in" | "modalities_out" | "multimodal" => "task",
+        other => other,
+    };
+    rec.provenance.get(field).map(|p| format!("{}:{}", p.format, p.pointer))
+}
+
+fn serde_plain<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+pub(crate) fn term_facts(t: &LicenseTerms, origin: &str, via: &str) -> TermFacts {
+    TermFacts {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        origin: origin.into(),
+        via: via.into(),
+        category: serde_plain(&t.category),
+        restrictiveness: i64::from(t.category.restrictiveness()),
+        commercial: serde_plain(&t.commercial),
+        research_only: t.research_only,
+        non_production: t.non_production,
+        mau_threshold: t.thresholds.monthly_active_users.unwrap_or(0),
+        revenue_threshold_usd: t.thresholds.annual_revenue_usd.unwrap_or(0),
+        above_threshold: t.thresholds.above_threshold.clone().unwrap_or_default(),
+        aup_url: t.aup.as_ref().and_then(|a| a.url.clone()).unwrap_or_default(),
+        aup_updatable: t.aup.as_ref().is_some_and(|a| a.updatable_by_licensor),
+        use_restrictions: t.use_restrictions.clone(),
+        attribution: t.obligations.attribution.clone(),
+        notice: t.obligations.notice.clone().unwrap_or_default(),
+        license_copy: t.obligations.license_copy,
+        mark_modifications: t.obligations.mark_modifications,
+        flow_down: t.obligations.flow_down,
+        name_prefix: t.derivative_name_prefix.clone().unwrap_or_default(),
+        outputs_training: t.outputs_training.clone(),
+        share_alike: t.share_alike,
+        no_derivatives: t.no_derivatives,
+        hosting_restricted: t.hosting_restricted,
+        geo: t
+            .geo_restrictions
+            .iter()
+            .map(|g| GeoFacts { region: g.region.clone(), scope: g.scope.clone(), basis: g.basis.clone() })
+            .collect(),
+        termination: t.termination.clone(),
+        remote_restriction: t.remote_restriction,
+        must_use_latest: t.must_use_latest,
+        export_control: t.export_control,
+        governing_law: t.governing_law.clone().unwrap_or_default(),
+        osi_approved: t.openness.osi_approved,
+        osaid_compatible: t.openness.osaid_compatible,
+        mof_open: t.openness.mof_open,
+        verified: t.verified,
+    }
+}
+
+fn lineage_facts(lin: &Lineage) -> LineageFacts {
+    LineageFacts {
+        derivative: !lin.ancestors.is_empty(),
+        inferred: lin.inferred,
+        ancestors: lin
+            .ancestors
+            .iter()
+            .map(|a| AncestorFacts {
+                model: a.model.clone(),
+                license: a.license.clone().unwrap_or_default(),
+                relation: serde_plain(&a.relation),
+                source: serde_plain(&a.source),
+                depth: a.depth,
+                known: a.known,
+                multimodal: a.multimodal,
+            })
+            .collect(),
+        unresolved: lin.unresolved.clone(),
+        self_known: lin.self_known.is_some(),
+        relicensed: lin.relicensed,
+        cycle: lin.cycle,
+        more_permissive: Vec::new(),
+    }
+}
+
+/// CEL value -> JSON, for evidence.
+pub fn cel_to_json(v: &cel::Value) -> serde_json::Value {
+    use cel::Value as V;
+    use serde_json::Value as J;
+    match v {
+        V::Null => J::Null,
+        V::Bool(b) => J::Bool(*b),
+        V::Int(i) => J::from(*i),
+        V::UInt(u) => J::from(*u),
+        V::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
+        V::String(s) => J::String(s.to_string()),
+        V::List(items) => J::Array(items.iter().map(cel_to_json).collect()),
+        V::Map(m) => {
+            let mut entries: Vec<(String, J)> = m
+                .map
+                .iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        cel::objects::Key::String(s) => s.to_string(),
+                        cel::objects::Key::Int(i) => i.to_string(),
+                        cel::objects::Key::Uint(u) => u.to_string(),
+                        cel::objects::Key::Bool(b) => b.to_string(),
+                    };
+                    (key, cel_to_json(v))
+                })
+                .collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            J::Object(entries.into_iter().collect())
+        }
+        other => J::String(format!("{other:?}")),
+    }
+}
+
+/// Days since 1970-01-01 -> (year, month, day), proleptic Gregorian (H. Hinnant).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// (year, month, day) -> days since 1970-01-01.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+pub fn date_of(unix: i64) -> String {
+    let (y, m, d) = civil_from_days(unix.div_euclid(86_400));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+pub fn rfc3339(unix: i64) -> String {
+    let secs = unix.rem_euclid(86_400);
+    format!("{}T{:02}:{:02}:{:02}Z", date_of(unix), secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// Parses `YYYY-MM-DD` (optionally followed by `T...`, ignored) to a Unix time at midnight UTC.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let d = s.get(..10)?;
+    let mut it = d.split('-');
+    let y: i64 = it.next()?.parse().ok()?;
+    let m: u32 = it.next()?.parse().ok()?;
+    let day: u32 = it.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    Some(days_from_civil(y, m, day) * 86_400)
+}

@@ -1,0 +1,11 @@
+//! Rule packs: loading, CEL compilation and checking, evaluation, pack tests.
+
+pub mod check;
+pub mod def;
+pub mod eval;
+pub mod pack;
+pub mod template;
+pub mod testing;
+
+pub use def::{Effect, RuleCategory, RuleResult, Severity};
+pub use pack::{Pack, PackError, PackFile, Problem};

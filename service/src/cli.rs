@@ -1,0 +1,335 @@
+//! The command line: `check`, `pack test`, `pack lint`.
+
+use crate::{output, packdir};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use modelgate_engine::context::{Deployment, Modification, Purpose, UseContext};
+use modelgate_engine::{Format, Pack, ParseOptions, Verdict};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Exit codes (sysexits-style where they apply).
+pub mod exit {
+    pub const ALLOW: i32 = 0;
+    pub const DENY: i32 = 1;
+    pub const REVIEW: i32 = 2;
+    pub const USAGE: i32 = 64;
+    pub const DATA_ERR: i32 = 65;
+    pub const NO_INPUT: i32 = 66;
+    pub const INTERNAL: i32 = 70;
+}
+
+/// Default limit on the size of an input document (10 MiB).
+pub const DEFAULT_MAX_BYTES: u64 = 10 * 1024 * 1024;
+
+#[derive(Parser, Debug)]
+#[command(name = "modelgate", version, about = "Policy and licence compliance for open AI models")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Evaluate one metadata document (model card or native JSON) and print the decision.
+    ///
+    /// Exit codes: 0 allow or conditional, 1 deny, 2 review, 64 usage error,
+    /// 65 malformed input, 66 input not found, 70 internal error.
+    Check(CheckArgs),
+    /// Rule pack tools.
+    #[command(subcommand)]
+    Pack(PackCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PackCommand {
+    /// Run a pack's own tests (rules/tests/*.yaml). Exit 0 when all pass, 1 otherwise.
+    Test {
+        /// Pack directory (default: the pack built into the binary).
+        dir: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        output: ReportFormat,
+    },
+    /// Validate a pack: schemas, ids, CEL conditions and the paths they read. Exit 0 when valid, 65 otherwise.
+    Lint {
+        /// Pack directory (default: the pack built into the binary).
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Auto,
+    HfCard,
+    Native,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The document: a path, or `-` for standard input.
+    pub input: String,
+    /// Use context file (YAML or JSON) with the fields purpose, deployment,
+    /// monthly_active_users, annual_revenue_usd, regions, domicile, domains,
+    /// modification, distribute_weights, train_on_outputs. Flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub context: Option<PathBuf>,
+    /// Intended purpose [default: commercial].
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Purpose::ALL))]
+    pub purpose: Option<String>,
+    /// Deployment [default: saas].
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Deployment::ALL))]
+    pub deployment: Option<String>,
+    /// Monthly active users of the product [default: 0].
+    #[arg(long, value_name = "N")]
+    pub mau: Option<i64>,
+    /// Annual revenue in USD [default: 0].
+    #[arg(long, value_name = "USD")]
+    pub revenue: Option<i64>,
+    /// Where it is deployed: ISO 3166-1 alpha-2 code or EU (repeatable).
+    #[arg(long = "region", value_name = "CODE")]
+    pub regions: Vec<String>,
+    /// Where the adopting organisation is based: ISO code or EU.
+    #[arg(long, value_name = "CODE")]
+    pub domicile: Option<String>,
+    /// Intended use domain from the use-category vocabulary, e.g. medical_advice (repeatable).
+    #[arg(long = "domain", value_name = "CATEGORY")]
+    pub domains: Vec<String>,
+    /// Planned modification [default: none].
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Modification::ALL))]
+    pub modification: Option<String>,
+    /// The weights (or modified weights) will be distributed to others.
+    #[arg(long)]
+    pub distribute_weights: bool,
+    /// The model's outputs will be used to train other models.
+    #[arg(long)]
+    pub train_on_outputs: bool,
+    /// Rule pack directory [default: the pack built into the binary].
+    #[arg(long, value_name = "DIR")]
+    pub pack: Option<PathBuf>,
+    /// Input format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Model reference (hf:org/name[@revision] or name@version) when the document does not name the model.
+    #[arg(long, value_name = "REF")]
+    pub model_ref: Option<String>,
+    /// Refuse documents larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BYTES)]
+    pub max_bytes: u64,
+}
+
+/// An error that ends the command, with its exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Failure {
+    fn new(code: i32, message: impl Into<String>) -> Failure {
+        Failure { code, message: message.into() }
+    }
+}
+
+/// Runs the CLI with the process arguments; returns the exit code.
+pub fn main() -> i32 {
+    run(std::env::args_os(), &mut std::io::stdout(), &mut std::io::stderr())
+}
+
+/// Runs the CLI; output and errors go to the writers given.
+pub fn run<I, T>(args: I, out: &mut dyn std::io::Write, err: &mut dyn std::io::Write) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = write!(out, "{}", e.render());
+                    return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { exit::USAGE } else { exit::ALLOW };
+                }
+                _ => exit::USAGE,
+            };
+            let _ = write!(err, "{}", e.render());
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Command::Check(a) => check(&a, out),
+        Command::Pack(PackCommand::Test { dir, output }) => pack_test(dir.as_deref(), output, out),
+        Command::Pack(PackCommand::Lint { dir }) => pack_lint(dir.as_deref(), out),
+    };
+    match result {
+        Ok(code) => code,
+        Err(f) => {
+            let _ = writeln!(err, "modelgate: {}", f.message);
+            f.code
+        }
+    }
+}
+
+fn load_pack(dir: Option<&Path>) -> Result<Pack, Failure> {
+    match dir {
+        None => packdir::builtin().map_err(|e| Failure::new(exit::INTERNAL, format!("the built-in rule pack is invalid: {e}"))),
+        Some(d) => packdir::load_dir(d).map_err(|e| match e {
+            packdir::PackDirError::Io { .. } => Failure::new(exit::NO_INPUT, e.to_string()),
+            packdir::PackDirError::Invalid(p) => Failure::new(exit::DATA_ERR, p.to_string()),
+        }),
+    }
+}
+
+fn read_input(input: &str, max: u64) -> Result<Vec<u8>, Failure> {
+    let mut buf = Vec::new();
+    if input == "-" {
+        std::io::stdin()
+            .take(max + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| Failure::new(exit::NO_INPUT, format!("cannot read standard input: {e}")))?;
+    } else {
+        let f = std::fs::File::open(input).map_err(|e| Failure::new(exit::NO_INPUT, format!("cannot open {input}: {e}")))?;
+        if let Ok(m) = f.metadata() {
+            if m.is_dir() {
+                return Err(Failure::new(exit::NO_INPUT, format!("{input} is a directory, not a document")));
+            }
+            if m.len() > max {
+                return Err(Failure::new(exit::DATA_ERR, format!("{input} is {} bytes, over the limit of {max} bytes (--max-bytes)", m.len())));
+            }
+        }
+        f.take(max + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| Failure::new(exit::NO_INPUT, format!("cannot read {input}: {e}")))?;
+    }
+    if buf.len() as u64 > max {
+        return Err(Failure::new(exit::DATA_ERR, format!("the document is over the limit of {max} bytes (--max-bytes)")));
+    }
+    Ok(buf)
+}
+
+/// Builds the use context: the file (if any), then flags on top.
+pub fn build_context(a: &CheckArgs, use_categories: &[String]) -> Result<UseContext, Failure> {
+    let mut ctx = match &a.context {
+        None => UseContext::default(),
+        Some(p) => {
+            let bytes = std::fs::read(p).map_err(|e| Failure::new(exit::NO_INPUT, format!("cannot read context file {}: {e}", p.display())))?;
+            serde_norway::from_slice::<UseContext>(&bytes).map_err(|e| {
+                Failure::new(exit::USAGE, format!("context file {}: {e}", p.display()))
+            })?
+        }
+    };
+    if let Some(p) = &a.purpose {
+        ctx.purpose = Purpose::parse(p).unwrap_or_default();
+    }
+    if let Some(d) = &a.deployment {
+        ctx.deployment = Deployment::parse(d).unwrap_or_default();
+    }
+    if let Some(m) = a.mau {
+        ctx.monthly_active_users = m;
+    }
+    if let Some(r) = a.revenue {
+        ctx.annual_revenue_usd = r;
+    }
+    if !a.regions.is_empty() {
+        ctx.regions = a.regions.clone();
+    }
+    if let Some(d) = &a.domicile {
+        ctx.domicile = Some(d.clone());
+    }
+    if !a.domains.is_empty() {
+        ctx.domains = a.domains.clone();
+    }
+    if let Some(m) = &a.modification {
+        ctx.modification = Modification::parse(m).unwrap_or_default();
+    }
+    ctx.distribute_weights |= a.distribute_weights;
+    ctx.train_on_outputs |= a.train_on_outputs;
+    ctx.normalize();
+    ctx.validate(use_categories).map_err(|e| Failure::new(exit::USAGE, e.to_string()))?;
+    Ok(ctx)
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn check(a: &CheckArgs, out: &mut dyn std::io::Write) -> Result<i32, Failure> {
+    let pack = load_pack(a.pack.as_deref())?;
+    let ctx = build_context(a, pack.use_categories())?;
+    let bytes = read_input(&a.input, a.max_bytes)?;
+    let format = match a.format {
+        FormatArg::Auto => None,
+        FormatArg::HfCard => Some(Format::HfCard),
+        FormatArg::Native => Some(Format::Native),
+    };
+    let opts = ParseOptions { model_ref: a.model_ref.clone() };
+    let rec = pack.parse(&bytes, format, &opts).map_err(|e| Failure::new(exit::DATA_ERR, e.to_string()))?;
+    let digest = modelgate_engine::input_digest(&bytes, &ctx);
+    let decision = pack.evaluate(&rec, &ctx, now_unix(), &digest);
+    let rendered = match a.output {
+        OutputFormat::Text => output::text(&decision),
+        OutputFormat::Json => output::json(&decision),
+        OutputFormat::Sarif => output::sarif(&decision, &pack, &a.input),
+    };
+    out.write_all(rendered.as_bytes()).map_err(|e| Failure::new(exit::INTERNAL, format!("cannot write output: {e}")))?;
+    Ok(match decision.verdict {
+        Verdict::Allow | Verdict::Conditional => exit::ALLOW,
+        Verdict::Deny => exit::DENY,
+        Verdict::Review => exit::REVIEW,
+    })
+}
+
+fn pack_test(dir: Option<&Path>, fmt: ReportFormat, out: &mut dyn std::io::Write) -> Result<i32, Failure> {
+    let pack = load_pack(dir)?;
+    let report = pack.run_tests();
+    let text = match fmt {
+        ReportFormat::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+        ReportFormat::Text => {
+            let mut s = String::new();
+            for c in &report.cases {
+                s.push_str(&format!("{} {} ({})\n", if c.passed { "ok  " } else { "FAIL" }, c.name, c.file));
+                for f in &c.failures {
+                    s.push_str(&format!("       {f}\n"));
+                }
+            }
+            s.push_str(&format!("pack {} {}: {} passed, {} failed\n", pack.manifest.name, pack.manifest.version, report.passed, report.failed));
+            s
+        }
+    };
+    out.write_all(text.as_bytes()).map_err(|e| Failure::new(exit::INTERNAL, e.to_string()))?;
+    Ok(if report.failed == 0 && !report.cases.is_empty() { 0 } else { 1 })
+}
+
+fn pack_lint(dir: Option<&Path>, out: &mut dyn std::io::Write) -> Result<i32, Failure> {
+    let pack = load_pack(dir)?;
+    let msg = format!(
+        "pack {} {} is valid: {} licences, {} base models, {} rules, {} tests; digest {}\n",
+        pack.manifest.name,
+        pack.manifest.version,
+        pack.catalog.len(),
+        pack.models.len(),
+        pack.rules.len(),
+        pack.tests.len(),
+        pack.digest
+    );
+    out.write_all(msg.as_bytes()).map_err(|e| Failure::new(exit::INTERNAL, e.to_string()))?;
+    Ok(0)
+}

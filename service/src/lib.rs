@@ -1,0 +1,7 @@
+//! modelgate: the service crate. All IO lives here; the engine is pure.
+
+pub mod cli;
+pub mod output;
+pub mod packdir;
+
+pub use modelgate_engine as engine;

@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(modelgate::cli::main());
+}
