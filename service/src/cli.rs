@@ -22,7 +22,11 @@ pub mod exit {
 pub const DEFAULT_MAX_BYTES: u64 = 10 * 1024 * 1024;
 
 #[derive(Parser, Debug)]
-#[command(name = "modelgate", version, about = "Policy and licence compliance for open AI models")]
+#[command(
+    name = "modelgate",
+    version,
+    about = "Policy and licence compliance for open AI models"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -141,13 +145,20 @@ pub struct Failure {
 
 impl Failure {
     fn new(code: i32, message: impl Into<String>) -> Failure {
-        Failure { code, message: message.into() }
+        Failure {
+            code,
+            message: message.into(),
+        }
     }
 }
 
 /// Runs the CLI with the process arguments; returns the exit code.
 pub fn main() -> i32 {
-    run(std::env::args_os(), &mut std::io::stdout(), &mut std::io::stderr())
+    run(
+        std::env::args_os(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    )
 }
 
 /// Runs the CLI; output and errors go to the writers given.
@@ -161,9 +172,15 @@ where
         Err(e) => {
             use clap::error::ErrorKind;
             let code = match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                     let _ = write!(out, "{}", e.render());
-                    return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { exit::USAGE } else { exit::ALLOW };
+                    return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                        exit::USAGE
+                    } else {
+                        exit::ALLOW
+                    };
                 }
                 _ => exit::USAGE,
             };
@@ -187,7 +204,12 @@ where
 
 fn load_pack(dir: Option<&Path>) -> Result<Pack, Failure> {
     match dir {
-        None => packdir::builtin().map_err(|e| Failure::new(exit::INTERNAL, format!("the built-in rule pack is invalid: {e}"))),
+        None => packdir::builtin().map_err(|e| {
+            Failure::new(
+                exit::INTERNAL,
+                format!("the built-in rule pack is invalid: {e}"),
+            )
+        }),
         Some(d) => packdir::load_dir(d).map_err(|e| match e {
             packdir::PackDirError::Io { .. } => Failure::new(exit::NO_INPUT, e.to_string()),
             packdir::PackDirError::Invalid(p) => Failure::new(exit::DATA_ERR, p.to_string()),
@@ -201,15 +223,27 @@ fn read_input(input: &str, max: u64) -> Result<Vec<u8>, Failure> {
         std::io::stdin()
             .take(max + 1)
             .read_to_end(&mut buf)
-            .map_err(|e| Failure::new(exit::NO_INPUT, format!("cannot read standard input: {e}")))?;
+            .map_err(|e| {
+                Failure::new(exit::NO_INPUT, format!("cannot read standard input: {e}"))
+            })?;
     } else {
-        let f = std::fs::File::open(input).map_err(|e| Failure::new(exit::NO_INPUT, format!("cannot open {input}: {e}")))?;
+        let f = std::fs::File::open(input)
+            .map_err(|e| Failure::new(exit::NO_INPUT, format!("cannot open {input}: {e}")))?;
         if let Ok(m) = f.metadata() {
             if m.is_dir() {
-                return Err(Failure::new(exit::NO_INPUT, format!("{input} is a directory, not a document")));
+                return Err(Failure::new(
+                    exit::NO_INPUT,
+                    format!("{input} is a directory, not a document"),
+                ));
             }
             if m.len() > max {
-                return Err(Failure::new(exit::DATA_ERR, format!("{input} is {} bytes, over the limit of {max} bytes (--max-bytes)", m.len())));
+                return Err(Failure::new(
+                    exit::DATA_ERR,
+                    format!(
+                        "{input} is {} bytes, over the limit of {max} bytes (--max-bytes)",
+                        m.len()
+                    ),
+                ));
             }
         }
         f.take(max + 1)
@@ -217,7 +251,10 @@ fn read_input(input: &str, max: u64) -> Result<Vec<u8>, Failure> {
             .map_err(|e| Failure::new(exit::NO_INPUT, format!("cannot read {input}: {e}")))?;
     }
     if buf.len() as u64 > max {
-        return Err(Failure::new(exit::DATA_ERR, format!("the document is over the limit of {max} bytes (--max-bytes)")));
+        return Err(Failure::new(
+            exit::DATA_ERR,
+            format!("the document is over the limit of {max} bytes (--max-bytes)"),
+        ));
     }
     Ok(buf)
 }
@@ -227,7 +264,12 @@ pub fn build_context(a: &CheckArgs, use_categories: &[String]) -> Result<UseCont
     let mut ctx = match &a.context {
         None => UseContext::default(),
         Some(p) => {
-            let bytes = std::fs::read(p).map_err(|e| Failure::new(exit::NO_INPUT, format!("cannot read context file {}: {e}", p.display())))?;
+            let bytes = std::fs::read(p).map_err(|e| {
+                Failure::new(
+                    exit::NO_INPUT,
+                    format!("cannot read context file {}: {e}", p.display()),
+                )
+            })?;
             serde_norway::from_slice::<UseContext>(&bytes).map_err(|e| {
                 Failure::new(exit::USAGE, format!("context file {}: {e}", p.display()))
             })?
@@ -260,7 +302,8 @@ pub fn build_context(a: &CheckArgs, use_categories: &[String]) -> Result<UseCont
     ctx.distribute_weights |= a.distribute_weights;
     ctx.train_on_outputs |= a.train_on_outputs;
     ctx.normalize();
-    ctx.validate(use_categories).map_err(|e| Failure::new(exit::USAGE, e.to_string()))?;
+    ctx.validate(use_categories)
+        .map_err(|e| Failure::new(exit::USAGE, e.to_string()))?;
     Ok(ctx)
 }
 
@@ -280,8 +323,12 @@ fn check(a: &CheckArgs, out: &mut dyn std::io::Write) -> Result<i32, Failure> {
         FormatArg::HfCard => Some(Format::HfCard),
         FormatArg::Native => Some(Format::Native),
     };
-    let opts = ParseOptions { model_ref: a.model_ref.clone() };
-    let rec = pack.parse(&bytes, format, &opts).map_err(|e| Failure::new(exit::DATA_ERR, e.to_string()))?;
+    let opts = ParseOptions {
+        model_ref: a.model_ref.clone(),
+    };
+    let rec = pack
+        .parse(&bytes, format, &opts)
+        .map_err(|e| Failure::new(exit::DATA_ERR, e.to_string()))?;
     let digest = modelgate_engine::input_digest(&bytes, &ctx);
     let decision = pack.evaluate(&rec, &ctx, now_unix(), &digest);
     let rendered = match a.output {
@@ -289,7 +336,8 @@ fn check(a: &CheckArgs, out: &mut dyn std::io::Write) -> Result<i32, Failure> {
         OutputFormat::Json => output::json(&decision),
         OutputFormat::Sarif => output::sarif(&decision, &pack, &a.input),
     };
-    out.write_all(rendered.as_bytes()).map_err(|e| Failure::new(exit::INTERNAL, format!("cannot write output: {e}")))?;
+    out.write_all(rendered.as_bytes())
+        .map_err(|e| Failure::new(exit::INTERNAL, format!("cannot write output: {e}")))?;
     Ok(match decision.verdict {
         Verdict::Allow | Verdict::Conditional => exit::ALLOW,
         Verdict::Deny => exit::DENY,
@@ -297,7 +345,11 @@ fn check(a: &CheckArgs, out: &mut dyn std::io::Write) -> Result<i32, Failure> {
     })
 }
 
-fn pack_test(dir: Option<&Path>, fmt: ReportFormat, out: &mut dyn std::io::Write) -> Result<i32, Failure> {
+fn pack_test(
+    dir: Option<&Path>,
+    fmt: ReportFormat,
+    out: &mut dyn std::io::Write,
+) -> Result<i32, Failure> {
     let pack = load_pack(dir)?;
     let report = pack.run_tests();
     let text = match fmt {
@@ -305,17 +357,30 @@ fn pack_test(dir: Option<&Path>, fmt: ReportFormat, out: &mut dyn std::io::Write
         ReportFormat::Text => {
             let mut s = String::new();
             for c in &report.cases {
-                s.push_str(&format!("{} {} ({})\n", if c.passed { "ok  " } else { "FAIL" }, c.name, c.file));
+                s.push_str(&format!(
+                    "{} {} ({})\n",
+                    if c.passed { "ok  " } else { "FAIL" },
+                    c.name,
+                    c.file
+                ));
                 for f in &c.failures {
                     s.push_str(&format!("       {f}\n"));
                 }
             }
-            s.push_str(&format!("pack {} {}: {} passed, {} failed\n", pack.manifest.name, pack.manifest.version, report.passed, report.failed));
+            s.push_str(&format!(
+                "pack {} {}: {} passed, {} failed\n",
+                pack.manifest.name, pack.manifest.version, report.passed, report.failed
+            ));
             s
         }
     };
-    out.write_all(text.as_bytes()).map_err(|e| Failure::new(exit::INTERNAL, e.to_string()))?;
-    Ok(if report.failed == 0 && !report.cases.is_empty() { 0 } else { 1 })
+    out.write_all(text.as_bytes())
+        .map_err(|e| Failure::new(exit::INTERNAL, e.to_string()))?;
+    Ok(if report.failed == 0 && !report.cases.is_empty() {
+        0
+    } else {
+        1
+    })
 }
 
 fn pack_lint(dir: Option<&Path>, out: &mut dyn std::io::Write) -> Result<i32, Failure> {
@@ -330,6 +395,7 @@ fn pack_lint(dir: Option<&Path>, out: &mut dyn std::io::Write) -> Result<i32, Fa
         pack.tests.len(),
         pack.digest
     );
-    out.write_all(msg.as_bytes()).map_err(|e| Failure::new(exit::INTERNAL, e.to_string()))?;
+    out.write_all(msg.as_bytes())
+        .map_err(|e| Failure::new(exit::INTERNAL, e.to_string()))?;
     Ok(0)
 }

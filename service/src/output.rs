@@ -35,7 +35,11 @@ pub fn text(d: &Decision) -> String {
     s.push_str(&format!(
         "Model:   {}{}\n",
         d.model.id,
-        d.model.revision.as_deref().map(|r| format!(" @ {r}")).unwrap_or_default()
+        d.model
+            .revision
+            .as_deref()
+            .map(|r| format!(" @ {r}"))
+            .unwrap_or_default()
     ));
     let declared: Vec<String> = d
         .license
@@ -48,7 +52,11 @@ pub fn text(d: &Decision) -> String {
         .collect();
     s.push_str(&format!(
         "Licence: {}\n",
-        if declared.is_empty() { "none declared".to_string() } else { declared.join("; ") }
+        if declared.is_empty() {
+            "none declared".to_string()
+        } else {
+            declared.join("; ")
+        }
     ));
     if let Some(c) = &d.license.chosen {
         if !d.license.alternatives.is_empty() {
@@ -61,7 +69,11 @@ pub fn text(d: &Decision) -> String {
             i.license.as_deref().unwrap_or("unknown terms"),
             i.model,
             i.relation,
-            if i.source == "inferred" { ", inferred" } else { "" }
+            if i.source == "inferred" {
+                ", inferred"
+            } else {
+                ""
+            }
         ));
     }
     let c = &d.context;
@@ -71,9 +83,20 @@ pub fn text(d: &Decision) -> String {
         c.deployment.as_str(),
         c.monthly_active_users,
         c.annual_revenue_usd,
-        c.domicile.as_deref().map(|x| format!(", based in {x}")).unwrap_or_default(),
-        if c.regions.is_empty() { String::new() } else { format!(", deployed in {}", c.regions.join(" ")) },
-        if c.domains.is_empty() { String::new() } else { format!(", domains {}", c.domains.join(" ")) },
+        c.domicile
+            .as_deref()
+            .map(|x| format!(", based in {x}"))
+            .unwrap_or_default(),
+        if c.regions.is_empty() {
+            String::new()
+        } else {
+            format!(", deployed in {}", c.regions.join(" "))
+        },
+        if c.domains.is_empty() {
+            String::new()
+        } else {
+            format!(", domains {}", c.domains.join(" "))
+        },
     ));
     s.push('\n');
     if d.findings.is_empty() {
@@ -87,7 +110,13 @@ pub fn text(d: &Decision) -> String {
                 (_, Effect::Review) => "REVIEW",
                 _ => "WARN",
             };
-            s.push_str(&format!("{:>3}. [{label}, {}] {} ({})\n", n + 1, serde_plain(&f.severity), f.title, f.rule_id));
+            s.push_str(&format!(
+                "{:>3}. [{label}, {}] {} ({})\n",
+                n + 1,
+                serde_plain(&f.severity),
+                f.title,
+                f.rule_id
+            ));
             s.push_str(&format!("     {}\n", f.message));
             if let Some(c) = &f.citation {
                 s.push_str(&format!("     Clause: {}\n", cite(c)));
@@ -98,7 +127,10 @@ pub fn text(d: &Decision) -> String {
     if !d.obligations.is_empty() {
         s.push_str(&format!("\nObligations ({}):\n", d.obligations.len()));
         for o in &d.obligations {
-            s.push_str(&format!("   - {} ({})\n     {}\n", o.title, o.rule_id, o.text));
+            s.push_str(&format!(
+                "   - {} ({})\n     {}\n",
+                o.title, o.rule_id, o.text
+            ));
             if let Some(c) = &o.citation {
                 s.push_str(&format!("     Clause: {}\n", cite(c)));
             }
@@ -106,7 +138,13 @@ pub fn text(d: &Decision) -> String {
     }
     s.push_str(&format!(
         "\nOpenness: {}\nRule pack {} {} ({}), engine {}; input {}; evaluated {}\n",
-        d.openness.mof_class_name, d.pack.name, d.pack.version, d.pack.digest, d.engine_version, d.input_digest, d.evaluated_at
+        d.openness.mof_class_name,
+        d.pack.name,
+        d.pack.version,
+        d.pack.digest,
+        d.engine_version,
+        d.input_digest,
+        d.evaluated_at
     ));
     s
 }
@@ -134,7 +172,11 @@ pub fn sarif(d: &Decision, pack: &Pack, input: &str) -> String {
             })
         })
         .collect();
-    let uri = if input == "-" { "stdin".to_string() } else { input.to_string() };
+    let uri = if input == "-" {
+        "stdin".to_string()
+    } else {
+        input.to_string()
+    };
     let results: Vec<serde_json::Value> = d
         .findings
         .iter()

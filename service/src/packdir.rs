@@ -17,7 +17,10 @@ pub fn builtin_files() -> Vec<PackFile> {
 fn collect(dir: &Dir<'_>, out: &mut Vec<PackFile>) {
     for f in dir.files() {
         if let Some(p) = f.path().to_str() {
-            out.push(PackFile { path: p.replace('\\', "/"), bytes: f.contents().to_vec() });
+            out.push(PackFile {
+                path: p.replace('\\', "/"),
+                bytes: f.contents().to_vec(),
+            });
         }
     }
     for d in dir.dirs() {
@@ -34,7 +37,10 @@ pub fn builtin() -> Result<Pack, PackError> {
 #[derive(Debug, thiserror::Error)]
 pub enum PackDirError {
     #[error("cannot read rule pack directory {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Invalid(#[from] PackError),
 }
@@ -48,7 +54,10 @@ pub fn read_files(dir: &Path) -> Result<Vec<PackFile>, PackDirError> {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<PackFile>) -> Result<(), PackDirError> {
-    let io = |source| PackDirError::Io { path: dir.display().to_string(), source };
+    let io = |source| PackDirError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
         let name = entry.file_name();
@@ -60,8 +69,15 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<PackFile>) -> Result<(), PackDirE
         if ft.is_dir() {
             walk(root, &path, out)?;
         } else if ft.is_file() {
-            let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
-            let bytes = std::fs::read(&path).map_err(|source| PackDirError::Io { path: path.display().to_string(), source })?;
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            let bytes = std::fs::read(&path).map_err(|source| PackDirError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
             out.push(PackFile { path: rel, bytes });
         }
     }

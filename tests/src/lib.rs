@@ -1,1 +1,48 @@
-//! Integration, CLI and data-driven test suites of modelgate live in `tests/tests/`.
+//! Shared helpers of modelgate's integration suites (the suites are in `tests/tests/`).
+
+use std::path::PathBuf;
+
+/// Fixed evaluation time of the suites: 2026-01-01T00:00:00Z.
+pub const T0: i64 = 1_767_225_600;
+
+/// The shared reference folder (`../shared` beside the repository), if present.
+pub fn shared_dir() -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared");
+    p.is_dir().then_some(p)
+}
+
+/// The real Hugging Face model cards of the shared fixtures, sorted; `None` (with a
+/// message on stderr) when the shared folder is absent.
+pub fn fixture_cards() -> Option<Vec<PathBuf>> {
+    let Some(dir) = shared_dir().map(|d| d.join("fixtures/model-cards")) else {
+        eprintln!("SKIP: ../shared/fixtures/model-cards is absent; fixture-card tests not run");
+        return None;
+    };
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    v.sort();
+    Some(v)
+}
+
+/// `hf-org--name@date.md` -> `hf:org/name`.
+pub fn model_ref_for(card: &std::path::Path) -> String {
+    let stem = card
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("unnamed");
+    let stem = stem.strip_prefix("hf-").unwrap_or(stem);
+    let stem = stem.split('@').next().unwrap_or(stem);
+    let stem = stem.trim_end_matches(".gguf-derivative");
+    format!("hf:{}", stem.replacen("--", "/", 1))
+}
+
+/// The built-in pack.
+pub fn pack() -> modelgate_engine::Pack {
+    match modelgate::packdir::builtin() {
+        Ok(p) => p,
+        Err(e) => panic!("built-in pack: {e}"),
+    }
+}

@@ -4,7 +4,10 @@
 //! [`rules::Pack::load`] loads a rule pack from its files, [`rules::Pack::parse`] turns a
 //! metadata document into a [`record::ModelRecord`], and [`rules::Pack::evaluate`]
 //! returns a [`decision::Decision`].
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod context;
 pub mod decision;

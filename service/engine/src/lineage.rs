@@ -104,7 +104,9 @@ impl ModelCatalog {
                 let i = cat.models.len();
                 for key in std::iter::once(&m.id).chain(m.aliases.iter()) {
                     if cat.index.insert(key.to_ascii_lowercase(), i).is_some() {
-                        problems.push(format!("{path}: model id or alias `{key}` is defined twice"));
+                        problems.push(format!(
+                            "{path}: model id or alias `{key}` is defined twice"
+                        ));
                     }
                 }
                 cat.models.push((file.family.clone(), m));
@@ -112,7 +114,11 @@ impl ModelCatalog {
             for r in file.inference {
                 let compile = |ps: &[String], problems: &mut Vec<String>| {
                     ps.iter()
-                        .filter_map(|p| regex(p).map_err(|e| problems.push(format!("{path}: {e}"))).ok())
+                        .filter_map(|p| {
+                            regex(p)
+                                .map_err(|e| problems.push(format!("{path}: {e}")))
+                                .ok()
+                        })
                         .collect::<Vec<_>>()
                 };
                 cat.inference.push(CompiledInference {
@@ -127,7 +133,10 @@ impl ModelCatalog {
         for (_, m) in &cat.models {
             if let Some(b) = &m.base_model {
                 if cat.get(b).is_none() {
-                    problems.push(format!("model `{}`: base_model `{b}` is not in the catalog", m.id));
+                    problems.push(format!(
+                        "model `{}`: base_model `{b}` is not in the catalog",
+                        m.id
+                    ));
                 }
             }
         }
@@ -136,7 +145,11 @@ impl ModelCatalog {
                 problems.push(format!("inference rule names unknown model `{}`", r.model));
             }
         }
-        if problems.is_empty() { Ok(cat) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(cat)
+        } else {
+            Err(problems)
+        }
     }
 
     pub fn get(&self, id: &str) -> Option<&KnownModel> {
@@ -222,7 +235,12 @@ pub fn resolve(rec: &ModelRecord, cat: &ModelCatalog) -> Lineage {
         lin.training_compute_flops = me.training_compute_flops;
         seen.insert(me.id.to_ascii_lowercase());
         if let Some(b) = &me.base_model {
-            queue.push((b.clone(), me.relation.unwrap_or(Relation::Finetune), Source::Catalog, 1));
+            queue.push((
+                b.clone(),
+                me.relation.unwrap_or(Relation::Finetune),
+                Source::Catalog,
+                1,
+            ));
         }
     }
     for b in &rec.base_models {
@@ -252,6 +270,11 @@ pub fn resolve(rec: &ModelRecord, cat: &ModelCatalog) -> Lineage {
         }
         match cat.get(&id) {
             Some(m) => {
+                // Cumulative training compute includes the base models' training.
+                if let Some(f) = m.training_compute_flops {
+                    lin.training_compute_flops =
+                        Some(lin.training_compute_flops.map_or(f, |x| x.max(f)));
+                }
                 lin.ancestors.push(Ancestor {
                     model: m.id.clone(),
                     license: Some(m.license.clone()),
@@ -263,7 +286,11 @@ pub fn resolve(rec: &ModelRecord, cat: &ModelCatalog) -> Lineage {
                 });
                 if let Some(b) = &m.base_model {
                     let rel = m.relation.unwrap_or(Relation::Finetune);
-                    let src = if source == Source::Inferred { Source::Inferred } else { Source::Catalog };
+                    let src = if source == Source::Inferred {
+                        Source::Inferred
+                    } else {
+                        Source::Catalog
+                    };
                     queue.insert(0, (b.clone(), rel, src, depth + 1));
                 }
             }
@@ -291,23 +318,35 @@ fn infer(rec: &ModelRecord, cat: &ModelCatalog) -> Option<(String, Vec<Evidence>
     for r in &cat.inference {
         if !rec.modalities_out.is_empty()
             && !r.modalities_out.is_empty()
-            && !rec.modalities_out.iter().any(|m| r.modalities_out.contains(m))
+            && !rec
+                .modalities_out
+                .iter()
+                .any(|m| r.modalities_out.contains(m))
         {
             continue;
         }
         let mut evidence = Vec::new();
         if let Some(m) = r.name.iter().find_map(|re| re.find(&name)) {
-            evidence.push(Evidence { kind: "name".into(), matched: m.as_str().to_string() });
+            evidence.push(Evidence {
+                kind: "name".into(),
+                matched: m.as_str().to_string(),
+            });
         }
         if let Some(m) = rec
             .tags
             .iter()
             .find_map(|t| r.tag.iter().find_map(|re| re.find(t)))
         {
-            evidence.push(Evidence { kind: "tag".into(), matched: m.as_str().to_string() });
+            evidence.push(Evidence {
+                kind: "tag".into(),
+                matched: m.as_str().to_string(),
+            });
         }
         if let Some(m) = r.text.iter().find_map(|re| re.find(&rec.prose)) {
-            evidence.push(Evidence { kind: "text".into(), matched: m.as_str().trim().to_string() });
+            evidence.push(Evidence {
+                kind: "text".into(),
+                matched: m.as_str().trim().to_string(),
+            });
         }
         if evidence.len() >= 2 {
             return Some((r.model.clone(), evidence));

@@ -62,12 +62,21 @@ pub fn classify(released: &[(String, Option<String>)], is_open: impl Fn(&str) ->
         })
         .collect();
     let meets = |class: u8| {
-        COMPONENTS.iter().zip(&components).all(|((_, c, optional), st)| {
-            *c < class || *optional || st.open
-        })
+        COMPONENTS
+            .iter()
+            .zip(&components)
+            .all(|((_, c, optional), st)| *c < class || *optional || st.open)
     };
-    let mof_class = [1u8, 2, 3].into_iter().find(|&c| meets(c)).map(i64::from).unwrap_or(0);
-    let next = if mof_class == 0 { 3 } else { mof_class as u8 - 1 };
+    let mof_class = [1u8, 2, 3]
+        .into_iter()
+        .find(|&c| meets(c))
+        .map(i64::from)
+        .unwrap_or(0);
+    let next = if mof_class == 0 {
+        3
+    } else {
+        mof_class as u8 - 1
+    };
     let missing_for_next_class = if next == 0 {
         Vec::new()
     } else {
@@ -85,5 +94,10 @@ pub fn classify(released: &[(String, Option<String>)], is_open: impl Fn(&str) ->
         _ => "none",
     }
     .to_string();
-    Openness { mof_class, mof_class_name, components, missing_for_next_class }
+    Openness {
+        mof_class,
+        mof_class_name,
+        components,
+        missing_for_next_class,
+    }
 }

@@ -73,9 +73,15 @@ fn parse_yaml(yaml: &str, first_line: usize) -> Result<Map<String, Value>, Inges
             .location()
             .map(|l| (l.line() + first_line - 1, l.column()))
             .unwrap_or((first_line, 1));
-        IngestError::new(F, format!("invalid YAML front matter: {}", strip_location(&e.to_string())))
-            .at_line(line, column)
-            .expected("YAML key: value metadata between `---` lines")
+        IngestError::new(
+            F,
+            format!(
+                "invalid YAML front matter: {}",
+                strip_location(&e.to_string())
+            ),
+        )
+        .at_line(line, column)
+        .expected("YAML key: value metadata between `---` lines")
     })?;
     match value {
         Value::Object(m) => Ok(m),
@@ -180,14 +186,20 @@ fn read_meta(meta: &Map<String, Value>, rec: &mut ModelRecord) -> Result<(), Ing
     let relation = string(meta, "base_model_relation").map(|r| Relation::parse(&r));
     let tags = string_list(meta, "tags")?;
     let quantized = meta.contains_key("quantized_by")
-        || tags
-            .iter()
-            .any(|t| matches!(t.to_ascii_lowercase().as_str(), "gguf" | "gptq" | "awq" | "quantized"));
+        || tags.iter().any(|t| {
+            matches!(
+                t.to_ascii_lowercase().as_str(),
+                "gguf" | "gptq" | "awq" | "quantized"
+            )
+        });
     let relation = relation.unwrap_or(if bases.len() > 1 {
         Relation::Merge
     } else if quantized {
         Relation::Quantized
-    } else if tags.iter().any(|t| t.eq_ignore_ascii_case("lora") || t.eq_ignore_ascii_case("peft")) {
+    } else if tags
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case("lora") || t.eq_ignore_ascii_case("peft"))
+    {
         Relation::Adapter
     } else {
         Relation::Finetune
@@ -232,7 +244,10 @@ fn read_meta(meta: &Map<String, Value>, rec: &mut ModelRecord) -> Result<(), Ing
         _ => false,
     };
     rec.gating.gated = gated || meta.keys().any(|k| k.starts_with("extra_gated_"));
-    rec.gating.eu_disallowed = matches!(meta.get("extra_gated_eu_disallowed"), Some(Value::Bool(true)));
+    rec.gating.eu_disallowed = matches!(
+        meta.get("extra_gated_eu_disallowed"),
+        Some(Value::Bool(true))
+    );
     if let Some(Value::Object(fields)) = meta.get("extra_gated_fields") {
         rec.gating.fields = fields.keys().cloned().collect();
     }
@@ -250,7 +265,12 @@ fn read_meta(meta: &Map<String, Value>, rec: &mut ModelRecord) -> Result<(), Ing
                     .pointer("/dataset/name")
                     .or_else(|| r.pointer("/dataset/type"))
                     .and_then(scalar);
-                for metric in r.get("metrics").and_then(Value::as_array).into_iter().flatten() {
+                for metric in r
+                    .get("metrics")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     rec.eval_results.push(EvalResult {
                         task: task.clone(),
                         dataset: dataset.clone(),
@@ -293,10 +313,20 @@ fn modality_of(task: &str) -> Option<(&'static [&'static str], &'static [&'stati
     const A: &[&str] = &["audio"];
     const V: &[&str] = &["video"];
     Some(match task {
-        "text-generation" | "text2text-generation" | "conversational" | "summarization"
-        | "translation" | "question-answering" | "fill-mask" | "text-classification"
-        | "token-classification" | "feature-extraction" | "sentence-similarity"
-        | "zero-shot-classification" | "table-question-answering" | "causal-lm" => (T, T),
+        "text-generation"
+        | "text2text-generation"
+        | "conversational"
+        | "summarization"
+        | "translation"
+        | "question-answering"
+        | "fill-mask"
+        | "text-classification"
+        | "token-classification"
+        | "feature-extraction"
+        | "sentence-similarity"
+        | "zero-shot-classification"
+        | "table-question-answering"
+        | "causal-lm" => (T, T),
         "text-to-image" => (T, I),
         "image-to-image" => (I, I),
         "image-to-text" | "image-classification" | "object-detection" | "image-segmentation" => {
@@ -369,9 +399,23 @@ fn html_heading(t: &str) -> Option<&str> {
 fn classify_heading(h: &str, s: &mut crate::record::Sections) {
     let h = h.to_lowercase();
     let has = |ws: &[&str]| ws.iter().any(|w| h.contains(w));
-    if has(&["out-of-scope", "out of scope", "misuse", "prohibited use", "not intended"]) {
+    if has(&[
+        "out-of-scope",
+        "out of scope",
+        "misuse",
+        "prohibited use",
+        "not intended",
+    ]) {
         s.out_of_scope_uses = true;
-    } else if has(&["intended use", "intended purpose", "uses", "use case", "direct use", "downstream use", "applications"]) {
+    } else if has(&[
+        "intended use",
+        "intended purpose",
+        "uses",
+        "use case",
+        "direct use",
+        "downstream use",
+        "applications",
+    ]) {
         s.intended_uses = true;
     }
     if has(&["limitation"]) {
@@ -383,7 +427,15 @@ fn classify_heading(h: &str, s: &mut crate::record::Sections) {
     if has(&["evaluation", "results", "benchmark", "performance"]) {
         s.evaluation = true;
     }
-    if has(&["training data", "training dataset", "pretraining data", "pre-training data", "training corpus", "data card", "dataset"]) {
+    if has(&[
+        "training data",
+        "training dataset",
+        "pretraining data",
+        "pre-training data",
+        "training corpus",
+        "data card",
+        "dataset",
+    ]) {
         s.training_data = true;
     }
     if has(&["environmental", "carbon", "co2", "emission", "energy"]) {

@@ -10,9 +10,12 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions, schema: &jsonschema::Validator) 
     let text = utf8(F, bytes)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        IngestError::new(F, format!("invalid JSON: {}", strip_location(&e.to_string())))
-            .at_line(e.line(), e.column())
-            .expected("a JSON object (the model record)")
+        IngestError::new(
+            F,
+            format!("invalid JSON: {}", strip_location(&e.to_string())),
+        )
+        .at_line(e.line().max(1), e.column().max(1))
+        .expected("a JSON object (the model record)")
     })?;
     from_value(value, opts, schema)
 }
@@ -35,12 +38,15 @@ pub fn from_value(
     if let Some(err) = schema.iter_errors(&value).next() {
         let pointer = err.instance_path().to_string();
         return Err(IngestError::new(F, err.to_string())
-            .at_pointer(if pointer.is_empty() { "/".to_string() } else { pointer })
+            .at_pointer(if pointer.is_empty() {
+                "/".to_string()
+            } else {
+                pointer
+            })
             .expected("a model record as described by rules/schemas/model.schema.json"));
     }
-    let mut rec: ModelRecord = serde_json::from_value(value).map_err(|e| {
-        IngestError::new(F, e.to_string()).expected("a model record")
-    })?;
+    let mut rec: ModelRecord = serde_json::from_value(value)
+        .map_err(|e| IngestError::new(F, e.to_string()).expected("a model record"))?;
     rec.source_format = F.as_str().to_string();
     Ok(rec)
 }

@@ -173,16 +173,16 @@ impl Catalog {
             if cat.by_id.insert(e.id.clone(), i).is_some() {
                 problems.push(format!("licence id `{}` is defined twice", e.id));
             }
-            cat.by_folded.insert(fold(&e.id), i);
+            cat.by_folded.insert(e.id.trim().to_lowercase(), i);
             if let Some(s) = &e.spdx {
                 cat.by_spdx.insert(s.clone(), i);
-                cat.by_folded.entry(fold(s)).or_insert(i);
+                cat.by_folded.entry(s.to_lowercase()).or_insert(i);
             }
         }
         for (i, e) in entries.iter().enumerate() {
             for a in &e.aliases {
                 let f = fold(a);
-                if let Some(&j) = cat.by_folded.get(&f) {
+                if let Some(&j) = cat.by_folded.get(&a.trim().to_lowercase()) {
                     if j != i {
                         problems.push(format!(
                             "alias `{a}` of licence `{}` is the id of licence `{}`",
@@ -199,6 +199,12 @@ impl Catalog {
                         ));
                     }
                 }
+            }
+        }
+        // Ids and SPDX ids spelt with other separators ("Apache 2.0") map too.
+        for (i, e) in entries.iter().enumerate() {
+            for k in std::iter::once(&e.id).chain(e.spdx.iter()) {
+                cat.by_alias.entry(fold(k)).or_insert(i);
             }
         }
         cat.entries = entries;
@@ -233,12 +239,16 @@ impl Catalog {
         self.by_spdx.get(spdx_id).and_then(|&i| self.entries.get(i))
     }
 
-    /// Case- and separator-insensitive match on the id or the SPDX id.
+    /// Case-insensitive match on the id or the SPDX id.
     pub fn by_folded_id(&self, s: &str) -> Option<&LicenseTerms> {
-        self.by_folded.get(&fold(s)).and_then(|&i| self.entries.get(i))
+        self.by_folded
+            .get(&s.trim().to_lowercase())
+            .and_then(|&i| self.entries.get(i))
     }
 
     pub fn by_alias(&self, s: &str) -> Option<&LicenseTerms> {
-        self.by_alias.get(&fold(s)).and_then(|&i| self.entries.get(i))
+        self.by_alias
+            .get(&fold(s))
+            .and_then(|&i| self.entries.get(i))
     }
 }

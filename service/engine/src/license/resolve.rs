@@ -149,7 +149,11 @@ pub fn resolve_term(raw: &str, catalog: &Catalog, ambiguous: &[String]) -> Term 
         return mk(Some(&e.id), e.spdx.clone(), Resolution::Mapped);
     }
     // A valid SPDX id the catalog does not describe: its terms are unknown to us.
-    mk(None, spdx_known.map(|l| l.name.to_string()), Resolution::Unknown)
+    mk(
+        None,
+        spdx_known.map(|l| l.name.to_string()),
+        Resolution::Unknown,
+    )
 }
 
 /// Whether a value reads as a licence expression rather than a single term.
@@ -229,11 +233,13 @@ pub fn parse_expression(
                         .and_then(|n| n.parse::<usize>().ok()),
                     spdx::LicenseItem::Spdx { .. } => None,
                 };
-                let term = idx.and_then(|i| terms.get(i).cloned()).ok_or_else(|| ExprError {
-                    expression: text.to_string(),
-                    offset: 0,
-                    message: "internal: unmapped term".into(),
-                })?;
+                let term = idx
+                    .and_then(|i| terms.get(i).cloned())
+                    .ok_or_else(|| ExprError {
+                        expression: text.to_string(),
+                        offset: 0,
+                        message: "internal: unmapped term".into(),
+                    })?;
                 stack.push(Expr::Term(term));
             }
             spdx::expression::ExprNode::Op(op) => {

@@ -83,7 +83,16 @@ impl Node {
 
 /// Identifiers that are CEL type names, usable in `type(x) == string`.
 const TYPE_IDENTS: &[&str] = &[
-    "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type",
+    "int",
+    "uint",
+    "double",
+    "bool",
+    "string",
+    "bytes",
+    "list",
+    "map",
+    "null_type",
+    "type",
 ];
 
 /// Checks a compiled expression against the facts. Returns every problem found.
@@ -103,7 +112,11 @@ fn lookup<'a>(scope: &'a [(String, Option<Node>)], name: &str) -> Option<&'a Opt
 
 /// Returns the schema node of the expression when it is a known path, `None` when
 /// its shape is not tracked.
-fn walk(e: &IdedExpr, scope: &mut Vec<(String, Option<Node>)>, problems: &mut Vec<String>) -> Option<Node> {
+fn walk(
+    e: &IdedExpr,
+    scope: &mut Vec<(String, Option<Node>)>,
+    problems: &mut Vec<String>,
+) -> Option<Node> {
     match &e.expr {
         Expr::Ident(name) => match lookup(scope, name) {
             Some(t) => t.clone(),
@@ -182,7 +195,11 @@ fn select(base: &Node, field: &str, path: &str, problems: &mut Vec<String>) -> O
     }
 }
 
-fn walk_call(call: &CallExpr, scope: &mut Vec<(String, Option<Node>)>, problems: &mut Vec<String>) -> Option<Node> {
+fn walk_call(
+    call: &CallExpr,
+    scope: &mut Vec<(String, Option<Node>)>,
+    problems: &mut Vec<String>,
+) -> Option<Node> {
     let target = call.target.as_ref().map(|t| walk(t, scope, problems));
     let args: Vec<Option<Node>> = call.args.iter().map(|a| walk(a, scope, problems)).collect();
     if call.func_name == "_[_]" {
@@ -240,7 +257,10 @@ fn appended<'a>(step: &'a IdedExpr, accu: &str) -> Option<&'a IdedExpr> {
     };
     match call.func_name.as_str() {
         "_?_:_" => call.args.get(1).and_then(|x| appended(x, accu)),
-        "_+_" => match (call.args.first().map(|a| &a.expr), call.args.get(1).map(|a| &a.expr)) {
+        "_+_" => match (
+            call.args.first().map(|a| &a.expr),
+            call.args.get(1).map(|a| &a.expr),
+        ) {
             (Some(Expr::Ident(a)), Some(Expr::List(l))) if a == accu && l.elements.len() == 1 => {
                 l.elements.first()
             }

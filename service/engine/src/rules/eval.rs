@@ -18,7 +18,12 @@ pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 impl Pack {
     /// Parses a document. `format: None` detects it from the content.
-    pub fn parse(&self, bytes: &[u8], format: Option<Format>, opts: &ParseOptions) -> Result<ModelRecord, IngestError> {
+    pub fn parse(
+        &self,
+        bytes: &[u8],
+        format: Option<Format>,
+        opts: &ParseOptions,
+    ) -> Result<ModelRecord, IngestError> {
         match format.unwrap_or_else(|| Format::detect(bytes)) {
             Format::HfCard => ingest::hf_card::parse(bytes, opts),
             Format::Native => ingest::native::parse(bytes, opts, &self.model_schema),
@@ -26,13 +31,23 @@ impl Pack {
     }
 
     /// Validates a native record given as a JSON value.
-    pub fn record_from_json(&self, value: serde_json::Value, opts: &ParseOptions) -> Result<ModelRecord, IngestError> {
+    pub fn record_from_json(
+        &self,
+        value: serde_json::Value,
+        opts: &ParseOptions,
+    ) -> Result<ModelRecord, IngestError> {
         ingest::native::from_value(value, opts, &self.model_schema)
     }
 
     /// Evaluates a record under a use context at time `now_unix` (seconds). Pure and
     /// deterministic: the same inputs give the same decision.
-    pub fn evaluate(&self, rec: &ModelRecord, ctx: &UseContext, now_unix: i64, input_digest: &str) -> Decision {
+    pub fn evaluate(
+        &self,
+        rec: &ModelRecord,
+        ctx: &UseContext,
+        now_unix: i64,
+        input_digest: &str,
+    ) -> Decision {
         let mut ctx = ctx.clone();
         ctx.normalize();
         let declared = self.resolve_declared(rec);
@@ -40,16 +55,22 @@ impl Pack {
         let inherited = self.inherited_terms(&lin);
         let model = self.model_facts(rec, &lin);
         let context = self.context_facts(&ctx);
-        let now = NowFacts { unix: now_unix, date: date_of(now_unix) };
+        let now = NowFacts {
+            unix: now_unix,
+            date: date_of(now_unix),
+        };
         let lineage_base = lineage_facts(&lin);
 
         let alternatives: Vec<Vec<Term>> = match &declared.expr {
             None => vec![Vec::new()],
-            Some(e) => e.alternatives().unwrap_or_else(|| vec![e.terms().into_iter().cloned().collect()]),
+            Some(e) => e
+                .alternatives()
+                .unwrap_or_else(|| vec![e.terms().into_iter().cloned().collect()]),
         };
         let mut runs: Vec<AltRun> = Vec::with_capacity(alternatives.len());
         for alt in &alternatives {
-            let (license, lineage_f) = self.license_facts(rec, alt, &declared, &inherited, &lineage_base, &lin);
+            let (license, lineage_f) =
+                self.license_facts(rec, alt, &declared, &inherited, &lineage_base, &lin);
             let (openness, openness_f) = self.openness(rec, &license);
             let facts = Facts {
                 model: model.clone(),
@@ -69,7 +90,10 @@ impl Pack {
             .unwrap_or(0);
         let alt_out: Vec<AlternativeOut> = if alternatives.len() > 1 {
             runs.iter()
-                .map(|r| AlternativeOut { expression: r.chosen.clone(), verdict: r.verdict })
+                .map(|r| AlternativeOut {
+                    expression: r.chosen.clone(),
+                    verdict: r.verdict,
+                })
                 .collect()
         } else {
             Vec::new()
@@ -106,7 +130,11 @@ impl Pack {
                     .collect(),
                 effective: run.effective,
             },
-            lineage: LineageOut { inferred: lin.inferred, evidence: lin.evidence.clone(), unresolved: lin.unresolved.clone() },
+            lineage: LineageOut {
+                inferred: lin.inferred,
+                evidence: lin.evidence.clone(),
+                unresolved: lin.unresolved.clone(),
+            },
             openness: run.openness,
             context: ctx,
             pack: PackOut {
@@ -144,13 +172,23 @@ impl Pack {
                 Expr::Term(t)
             } else if looks_like_expression(value) {
                 parse_expression(value, &self.catalog, amb).unwrap_or_else(|e| {
-                    Expr::Term(Term { raw: format!("{value} ({e})"), id: None, spdx: None, resolution: Resolution::Unknown, deprecated_spdx: false })
+                    Expr::Term(Term {
+                        raw: format!("{value} ({e})"),
+                        id: None,
+                        spdx: None,
+                        resolution: Resolution::Unknown,
+                        deprecated_spdx: false,
+                    })
                 })
             } else {
                 Expr::Term(resolve_term(value, &self.catalog, amb))
             };
             let terms = expr.terms();
-            let resolution = terms.iter().map(|t| t.resolution).max().unwrap_or(Resolution::Missing);
+            let resolution = terms
+                .iter()
+                .map(|t| t.resolution)
+                .max()
+                .unwrap_or(Resolution::Missing);
             let (id, spdx) = match (&expr, terms.first()) {
                 (Expr::Term(_), Some(t)) => (t.id.clone(), t.spdx.clone()),
                 _ => (None, None),
@@ -174,13 +212,42 @@ impl Pack {
             exprs.push(expr);
         }
         if exprs.is_empty() {
-            if let Some(e) = rec.license_expression.as_deref().filter(|e| !e.trim().is_empty()) {
+            if let Some(e) = rec
+                .license_expression
+                .as_deref()
+                .filter(|e| !e.trim().is_empty())
+            {
                 let expr = parse_expression(e, &self.catalog, amb).unwrap_or_else(|err| {
-                    Expr::Term(Term { raw: format!("{e} ({err})"), id: None, spdx: None, resolution: Resolution::Unknown, deprecated_spdx: false })
+                    Expr::Term(Term {
+                        raw: format!("{e} ({err})"),
+                        id: None,
+                        spdx: None,
+                        resolution: Resolution::Unknown,
+                        deprecated_spdx: false,
+                    })
                 });
-                let res = expr.terms().iter().map(|t| t.resolution).max().unwrap_or(Resolution::Unknown);
-                out.push(DeclaredOut { raw: e.to_string(), license_name: None, license_link: None, id: None, spdx: None, resolution: res.as_str().into(), source: Some("/license_expression".into()) });
-                facts.push(DeclaredFacts { raw: e.to_string(), id: String::new(), resolution: res.as_str().into(), source: "/license_expression".into(), deprecated_spdx: false });
+                let res = expr
+                    .terms()
+                    .iter()
+                    .map(|t| t.resolution)
+                    .max()
+                    .unwrap_or(Resolution::Unknown);
+                out.push(DeclaredOut {
+                    raw: e.to_string(),
+                    license_name: None,
+                    license_link: None,
+                    id: None,
+                    spdx: None,
+                    resolution: res.as_str().into(),
+                    source: Some("/license_expression".into()),
+                });
+                facts.push(DeclaredFacts {
+                    raw: e.to_string(),
+                    id: String::new(),
+                    resolution: res.as_str().into(),
+                    source: "/license_expression".into(),
+                    deprecated_spdx: false,
+                });
                 exprs.push(expr);
             }
         }
@@ -203,7 +270,12 @@ impl Pack {
             1 => exprs.pop(),
             _ => Some(Expr::And(exprs)),
         };
-        Declared { out, facts, expr, conflicting }
+        Declared {
+            out,
+            facts,
+            expr,
+            conflicting,
+        }
     }
 
     fn inherited_terms(&self, lin: &Lineage) -> Vec<TermFacts> {
@@ -233,9 +305,14 @@ impl Pack {
             task: rec.task.clone().unwrap_or_default(),
             modalities_in: rec.modalities_in.clone(),
             modalities_out: rec.modalities_out.clone(),
+            // A derivative of a multimodal base carries its weights, whatever its own tag says.
             multimodal: rec.modalities_in.len() > 1
-                || (rec.modalities_in.is_empty() && lin.ancestors.iter().any(|a| a.multimodal))
-                || lin.self_known.as_deref().and_then(|id| self.models.get(id)).is_some_and(|m| m.modalities_in.len() > 1),
+                || lin.ancestors.iter().any(|a| a.multimodal)
+                || lin
+                    .self_known
+                    .as_deref()
+                    .and_then(|id| self.models.get(id))
+                    .is_some_and(|m| m.modalities_in.len() > 1),
             languages: rec.languages.clone(),
             library: rec.library.clone().unwrap_or_default(),
             architecture: rec.architecture.clone().unwrap_or_default(),
@@ -261,14 +338,22 @@ impl Pack {
                     license: d
                         .license
                         .as_deref()
-                        .map(|l| resolve_term(l, &self.catalog, &self.manifest.ambiguous_license_ids).id.unwrap_or_else(|| l.to_string()))
+                        .map(|l| {
+                            resolve_term(l, &self.catalog, &self.manifest.ambiguous_license_ids)
+                                .id
+                                .unwrap_or_else(|| l.to_string())
+                        })
                         .unwrap_or_default(),
                     sensitive_data: d.sensitive_data,
                 })
                 .collect(),
             eval_results: rec.eval_results.len() as i64,
             eval_results_unverified: rec.eval_results.iter().filter(|e| !e.verified).count() as i64,
-            safety_risk_assessment: rec.safety_risk_assessment.clone().unwrap_or_default().to_ascii_lowercase(),
+            safety_risk_assessment: rec
+                .safety_risk_assessment
+                .clone()
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
             ai_act: AiActFacts {
                 general_purpose: rec.ai_act.general_purpose.unwrap_or(false),
                 training_summary_url: rec.ai_act.training_summary_url.clone().unwrap_or_default(),
@@ -279,7 +364,10 @@ impl Pack {
             files: rec.files.clone(),
             declares_license: !rec.licenses.is_empty() || rec.license_expression.is_some(),
             has_license_text: rec.licenses.iter().any(|l| l.license_link.is_some())
-                || rec.files.iter().any(|f| f.to_ascii_uppercase().starts_with("LICENSE")),
+                || rec
+                    .files
+                    .iter()
+                    .any(|f| f.to_ascii_uppercase().starts_with("LICENSE")),
         }
     }
 
@@ -330,7 +418,9 @@ impl Pack {
         };
         let mut more_permissive = Vec::new();
         for a in lin.ancestors.iter().filter(|a| a.known) {
-            let Some(base) = a.license.as_deref().and_then(|id| self.catalog.get(id)) else { continue };
+            let Some(base) = a.license.as_deref().and_then(|id| self.catalog.get(id)) else {
+                continue;
+            };
             for id in &ids {
                 if let Some(mine) = self.catalog.get(id) {
                     if mine.category.restrictiveness() < base.category.restrictiveness() {
@@ -349,7 +439,11 @@ impl Pack {
                 terms.push(t.clone());
             }
         }
-        let chosen = alt.iter().map(|t| t.id.clone().unwrap_or_else(|| t.raw.clone())).collect::<Vec<_>>().join(" AND ");
+        let chosen = alt
+            .iter()
+            .map(|t| t.id.clone().unwrap_or_else(|| t.raw.clone()))
+            .collect::<Vec<_>>()
+            .join(" AND ");
         let mut lineage = lineage_base.clone();
         lineage.more_permissive = more_permissive;
         (
@@ -358,7 +452,12 @@ impl Pack {
                 declared: declared.facts.clone(),
                 conflicting: declared.conflicting,
                 chosen,
-                alternatives: declared.expr.as_ref().and_then(|e| e.alternatives()).map(|a| a.len() as i64).unwrap_or(1),
+                alternatives: declared
+                    .expr
+                    .as_ref()
+                    .and_then(|e| e.alternatives())
+                    .map(|a| a.len() as i64)
+                    .unwrap_or(1),
                 ids,
                 inherited_ids,
                 terms,
@@ -367,19 +466,32 @@ impl Pack {
         )
     }
 
-    fn openness(&self, rec: &ModelRecord, license: &LicenseFacts) -> (openness::Openness, OpennessFacts) {
+    fn openness(
+        &self,
+        rec: &ModelRecord,
+        license: &LicenseFacts,
+    ) -> (openness::Openness, OpennessFacts) {
         let amb = &self.manifest.ambiguous_license_ids;
         let released: Vec<(String, Option<String>)> = if !rec.openness.is_empty() {
             rec.openness
                 .iter()
                 .map(|c| {
-                    let id = c.license.as_deref().map(|l| resolve_term(l, &self.catalog, amb).id.unwrap_or_else(|| l.to_string()));
+                    let id = c.license.as_deref().map(|l| {
+                        resolve_term(l, &self.catalog, amb)
+                            .id
+                            .unwrap_or_else(|| l.to_string())
+                    });
                     (c.name.clone(), id)
                 })
                 .collect()
         } else {
-            let lic = (!license.ids.is_empty()).then(|| license.ids.join(" AND "));
-            let mut v = vec![("model_parameters_final".to_string(), lic.clone()), ("model_card".to_string(), lic.clone())];
+            // Every licence that applies to the weights: declared and inherited.
+            let ids: Vec<&str> = license.terms.iter().map(|t| t.id.as_str()).collect();
+            let lic = (!license.ids.is_empty()).then(|| ids.join(" AND "));
+            let mut v = vec![
+                ("model_parameters_final".to_string(), lic.clone()),
+                ("model_card".to_string(), lic.clone()),
+            ];
             if rec.library.is_some() {
                 v.push(("model_architecture".into(), lic.clone()));
             }
@@ -395,14 +507,26 @@ impl Pack {
             v
         };
         let o = openness::classify(&released, |l| {
-            l.split(" AND ").all(|id| self.catalog.get(id).is_some_and(|t| t.openness.mof_open))
+            l.split(" AND ")
+                .all(|id| self.catalog.get(id).is_some_and(|t| t.openness.mof_open))
         });
-        let all = |f: fn(&TermFacts) -> bool| !license.terms.is_empty() && license.terms.iter().all(f);
+        let all =
+            |f: fn(&TermFacts) -> bool| !license.terms.is_empty() && license.terms.iter().all(f);
         let facts = OpennessFacts {
             mof_class: o.mof_class,
             mof_class_name: o.mof_class_name.clone(),
-            released: o.components.iter().filter(|c| c.released).map(|c| c.name.clone()).collect(),
-            open: o.components.iter().filter(|c| c.open).map(|c| c.name.clone()).collect(),
+            released: o
+                .components
+                .iter()
+                .filter(|c| c.released)
+                .map(|c| c.name.clone())
+                .collect(),
+            open: o
+                .components
+                .iter()
+                .filter(|c| c.open)
+                .map(|c| c.name.clone())
+                .collect(),
             missing_for_next_class: o.missing_for_next_class.clone(),
             osi_open: all(|t| t.osi_approved),
             osaid_compatible: all(|t| t.osaid_compatible),
@@ -412,9 +536,10 @@ impl Pack {
 
     fn run_rules(&self, rec: &ModelRecord, facts: &Facts, openness: openness::Openness) -> AltRun {
         let mut ctx = cel::Context::with_env(self.env.clone());
-        let add = |ctx: &mut cel::Context, name: &str, v: Result<cel::Value, cel::SerializationError>| {
-            ctx.add_variable_from_value(name, v.unwrap_or(cel::Value::Null));
-        };
+        let add =
+            |ctx: &mut cel::Context, name: &str, v: Result<cel::Value, cel::SerializationError>| {
+                ctx.add_variable_from_value(name, v.unwrap_or(cel::Value::Null));
+            };
         add(&mut ctx, "model", cel::to_value(&facts.model));
         add(&mut ctx, "context", cel::to_value(&facts.context));
         add(&mut ctx, "license", cel::to_value(&facts.license));
@@ -440,8 +565,13 @@ impl Pack {
                 RuleResult::Warn => summary.warn += 1,
                 RuleResult::Error => summary.error += 1,
             }
-            let triggered = matches!(result, RuleResult::Fail | RuleResult::Warn | RuleResult::Error)
-                || (rule.def.effect == Effect::Obligation && result == RuleResult::Pass && error.is_none() && is_true(rule, &ctx));
+            let triggered = matches!(
+                result,
+                RuleResult::Fail | RuleResult::Warn | RuleResult::Error
+            ) || (rule.def.effect == Effect::Obligation
+                && result == RuleResult::Pass
+                && error.is_none()
+                && is_true(rule, &ctx));
             if !triggered {
                 continue;
             }
@@ -460,7 +590,9 @@ impl Pack {
             }
             failing += 1;
             let message = match &error {
-                Some(e) => format!("The rule could not be evaluated, so the model needs review: {e}"),
+                Some(e) => {
+                    format!("The rule could not be evaluated, so the model needs review: {e}")
+                }
                 None => rule.message.render(&ctx),
             };
             verdict = verdict.max(match (result, rule.def.effect) {
@@ -483,7 +615,11 @@ impl Pack {
                     .iter()
                     .map(|c| EvidenceItem {
                         path: c.source.clone(),
-                        value: c.program.execute(&ctx).map(|v| cel_to_json(&v)).unwrap_or(serde_json::Value::Null),
+                        value: c
+                            .program
+                            .execute(&ctx)
+                            .map(|v| cel_to_json(&v))
+                            .unwrap_or(serde_json::Value::Null),
                         source: provenance(rec, &c.source),
                     })
                     .collect(),
@@ -498,7 +634,9 @@ impl Pack {
         if verdict == Verdict::Allow && !obligations.is_empty() {
             verdict = Verdict::Conditional;
         }
-        findings.sort_by(|a, b| (a.effect, a.severity, &a.rule_id).cmp(&(b.effect, b.severity, &b.rule_id)));
+        findings.sort_by(|a, b| {
+            (a.effect, a.severity, &a.rule_id).cmp(&(b.effect, b.severity, &b.rule_id))
+        });
         AltRun {
             verdict,
             failing,
@@ -510,7 +648,12 @@ impl Pack {
                 .license
                 .terms
                 .iter()
-                .map(|t| EffectiveOut { id: t.id.clone(), name: t.name.clone(), origin: t.origin.clone(), via: t.via.clone() })
+                .map(|t| EffectiveOut {
+                    id: t.id.clone(),
+                    name: t.name.clone(),
+                    origin: t.origin.clone(),
+                    via: t.via.clone(),
+                })
                 .collect(),
             openness,
         }
@@ -528,7 +671,9 @@ impl Pack {
                     .collect(),
                 _ => Vec::new(),
             },
-            None if rule.def.cite.is_some() => facts.license.terms.iter().map(|t| t.id.clone()).collect(),
+            None if rule.def.cite.is_some() => {
+                facts.license.terms.iter().map(|t| t.id.clone()).collect()
+            }
             None => Vec::new(),
         }
     }
@@ -578,7 +723,10 @@ struct AltRun {
 }
 
 fn is_true(rule: &Rule, ctx: &cel::Context) -> bool {
-    matches!(rule.fails_if.program.execute(ctx), Ok(cel::Value::Bool(true)))
+    matches!(
+        rule.fails_if.program.execute(ctx),
+        Ok(cel::Value::Bool(true))
+    )
 }
 
 /// Runs one rule: `Ok(result)` or `Err(reason)` when it could not be evaluated.
@@ -587,7 +735,12 @@ fn eval_rule(rule: &Rule, ctx: &cel::Context) -> Result<RuleResult, String> {
         match a.program.execute(ctx) {
             Ok(cel::Value::Bool(true)) => {}
             Ok(cel::Value::Bool(false)) => return Ok(RuleResult::Skip),
-            Ok(v) => return Err(format!("applies_if returned {}, not a bool", cel_to_json(&v))),
+            Ok(v) => {
+                return Err(format!(
+                    "applies_if returned {}, not a bool",
+                    cel_to_json(&v)
+                ));
+            }
             Err(e) => return Err(format!("applies_if: {e}")),
         }
     }
@@ -607,7 +760,9 @@ fn provenance(rec: &ModelRecord, path: &str) -> Option<String> {
     let mut parts = path.split('.');
     let field = match (parts.next(), parts.next()) {
         (Some("model"), Some(f)) => f,
-        (Some("license"), Some("declared" | "status" | "ids" | "conflicting" | "chosen")) => "licenses",
+        (Some("license"), Some("declared" | "status" | "ids" | "conflicting" | "chosen")) => {
+            "licenses"
+        }
         (Some("lineage"), _) => "base_models",
         _ => return None,
     };
@@ -618,7 +773,9 @@ fn provenance(rec: &ModelRecord, path: &str) -> Option<String> {
         "modalities_in" | "modalities_out" | "multimodal" => "task",
         other => other,
     };
-    rec.provenance.get(field).map(|p| format!("{}:{}", p.format, p.pointer))
+    rec.provenance
+        .get(field)
+        .map(|p| format!("{}:{}", p.format, p.pointer))
 }
 
 fn serde_plain<T: serde::Serialize>(v: &T) -> String {
@@ -642,7 +799,11 @@ pub(crate) fn term_facts(t: &LicenseTerms, origin: &str, via: &str) -> TermFacts
         mau_threshold: t.thresholds.monthly_active_users.unwrap_or(0),
         revenue_threshold_usd: t.thresholds.annual_revenue_usd.unwrap_or(0),
         above_threshold: t.thresholds.above_threshold.clone().unwrap_or_default(),
-        aup_url: t.aup.as_ref().and_then(|a| a.url.clone()).unwrap_or_default(),
+        aup_url: t
+            .aup
+            .as_ref()
+            .and_then(|a| a.url.clone())
+            .unwrap_or_default(),
         aup_updatable: t.aup.as_ref().is_some_and(|a| a.updatable_by_licensor),
         use_restrictions: t.use_restrictions.clone(),
         attribution: t.obligations.attribution.clone(),
@@ -658,7 +819,11 @@ pub(crate) fn term_facts(t: &LicenseTerms, origin: &str, via: &str) -> TermFacts
         geo: t
             .geo_restrictions
             .iter()
-            .map(|g| GeoFacts { region: g.region.clone(), scope: g.scope.clone(), basis: g.basis.clone() })
+            .map(|g| GeoFacts {
+                region: g.region.clone(),
+                scope: g.scope.clone(),
+                basis: g.basis.clone(),
+            })
             .collect(),
         termination: t.termination.clone(),
         remote_restriction: t.remote_restriction,
@@ -706,7 +871,9 @@ pub fn cel_to_json(v: &cel::Value) -> serde_json::Value {
         V::Bool(b) => J::Bool(*b),
         V::Int(i) => J::from(*i),
         V::UInt(u) => J::from(*u),
-        V::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
+        V::Float(f) => serde_json::Number::from_f64(*f)
+            .map(J::Number)
+            .unwrap_or(J::Null),
         V::String(s) => J::String(s.to_string()),
         V::List(items) => J::Array(items.iter().map(cel_to_json).collect()),
         V::Map(m) => {
@@ -762,7 +929,13 @@ pub fn date_of(unix: i64) -> String {
 
 pub fn rfc3339(unix: i64) -> String {
     let secs = unix.rem_euclid(86_400);
-    format!("{}T{:02}:{:02}:{:02}Z", date_of(unix), secs / 3600, secs % 3600 / 60, secs % 60)
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        date_of(unix),
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 /// Parses `YYYY-MM-DD` (optionally followed by `T...`, ignored) to a Unix time at midnight UTC.

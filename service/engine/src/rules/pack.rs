@@ -89,7 +89,11 @@ pub struct Pack {
 
 impl std::fmt::Debug for Pack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Pack({} {} {})", self.manifest.name, self.manifest.version, self.digest)
+        write!(
+            f,
+            "Pack({} {} {})",
+            self.manifest.name, self.manifest.version, self.digest
+        )
     }
 }
 
@@ -124,7 +128,10 @@ struct Loader<'a> {
 
 impl<'a> Loader<'a> {
     fn problem(&mut self, file: &str, message: impl Into<String>) {
-        self.problems.push(Problem { file: file.to_string(), message: message.into() });
+        self.problems.push(Problem {
+            file: file.to_string(),
+            message: message.into(),
+        });
     }
 
     fn json(&mut self, path: &str) -> Option<serde_json::Value> {
@@ -174,7 +181,12 @@ impl<'a> Loader<'a> {
             let errs: Vec<String> = s
                 .iter_errors(&value)
                 .take(10)
-                .map(|e| format!("at {}: {e}", pointer_or_root(&e.instance_path().to_string())))
+                .map(|e| {
+                    format!(
+                        "at {}: {e}",
+                        pointer_or_root(&e.instance_path().to_string())
+                    )
+                })
                 .collect();
             if !errs.is_empty() {
                 for e in errs {
@@ -195,9 +207,7 @@ impl<'a> Loader<'a> {
     fn under(&self, dir: &str) -> Vec<(&'a str, &'a [u8])> {
         self.files
             .iter()
-            .filter(|(p, _)| {
-                p.starts_with(dir) && (p.ends_with(".yaml") || p.ends_with(".yml"))
-            })
+            .filter(|(p, _)| p.starts_with(dir) && (p.ends_with(".yaml") || p.ends_with(".yml")))
             .map(|(p, b)| (*p, *b))
             .collect()
     }
@@ -211,7 +221,10 @@ impl Pack {
     /// Loads and validates a pack. Every problem is collected, not just the first.
     pub fn load(files: &[PackFile]) -> Result<Pack, PackError> {
         let mut l = Loader {
-            files: files.iter().map(|f| (f.path.as_str(), f.bytes.as_slice())).collect(),
+            files: files
+                .iter()
+                .map(|f| (f.path.as_str(), f.bytes.as_slice()))
+                .collect(),
             problems: Vec::new(),
         };
         let pack_schema = l.validator("schemas/pack.schema.json");
@@ -232,7 +245,13 @@ impl Pack {
         };
         if let Some(m) = &manifest {
             if !is_semver(&m.version) {
-                l.problem("pack.yaml", format!("version `{}` is not a semantic version (MAJOR.MINOR.PATCH)", m.version));
+                l.problem(
+                    "pack.yaml",
+                    format!(
+                        "version `{}` is not a semantic version (MAJOR.MINOR.PATCH)",
+                        m.version
+                    ),
+                );
             }
         }
 
@@ -242,17 +261,31 @@ impl Pack {
             if let Some(t) = l.typed::<LicenseTerms>(path, bytes, license_schema.as_ref()) {
                 let stem = file_stem(path);
                 if t.id != stem {
-                    l.problem(path, format!("licence id `{}` does not match the file name `{stem}`", t.id));
+                    l.problem(
+                        path,
+                        format!(
+                            "licence id `{}` does not match the file name `{stem}`",
+                            t.id
+                        ),
+                    );
                 }
                 if let Some(s) = &t.spdx {
                     if spdx::license_id(s).is_none() {
-                        l.problem(path, format!("`{s}` is not an SPDX licence id known to the spdx crate"));
+                        l.problem(
+                            path,
+                            format!("`{s}` is not an SPDX licence id known to the spdx crate"),
+                        );
                     }
                 }
                 if let Some(m) = &manifest {
                     for u in &t.use_restrictions {
                         if !m.use_categories.contains(u) {
-                            l.problem(path, format!("use restriction `{u}` is not in the pack's use_categories"));
+                            l.problem(
+                                path,
+                                format!(
+                                    "use restriction `{u}` is not in the pack's use_categories"
+                                ),
+                            );
                         }
                     }
                 }
@@ -278,7 +311,13 @@ impl Pack {
             if let Some(f) = l.typed::<FamilyFile>(path, bytes, models_schema.as_ref()) {
                 for m in &f.models {
                     if catalog.get(&m.license).is_none() && !catalog.is_empty() {
-                        l.problem(path, format!("model `{}`: licence `{}` is not in the catalog", m.id, m.license));
+                        l.problem(
+                            path,
+                            format!(
+                                "model `{}`: licence `{}` is not in the catalog",
+                                m.id, m.license
+                            ),
+                        );
                     }
                 }
                 families.push((path.to_string(), f));
@@ -318,7 +357,13 @@ impl Pack {
                 if let Some(c) = &def.cite {
                     let known = catalog.entries().iter().any(|e| e.clauses.contains_key(c));
                     if !known {
-                        l.problem(path, format!("rule `{}`: cites clause `{c}`, which no licence has", def.id));
+                        l.problem(
+                            path,
+                            format!(
+                                "rule `{}`: cites clause `{c}`, which no licence has",
+                                def.id
+                            ),
+                        );
                     }
                 }
                 match compile_rule(&env, &roots, def, path) {
@@ -341,10 +386,19 @@ impl Pack {
         for (path, bytes) in l.under("tests/") {
             if let Some(t) = l.typed::<TestCase>(path, bytes, test_schema.as_ref()) {
                 let e = &t.expect;
-                let named = e.failing.iter().flatten().chain(&e.includes).chain(&e.excludes).chain(e.obligations.iter().flatten());
+                let named = e
+                    .failing
+                    .iter()
+                    .flatten()
+                    .chain(&e.includes)
+                    .chain(&e.excludes)
+                    .chain(e.obligations.iter().flatten());
                 let unknown: Vec<String> = named.filter(|id| !ids.contains(*id)).cloned().collect();
                 for id in unknown {
-                    l.problem(path, format!("expects rule `{id}`, which the pack does not define"));
+                    l.problem(
+                        path,
+                        format!("expects rule `{id}`, which the pack does not define"),
+                    );
                 }
                 tests.push((path.to_string(), t));
             }
@@ -361,7 +415,9 @@ impl Pack {
                 model_schema,
                 env,
             }),
-            _ => Err(PackError { problems: l.problems }),
+            _ => Err(PackError {
+                problems: l.problems,
+            }),
         }
     }
 
@@ -395,7 +451,11 @@ fn compile_rule(
     let applies_if = def.applies_if.as_deref().map(|s| compile("applies_if", s));
     let fails_if = compile("fails_if", &def.fails_if);
     let culprits = def.culprits.as_deref().map(|s| compile("culprits", s));
-    let evidence: Vec<Option<Compiled>> = def.evidence.iter().map(|s| compile("evidence", s)).collect();
+    let evidence: Vec<Option<Compiled>> = def
+        .evidence
+        .iter()
+        .map(|s| compile("evidence", s))
+        .collect();
     let message = Template::parse(&def.message, |s| compile("message", s));
     let how_to_fix = Template::parse(&def.how_to_fix, |s| compile("how_to_fix", s));
     let (Some(fails_if), Some(message), Some(how_to_fix)) = (fails_if, message, how_to_fix) else {
@@ -422,24 +482,36 @@ pub(crate) fn compile_expr(
     roots: &BTreeMap<String, Node>,
     src: &str,
 ) -> Result<Compiled, String> {
-    let program = env
-        .compile(src)
-        .map_err(|e| format!("`{src}` does not compile: {}", e.to_string().replace('\n', "; ")))?;
+    let program = env.compile(src).map_err(|e| {
+        format!(
+            "`{src}` does not compile: {}",
+            e.to_string().replace('\n', "; ")
+        )
+    })?;
     let problems = check_paths(program.expression(), roots);
     if !problems.is_empty() {
         return Err(format!("`{src}`: {}", problems.join("; ")));
     }
-    Ok(Compiled { source: src.to_string(), program })
+    Ok(Compiled {
+        source: src.to_string(),
+        program,
+    })
 }
 
 fn file_stem(path: &str) -> &str {
     let name = path.rsplit('/').next().unwrap_or(path);
-    name.strip_suffix(".yaml").or_else(|| name.strip_suffix(".yml")).unwrap_or(name)
+    name.strip_suffix(".yaml")
+        .or_else(|| name.strip_suffix(".yml"))
+        .unwrap_or(name)
 }
 
 fn is_semver(v: &str) -> bool {
     let core = v.split(['-', '+']).next().unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();
     parts.len() == 3
-        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p.len() == 1 || !p.starts_with('0')))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (p.len() == 1 || !p.starts_with('0'))
+        })
 }

@@ -29,9 +29,17 @@ pub struct TestReport {
 impl Pack {
     /// Runs every test case of the pack.
     pub fn run_tests(&self) -> TestReport {
-        let cases: Vec<CaseResult> = self.tests.iter().map(|(f, t)| self.run_case(f, t)).collect();
+        let cases: Vec<CaseResult> = self
+            .tests
+            .iter()
+            .map(|(f, t)| self.run_case(f, t))
+            .collect();
         let passed = cases.iter().filter(|c| c.passed).count();
-        TestReport { passed, failed: cases.len() - passed, cases }
+        TestReport {
+            passed,
+            failed: cases.len() - passed,
+            cases,
+        }
     }
 
     pub fn run_case(&self, file: &str, t: &TestCase) -> CaseResult {
@@ -58,23 +66,36 @@ impl Pack {
         if let Err(e) = ctx.validate(self.use_categories()) {
             failures.push(e.to_string());
         }
-        let opts = ParseOptions { model_ref: t.input.model_ref.clone() };
+        let opts = ParseOptions {
+            model_ref: t.input.model_ref.clone(),
+        };
         match self.parse(t.input.content.as_bytes(), format, &opts) {
             Err(e) => {
                 if t.expect.verdict != "malformed" {
                     failures.push(format!("input does not parse: {e}"));
                 }
             }
-            Ok(_) if t.expect.verdict == "malformed" => failures.push("expected malformed input, but it parsed".into()),
+            Ok(_) if t.expect.verdict == "malformed" => {
+                failures.push("expected malformed input, but it parsed".into())
+            }
             Ok(rec) => {
                 let d = self.evaluate(&rec, &ctx, now, "test");
                 if d.verdict.as_str() != t.expect.verdict {
-                    failures.push(format!("verdict: expected {}, got {}", t.expect.verdict, d.verdict.as_str()));
+                    failures.push(format!(
+                        "verdict: expected {}, got {}",
+                        t.expect.verdict,
+                        d.verdict.as_str()
+                    ));
                 }
                 let failing: BTreeSet<&str> = d
                     .findings
                     .iter()
-                    .filter(|f| matches!(f.result, RuleResult::Fail | RuleResult::Warn | RuleResult::Error))
+                    .filter(|f| {
+                        matches!(
+                            f.result,
+                            RuleResult::Fail | RuleResult::Warn | RuleResult::Error
+                        )
+                    })
                     .map(|f| f.rule_id.as_str())
                     .collect();
                 if let Some(exp) = &t.expect.failing {
@@ -83,7 +104,10 @@ impl Pack {
                 }
                 for id in &t.expect.includes {
                     if !failing.contains(id.as_str()) {
-                        failures.push(format!("expected `{id}` to fail; failing: {}", join(&failing)));
+                        failures.push(format!(
+                            "expected `{id}` to fail; failing: {}",
+                            join(&failing)
+                        ));
                     }
                 }
                 for id in &t.expect.excludes {
@@ -93,31 +117,52 @@ impl Pack {
                 }
                 if let Some(exp) = &t.expect.obligations {
                     let exp: BTreeSet<&str> = exp.iter().map(String::as_str).collect();
-                    let got: BTreeSet<&str> = d.obligations.iter().map(|o| o.rule_id.as_str()).collect();
+                    let got: BTreeSet<&str> =
+                        d.obligations.iter().map(|o| o.rule_id.as_str()).collect();
                     compare_sets("obligations", &exp, &got, &mut failures);
                 }
                 if let Some(c) = &t.expect.chosen {
                     if d.license.chosen.as_deref() != Some(c.as_str()) {
-                        failures.push(format!("chosen licence: expected `{c}`, got `{}`", d.license.chosen.as_deref().unwrap_or("none")));
+                        failures.push(format!(
+                            "chosen licence: expected `{c}`, got `{}`",
+                            d.license.chosen.as_deref().unwrap_or("none")
+                        ));
                     }
                 }
             }
         }
-        CaseResult { file: file.to_string(), name: t.name.clone(), passed: failures.is_empty(), failures }
+        CaseResult {
+            file: file.to_string(),
+            name: t.name.clone(),
+            passed: failures.is_empty(),
+            failures,
+        }
     }
 }
 
 fn join(s: &BTreeSet<&str>) -> String {
-    if s.is_empty() { "none".into() } else { s.iter().copied().collect::<Vec<_>>().join(", ") }
+    if s.is_empty() {
+        "none".into()
+    } else {
+        s.iter().copied().collect::<Vec<_>>().join(", ")
+    }
 }
 
-fn compare_sets(what: &str, exp: &BTreeSet<&str>, got: &BTreeSet<&str>, failures: &mut Vec<String>) {
+fn compare_sets(
+    what: &str,
+    exp: &BTreeSet<&str>,
+    got: &BTreeSet<&str>,
+    failures: &mut Vec<String>,
+) {
     let missing: BTreeSet<&str> = exp.difference(got).copied().collect();
     let extra: BTreeSet<&str> = got.difference(exp).copied().collect();
     if !missing.is_empty() {
         failures.push(format!("{what}: expected but absent: {}", join(&missing)));
     }
     if !extra.is_empty() {
-        failures.push(format!("{what}: present but not expected: {}", join(&extra)));
+        failures.push(format!(
+            "{what}: present but not expected: {}",
+            join(&extra)
+        ));
     }
 }
