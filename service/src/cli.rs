@@ -38,7 +38,7 @@ pub enum Command {
     ///
     /// Exit codes: 0 allow or conditional, 1 deny, 2 review, 64 usage error,
     /// 65 malformed input, 66 input not found, 70 internal error.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Rule pack tools.
     #[command(subcommand)]
     Pack(PackCommand),

@@ -58,10 +58,10 @@ pub fn text(d: &Decision) -> String {
             declared.join("; ")
         }
     ));
-    if let Some(c) = &d.license.chosen {
-        if !d.license.alternatives.is_empty() {
-            s.push_str(&format!("         chosen alternative: {c}\n"));
-        }
+    if let Some(c) = &d.license.chosen
+        && !d.license.alternatives.is_empty()
+    {
+        s.push_str(&format!("         chosen alternative: {c}\n"));
     }
     for i in &d.license.inherited {
         s.push_str(&format!(

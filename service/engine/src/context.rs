@@ -124,13 +124,13 @@ impl UseContext {
                 ));
             }
         }
-        if let Some(d) = &self.domicile {
-            if !is_region_code(d) {
-                return Err(err(
-                    "domicile",
-                    format!("`{d}` is not an ISO 3166-1 alpha-2 country code or `EU`"),
-                ));
-            }
+        if let Some(d) = &self.domicile
+            && !is_region_code(d)
+        {
+            return Err(err(
+                "domicile",
+                format!("`{d}` is not an ISO 3166-1 alpha-2 country code or `EU`"),
+            ));
         }
         for (i, d) in self.domains.iter().enumerate() {
             if !use_categories.iter().any(|c| c == d) {

@@ -131,13 +131,13 @@ impl ModelCatalog {
             }
         }
         for (_, m) in &cat.models {
-            if let Some(b) = &m.base_model {
-                if cat.get(b).is_none() {
-                    problems.push(format!(
-                        "model `{}`: base_model `{b}` is not in the catalog",
-                        m.id
-                    ));
-                }
+            if let Some(b) = &m.base_model
+                && cat.get(b).is_none()
+            {
+                problems.push(format!(
+                    "model `{}`: base_model `{b}` is not in the catalog",
+                    m.id
+                ));
             }
         }
         for r in &cat.inference {
@@ -246,12 +246,13 @@ pub fn resolve(rec: &ModelRecord, cat: &ModelCatalog) -> Lineage {
     for b in &rec.base_models {
         queue.push((b.id.clone(), b.relation, Source::Declared, 1));
     }
-    if queue.is_empty() && lin.self_known.is_none() {
-        if let Some((model, evidence)) = infer(rec, cat) {
-            lin.inferred = true;
-            lin.evidence = evidence;
-            queue.push((model, Relation::Unknown, Source::Inferred, 1));
-        }
+    if queue.is_empty()
+        && lin.self_known.is_none()
+        && let Some((model, evidence)) = infer(rec, cat)
+    {
+        lin.inferred = true;
+        lin.evidence = evidence;
+        queue.push((model, Relation::Unknown, Source::Inferred, 1));
     }
     queue.reverse();
     while let Some((id, relation, source, depth)) = queue.pop() {

@@ -13,7 +13,7 @@ const PROSE_LIMIT: usize = 64 * 1024;
 pub fn parse(bytes: &[u8], opts: &ParseOptions) -> ParseResult {
     let text = utf8(F, bytes)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let (front, body, body_line) = split_front_matter(text)?;
+    let Split { front, body } = split_front_matter(text)?;
     let meta = match front {
         Some((yaml, first_line)) => parse_yaml(yaml, first_line)?,
         None => Map::new(),
@@ -23,14 +23,19 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> ParseResult {
         ..ModelRecord::default()
     };
     read_meta(&meta, &mut rec)?;
-    read_body(body, body_line, &mut rec);
+    read_body(body, &mut rec);
     name_record(&meta, opts, &mut rec);
     Ok(rec)
 }
 
-/// Returns the front matter (text and its first line number), the body and the body's
-/// first line number. Blank lines before the opening `---` are tolerated.
-fn split_front_matter(text: &str) -> Result<(Option<(&str, usize)>, &str, usize), IngestError> {
+/// A card split into its front matter (YAML text and its first line number) and body.
+struct Split<'a> {
+    front: Option<(&'a str, usize)>,
+    body: &'a str,
+}
+
+/// Splits off the front matter. Blank lines before the opening `---` are tolerated.
+fn split_front_matter(text: &str) -> Result<Split<'_>, IngestError> {
     let mut offset = 0;
     let mut line_no = 1;
     for line in text.split_inclusive('\n') {
@@ -40,22 +45,26 @@ fn split_front_matter(text: &str) -> Result<(Option<(&str, usize)>, &str, usize)
             continue;
         }
         if line.trim_end() != "---" {
-            return Ok((None, text, 1));
+            return Ok(Split {
+                front: None,
+                body: text,
+            });
         }
         let start = offset + line.len();
         let open_line = line_no;
         let mut pos = start;
-        let mut l = line_no + 1;
         let rest = text.get(start..).unwrap_or("");
         for inner in rest.split_inclusive('\n') {
             let t = inner.trim_end();
             if t == "---" || t == "..." {
                 let yaml = text.get(start..pos).unwrap_or("");
                 let body = text.get(pos + inner.len()..).unwrap_or("");
-                return Ok((Some((yaml, open_line + 1)), body, l + 1));
+                return Ok(Split {
+                    front: Some((yaml, open_line + 1)),
+                    body,
+                });
             }
             pos += inner.len();
-            l += 1;
         }
         return Err(IngestError::new(
             F,
@@ -64,7 +73,10 @@ fn split_front_matter(text: &str) -> Result<(Option<(&str, usize)>, &str, usize)
         .at_line(open_line, 1)
         .expected("a closing `---` line after the YAML metadata"));
     }
-    Ok((None, text, 1))
+    Ok(Split {
+        front: None,
+        body: text,
+    })
 }
 
 fn parse_yaml(yaml: &str, first_line: usize) -> Result<Map<String, Value>, IngestError> {
@@ -175,10 +187,10 @@ fn read_meta(meta: &Map<String, Value>, rec: &mut ModelRecord) -> Result<(), Ing
     if !rec.licenses.is_empty() {
         rec.note("licenses", F.as_str(), "/license");
     }
-    if let Some(l) = &link {
-        if !l.contains("://") {
-            rec.files.push(l.trim_start_matches("./").to_string());
-        }
+    if let Some(l) = &link
+        && !l.contains("://")
+    {
+        rec.files.push(l.trim_start_matches("./").to_string());
     }
 
     // Lineage.
@@ -345,7 +357,7 @@ fn modality_of(task: &str) -> Option<(&'static [&'static str], &'static [&'stati
 
 /// Card sections from Markdown headings (ATX `#` and setext), outside code fences,
 /// and the prose kept for lineage inference.
-fn read_body(body: &str, _first_line: usize, rec: &mut ModelRecord) {
+fn read_body(body: &str, rec: &mut ModelRecord) {
     let mut fence: Option<&str> = None;
     let mut prev: Option<&str> = None;
     for line in body.lines() {
@@ -447,7 +459,7 @@ fn name_record(meta: &Map<String, Value>, opts: &ParseOptions, rec: &mut ModelRe
     let h1 = rec
         .prose
         .lines()
-        .find_map(|l| l.trim_start().strip_prefix("# ").map(|h| clean_heading(h)));
+        .find_map(|l| l.trim_start().strip_prefix("# ").map(clean_heading));
     rec.name = string(meta, "model_name").or(h1.clone());
     if let Some(r) = &opts.model_ref {
         let (id, rev) = split_model_ref(r);

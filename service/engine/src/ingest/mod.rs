@@ -40,8 +40,7 @@ impl Format {
         let first = bytes
             .iter()
             .copied()
-            .skip_while(|b| b.is_ascii_whitespace() || *b == 0xEF || *b == 0xBB || *b == 0xBF)
-            .next();
+            .find(|b| !(b.is_ascii_whitespace() || *b == 0xEF || *b == 0xBB || *b == 0xBF));
         match first {
             Some(b'{') => Format::Native,
             _ => Format::HfCard,

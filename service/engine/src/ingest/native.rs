@@ -26,13 +26,13 @@ pub fn from_value(
     opts: &ParseOptions,
     schema: &jsonschema::Validator,
 ) -> ParseResult {
-    if let (Some(r), Some(obj)) = (&opts.model_ref, value.as_object_mut()) {
-        if !obj.contains_key("id") {
-            let (id, rev) = split_model_ref(r);
-            obj.insert("id".into(), id.into());
-            if let Some(rev) = rev {
-                obj.entry("revision").or_insert(rev.into());
-            }
+    if let (Some(r), Some(obj)) = (&opts.model_ref, value.as_object_mut())
+        && !obj.contains_key("id")
+    {
+        let (id, rev) = split_model_ref(r);
+        obj.insert("id".into(), id.into());
+        if let Some(rev) = rev {
+            obj.entry("revision").or_insert(rev.into());
         }
     }
     if let Some(err) = schema.iter_errors(&value).next() {

@@ -191,13 +191,13 @@ impl Catalog {
                     }
                     continue;
                 }
-                if let Some(j) = cat.by_alias.insert(f, i) {
-                    if j != i {
-                        problems.push(format!(
-                            "alias `{a}` is claimed by licences `{}` and `{}`",
-                            entries[j].id, e.id
-                        ));
-                    }
+                if let Some(j) = cat.by_alias.insert(f, i)
+                    && j != i
+                {
+                    problems.push(format!(
+                        "alias `{a}` is claimed by licences `{}` and `{}`",
+                        entries[j].id, e.id
+                    ));
                 }
             }
         }

@@ -137,10 +137,10 @@ pub fn resolve_term(raw: &str, catalog: &Catalog, ambiguous: &[String]) -> Term 
     }) {
         return mk(Some(&e.id), e.spdx.clone(), Resolution::Exact);
     }
-    if let Some(rest) = s.strip_prefix("LicenseRef-") {
-        if let Some(e) = catalog.by_exact_id(rest) {
-            return mk(Some(&e.id), e.spdx.clone(), Resolution::Exact);
-        }
+    if let Some(rest) = s.strip_prefix("LicenseRef-")
+        && let Some(e) = catalog.by_exact_id(rest)
+    {
+        return mk(Some(&e.id), e.spdx.clone(), Resolution::Exact);
     }
     if let Some(e) = catalog.by_folded_id(s) {
         return mk(Some(&e.id), e.spdx.clone(), Resolution::CaseFolded);

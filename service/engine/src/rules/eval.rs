@@ -211,45 +211,44 @@ impl Pack {
             });
             exprs.push(expr);
         }
-        if exprs.is_empty() {
-            if let Some(e) = rec
+        if exprs.is_empty()
+            && let Some(e) = rec
                 .license_expression
                 .as_deref()
                 .filter(|e| !e.trim().is_empty())
-            {
-                let expr = parse_expression(e, &self.catalog, amb).unwrap_or_else(|err| {
-                    Expr::Term(Term {
-                        raw: format!("{e} ({err})"),
-                        id: None,
-                        spdx: None,
-                        resolution: Resolution::Unknown,
-                        deprecated_spdx: false,
-                    })
-                });
-                let res = expr
-                    .terms()
-                    .iter()
-                    .map(|t| t.resolution)
-                    .max()
-                    .unwrap_or(Resolution::Unknown);
-                out.push(DeclaredOut {
-                    raw: e.to_string(),
-                    license_name: None,
-                    license_link: None,
+        {
+            let expr = parse_expression(e, &self.catalog, amb).unwrap_or_else(|err| {
+                Expr::Term(Term {
+                    raw: format!("{e} ({err})"),
                     id: None,
                     spdx: None,
-                    resolution: res.as_str().into(),
-                    source: Some("/license_expression".into()),
-                });
-                facts.push(DeclaredFacts {
-                    raw: e.to_string(),
-                    id: String::new(),
-                    resolution: res.as_str().into(),
-                    source: "/license_expression".into(),
+                    resolution: Resolution::Unknown,
                     deprecated_spdx: false,
-                });
-                exprs.push(expr);
-            }
+                })
+            });
+            let res = expr
+                .terms()
+                .iter()
+                .map(|t| t.resolution)
+                .max()
+                .unwrap_or(Resolution::Unknown);
+            out.push(DeclaredOut {
+                raw: e.to_string(),
+                license_name: None,
+                license_link: None,
+                id: None,
+                spdx: None,
+                resolution: res.as_str().into(),
+                source: Some("/license_expression".into()),
+            });
+            facts.push(DeclaredFacts {
+                raw: e.to_string(),
+                id: String::new(),
+                resolution: res.as_str().into(),
+                source: "/license_expression".into(),
+                deprecated_spdx: false,
+            });
+            exprs.push(expr);
         }
         // Separate declarations that name different licences contradict each other.
         let conflicting = exprs.len() > 1 && {
@@ -281,10 +280,10 @@ impl Pack {
     fn inherited_terms(&self, lin: &Lineage) -> Vec<TermFacts> {
         let mut out: Vec<TermFacts> = Vec::new();
         for a in &lin.ancestors {
-            if let Some(t) = a.license.as_deref().and_then(|id| self.catalog.get(id)) {
-                if !out.iter().any(|x| x.id == t.id) {
-                    out.push(term_facts(t, "inherited", &a.model));
-                }
+            if let Some(t) = a.license.as_deref().and_then(|id| self.catalog.get(id))
+                && !out.iter().any(|x| x.id == t.id)
+            {
+                out.push(term_facts(t, "inherited", &a.model));
             }
         }
         out
@@ -404,11 +403,11 @@ impl Pack {
         let mut terms: Vec<TermFacts> = Vec::new();
         let mut ids = Vec::new();
         for t in alt {
-            if let Some(lt) = t.id.as_deref().and_then(|id| self.catalog.get(id)) {
-                if !ids.contains(&lt.id) {
-                    ids.push(lt.id.clone());
-                    terms.push(term_facts(lt, "declared", &rec.id));
-                }
+            if let Some(lt) = t.id.as_deref().and_then(|id| self.catalog.get(id))
+                && !ids.contains(&lt.id)
+            {
+                ids.push(lt.id.clone());
+                terms.push(term_facts(lt, "declared", &rec.id));
             }
         }
         let status = match alt.iter().map(|t| t.resolution).max() {
@@ -422,14 +421,14 @@ impl Pack {
                 continue;
             };
             for id in &ids {
-                if let Some(mine) = self.catalog.get(id) {
-                    if mine.category.restrictiveness() < base.category.restrictiveness() {
-                        more_permissive.push(PermissiveFacts {
-                            ancestor: a.model.clone(),
-                            ancestor_license: base.id.clone(),
-                            declared: mine.id.clone(),
-                        });
-                    }
+                if let Some(mine) = self.catalog.get(id)
+                    && mine.category.restrictiveness() < base.category.restrictiveness()
+                {
+                    more_permissive.push(PermissiveFacts {
+                        ancestor: a.model.clone(),
+                        ancestor_license: base.id.clone(),
+                        declared: mine.id.clone(),
+                    });
                 }
             }
         }
@@ -681,16 +680,16 @@ impl Pack {
     fn citation(&self, rule: &Rule, culprits: &[String]) -> Option<Citation> {
         if let Some(key) = &rule.def.cite {
             for id in culprits {
-                if let Some(t) = self.catalog.get(id) {
-                    if let Some(c) = t.clauses.get(key) {
-                        return Some(Citation {
-                            license: Some(t.id.clone()),
-                            source: t.name.clone(),
-                            section: c.section.clone(),
-                            summary: Some(c.summary.clone()),
-                            url: t.url.clone(),
-                        });
-                    }
+                if let Some(t) = self.catalog.get(id)
+                    && let Some(c) = t.clauses.get(key)
+                {
+                    return Some(Citation {
+                        license: Some(t.id.clone()),
+                        source: t.name.clone(),
+                        section: c.section.clone(),
+                        summary: Some(c.summary.clone()),
+                        url: t.url.clone(),
+                    });
                 }
             }
         }

@@ -243,16 +243,16 @@ impl Pack {
                 None
             }
         };
-        if let Some(m) = &manifest {
-            if !is_semver(&m.version) {
-                l.problem(
-                    "pack.yaml",
-                    format!(
-                        "version `{}` is not a semantic version (MAJOR.MINOR.PATCH)",
-                        m.version
-                    ),
-                );
-            }
+        if let Some(m) = &manifest
+            && !is_semver(&m.version)
+        {
+            l.problem(
+                "pack.yaml",
+                format!(
+                    "version `{}` is not a semantic version (MAJOR.MINOR.PATCH)",
+                    m.version
+                ),
+            );
         }
 
         // Licence catalog.
@@ -269,13 +269,13 @@ impl Pack {
                         ),
                     );
                 }
-                if let Some(s) = &t.spdx {
-                    if spdx::license_id(s).is_none() {
-                        l.problem(
-                            path,
-                            format!("`{s}` is not an SPDX licence id known to the spdx crate"),
-                        );
-                    }
+                if let Some(s) = &t.spdx
+                    && spdx::license_id(s).is_none()
+                {
+                    l.problem(
+                        path,
+                        format!("`{s}` is not an SPDX licence id known to the spdx crate"),
+                    );
                 }
                 if let Some(m) = &manifest {
                     for u in &t.use_restrictions {

@@ -86,7 +86,7 @@ fn group_thousands(i: i64) -> String {
     let s = i.unsigned_abs().to_string();
     let mut out = String::new();
     for (n, ch) in s.chars().enumerate() {
-        if n > 0 && (s.len() - n) % 3 == 0 {
+        if n > 0 && (s.len() - n).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

@@ -121,13 +121,13 @@ impl Pack {
                         d.obligations.iter().map(|o| o.rule_id.as_str()).collect();
                     compare_sets("obligations", &exp, &got, &mut failures);
                 }
-                if let Some(c) = &t.expect.chosen {
-                    if d.license.chosen.as_deref() != Some(c.as_str()) {
-                        failures.push(format!(
-                            "chosen licence: expected `{c}`, got `{}`",
-                            d.license.chosen.as_deref().unwrap_or("none")
-                        ));
-                    }
+                if let Some(c) = &t.expect.chosen
+                    && d.license.chosen.as_deref() != Some(c.as_str())
+                {
+                    failures.push(format!(
+                        "chosen licence: expected `{c}`, got `{}`",
+                        d.license.chosen.as_deref().unwrap_or("none")
+                    ));
                 }
             }
         }
