@@ -3,6 +3,7 @@
 use modelgate_engine::Decision;
 use modelgate_engine::Pack;
 use modelgate_engine::decision::{Citation, Verdict};
+use modelgate_engine::rules::eval::serde_plain;
 use modelgate_engine::rules::{Effect, RuleResult};
 use serde_json::json;
 
@@ -147,13 +148,6 @@ pub fn text(d: &Decision) -> String {
         d.evaluated_at
     ));
     s
-}
-
-fn serde_plain<T: serde::Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
-    }
 }
 
 /// SARIF 2.1.0: one result per finding; every rule of the pack is described.

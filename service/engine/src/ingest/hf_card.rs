@@ -1,6 +1,8 @@
 //! Hugging Face model cards: `README.md` with optional YAML front matter.
 
-use super::{Format, IngestError, ParseOptions, ParseResult, split_model_ref, utf8};
+use super::{
+    Format, IngestError, ParseOptions, ParseResult, split_model_ref, strip_location, utf8,
+};
 use crate::record::{
     BaseModelRef, DatasetRef, DeclaredLicense, EvalResult, LicenseScope, ModelRecord, Relation,
 };
@@ -104,13 +106,6 @@ fn parse_yaml(yaml: &str, first_line: usize) -> Result<Map<String, Value>, Inges
         )
         .at_line(first_line, 1)
         .expected("a mapping of metadata keys (license, base_model, tags, ...)")),
-    }
-}
-
-fn strip_location(s: &str) -> String {
-    match s.find(" at line ") {
-        Some(i) => s[..i].to_string(),
-        None => s.to_string(),
     }
 }
 

@@ -147,3 +147,12 @@ pub(crate) fn utf8(format: Format, bytes: &[u8]) -> Result<&str, IngestError> {
 }
 
 pub(crate) type ParseResult = Result<ModelRecord, IngestError>;
+
+/// Drops the " at line N column M" suffix of a parser message (the location is reported
+/// separately).
+pub(crate) fn strip_location(s: &str) -> String {
+    match s.find(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s.to_string(),
+    }
+}

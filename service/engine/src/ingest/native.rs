@@ -1,7 +1,9 @@
 //! modelgate's native JSON: the model record itself, validated by
 //! `rules/schemas/model.schema.json`.
 
-use super::{Format, IngestError, ParseOptions, ParseResult, split_model_ref, utf8};
+use super::{
+    Format, IngestError, ParseOptions, ParseResult, split_model_ref, strip_location, utf8,
+};
 use crate::record::ModelRecord;
 
 const F: Format = Format::Native;
@@ -49,11 +51,4 @@ pub fn from_value(
         .map_err(|e| IngestError::new(F, e.to_string()).expected("a model record"))?;
     rec.source_format = F.as_str().to_string();
     Ok(rec)
-}
-
-fn strip_location(s: &str) -> String {
-    match s.find(" at line ") {
-        Some(i) => s[..i].to_string(),
-        None => s.to_string(),
-    }
 }

@@ -777,7 +777,8 @@ fn provenance(rec: &ModelRecord, path: &str) -> Option<String> {
         .map(|p| format!("{}:{}", p.format, p.pointer))
 }
 
-fn serde_plain<T: serde::Serialize>(v: &T) -> String {
+/// The plain string form of a unit enum (its serde name).
+pub fn serde_plain<T: serde::Serialize>(v: &T) -> String {
     match serde_json::to_value(v) {
         Ok(serde_json::Value::String(s)) => s,
         _ => String::new(),
