@@ -537,7 +537,7 @@ impl Pack {
         let mut ctx = cel::Context::with_env(self.env.clone());
         let add =
             |ctx: &mut cel::Context, name: &str, v: Result<cel::Value, cel::SerializationError>| {
-                ctx.add_variable_from_value(name, v.unwrap_or(cel::Value::Null));
+                ctx.add_variable_as_val(name, super::celval::shared(v.unwrap_or(cel::Value::Null)));
             };
         add(&mut ctx, "model", cel::to_value(&facts.model));
         add(&mut ctx, "context", cel::to_value(&facts.context));

@@ -1,5 +1,6 @@
 //! Rule packs: loading, CEL compilation and checking, evaluation, pack tests.
 
+pub mod celval;
 pub mod check;
 pub mod def;
 pub mod eval;
