@@ -2,9 +2,10 @@
 //! through the catalog of well-known base models (`rules/models/*.yaml`).
 
 use crate::record::{ModelRecord, Relation};
-use regex::{Regex, RegexBuilder};
+use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::OnceLock;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,9 +65,6 @@ pub struct FamilyFile {
 
 struct CompiledInference {
     model: String,
-    name: Vec<Regex>,
-    tag: Vec<Regex>,
-    text: Vec<Regex>,
     modalities_out: Vec<String>,
 }
 
@@ -76,6 +74,9 @@ pub struct ModelCatalog {
     models: Vec<(String, KnownModel)>,
     index: HashMap<String, usize>,
     inference: Vec<CompiledInference>,
+    names: PatternSet,
+    tags: PatternSet,
+    texts: PatternSet,
 }
 
 impl std::fmt::Debug for ModelCatalog {
@@ -87,18 +88,95 @@ impl std::fmt::Debug for ModelCatalog {
 /// Most ancestors followed from one model.
 pub const MAX_DEPTH: usize = 16;
 
-fn regex(p: &str) -> Result<Regex, String> {
-    RegexBuilder::new(p)
+/// Compiles a case-insensitive pattern over bytes with ASCII semantics where the pattern
+/// allows it: model names and the phrases matched are ASCII, and ASCII word boundaries
+/// keep the fast DFA engines usable (Unicode `\b` forces the slow one).
+fn regex(p: &str) -> Option<Regex> {
+    let build = |unicode: bool| {
+        RegexBuilder::new(p)
+            .case_insensitive(true)
+            .unicode(unicode)
+            .size_limit(1 << 20)
+            .build()
+    };
+    build(false).or_else(|_| build(true)).ok()
+}
+
+/// Checks a pattern's syntax without building an automaton.
+fn check_syntax(p: &str) -> Result<(), String> {
+    regex_syntax::ParserBuilder::new()
         .case_insensitive(true)
-        .size_limit(1 << 20)
         .build()
+        .parse(p)
+        .map(|_| ())
         .map_err(|e| format!("pattern `{p}` does not compile: {e}"))
+}
+
+/// All patterns of one kind (name, tag or text) of every inference rule, matched in one
+/// pass by a `RegexSet`. The individual regex of a pattern, needed only to report the
+/// text it matched, is compiled on first use.
+#[derive(Default)]
+struct PatternSet {
+    set: Option<RegexSet>,
+    /// Pattern index -> inference rule index.
+    owners: Vec<usize>,
+    sources: Vec<String>,
+    single: Vec<OnceLock<Option<Regex>>>,
+}
+
+impl PatternSet {
+    fn build(patterns: Vec<(String, usize)>) -> Result<PatternSet, String> {
+        if patterns.is_empty() {
+            return Ok(PatternSet::default());
+        }
+        let sources: Vec<String> = patterns.iter().map(|(p, _)| p.clone()).collect();
+        let build = |unicode: bool| {
+            RegexSetBuilder::new(&sources)
+                .case_insensitive(true)
+                .unicode(unicode)
+                .size_limit(16 << 20)
+                .build()
+        };
+        let set = build(false)
+            .or_else(|_| build(true))
+            .map_err(|e| format!("inference patterns do not compile together: {e}"))?;
+        Ok(PatternSet {
+            set: Some(set),
+            owners: patterns.iter().map(|(_, o)| *o).collect(),
+            single: sources.iter().map(|_| OnceLock::new()).collect(),
+            sources,
+        })
+    }
+
+    /// Indices of the patterns that match `hay`.
+    fn matches(&self, hay: &str) -> Vec<usize> {
+        self.set
+            .as_ref()
+            .map(|s| s.matches(hay.as_bytes()).into_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// The text matched in `hay` by the first pattern of rule `rule` among `hits`.
+    fn matched(&self, rule: usize, hits: &[usize], hay: &str) -> Option<String> {
+        hits.iter()
+            .filter(|&&i| self.owners.get(i) == Some(&rule))
+            .find_map(|&i| {
+                let re = self
+                    .single
+                    .get(i)?
+                    .get_or_init(|| regex(self.sources.get(i)?));
+                re.as_ref()?
+                    .find(hay.as_bytes())
+                    .map(|m| String::from_utf8_lossy(m.as_bytes()).trim().to_string())
+            })
+    }
 }
 
 impl ModelCatalog {
     pub fn build(files: Vec<(String, FamilyFile)>) -> Result<ModelCatalog, Vec<String>> {
         let mut cat = ModelCatalog::default();
         let mut problems = Vec::new();
+        let mut patterns: [Vec<(String, usize)>; 3] = Default::default();
         for (path, file) in files {
             for m in file.models {
                 let i = cat.models.len();
@@ -112,22 +190,34 @@ impl ModelCatalog {
                 cat.models.push((file.family.clone(), m));
             }
             for r in file.inference {
-                let compile = |ps: &[String], problems: &mut Vec<String>| {
-                    ps.iter()
-                        .filter_map(|p| {
-                            regex(p)
-                                .map_err(|e| problems.push(format!("{path}: {e}")))
-                                .ok()
-                        })
-                        .collect::<Vec<_>>()
-                };
+                let idx = cat.inference.len();
+                for (kind, ps) in [
+                    (0, &r.name_patterns),
+                    (1, &r.tag_patterns),
+                    (2, &r.text_patterns),
+                ] {
+                    for p in ps {
+                        match check_syntax(p) {
+                            Ok(()) => patterns[kind].push((p.clone(), idx)),
+                            Err(e) => problems.push(format!("{path}: {e}")),
+                        }
+                    }
+                }
                 cat.inference.push(CompiledInference {
-                    name: compile(&r.name_patterns, &mut problems),
-                    tag: compile(&r.tag_patterns, &mut problems),
-                    text: compile(&r.text_patterns, &mut problems),
                     model: r.model,
                     modalities_out: r.modalities_out,
                 });
+            }
+        }
+        let [names, tags, texts] = patterns;
+        for (slot, ps) in [
+            (&mut cat.names, names),
+            (&mut cat.tags, tags),
+            (&mut cat.texts, texts),
+        ] {
+            match PatternSet::build(ps) {
+                Ok(set) => *slot = set,
+                Err(e) => problems.push(e),
             }
         }
         for (_, m) in &cat.models {
@@ -316,7 +406,12 @@ pub fn resolve(rec: &ModelRecord, cat: &ModelCatalog) -> Lineage {
 /// evidence agree and the model's output modality fits the family.
 fn infer(rec: &ModelRecord, cat: &ModelCatalog) -> Option<(String, Vec<Evidence>)> {
     let name = format!("{} {}", rec.id, rec.name.as_deref().unwrap_or(""));
-    for r in &cat.inference {
+    let name_hits = cat.names.matches(&name);
+    let tag_hits: Vec<(&String, Vec<usize>)> =
+        rec.tags.iter().map(|t| (t, cat.tags.matches(t))).collect();
+    // The prose is searched (one pass for every pattern) only when needed.
+    let mut text_hits: Option<Vec<usize>> = None;
+    for (ri, r) in cat.inference.iter().enumerate() {
         if !rec.modalities_out.is_empty()
             && !r.modalities_out.is_empty()
             && !rec
@@ -327,26 +422,31 @@ fn infer(rec: &ModelRecord, cat: &ModelCatalog) -> Option<(String, Vec<Evidence>
             continue;
         }
         let mut evidence = Vec::new();
-        if let Some(m) = r.name.iter().find_map(|re| re.find(&name)) {
+        if let Some(m) = cat.names.matched(ri, &name_hits, &name) {
             evidence.push(Evidence {
                 kind: "name".into(),
-                matched: m.as_str().to_string(),
+                matched: m,
             });
         }
-        if let Some(m) = rec
-            .tags
+        if let Some(m) = tag_hits
             .iter()
-            .find_map(|t| r.tag.iter().find_map(|re| re.find(t)))
+            .find_map(|(t, h)| cat.tags.matched(ri, h, t))
         {
             evidence.push(Evidence {
                 kind: "tag".into(),
-                matched: m.as_str().to_string(),
+                matched: m,
             });
         }
-        if let Some(m) = r.text.iter().find_map(|re| re.find(&rec.prose)) {
+        // Two kinds of evidence are needed, so without a name or tag hit the prose
+        // cannot decide.
+        if evidence.is_empty() {
+            continue;
+        }
+        let hits = text_hits.get_or_insert_with(|| cat.texts.matches(&rec.prose));
+        if let Some(m) = cat.texts.matched(ri, hits, &rec.prose) {
             evidence.push(Evidence {
                 kind: "text".into(),
-                matched: m.as_str().trim().to_string(),
+                matched: m,
             });
         }
         if evidence.len() >= 2 {

@@ -125,7 +125,10 @@ impl Val for Shared {
 pub fn shared(v: Value) -> Box<dyn Val> {
     match v {
         Value::List(items) => {
-            let items: Vec<Box<dyn Val>> = Arc::unwrap_or_clone(items).into_iter().map(shared).collect();
+            let items: Vec<Box<dyn Val>> = Arc::unwrap_or_clone(items)
+                .into_iter()
+                .map(shared)
+                .collect();
             Box::new(Shared(Arc::new(CelList::from(items))))
         }
         Value::Map(m) => {

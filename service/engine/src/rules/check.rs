@@ -5,15 +5,16 @@
 use cel::common::ast::{CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, LiteralValue};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A node of the facts schema.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Node {
     /// An object with known properties.
-    Object(BTreeMap<String, Node>),
+    Object(BTreeMap<String, Arc<Node>>),
     /// A map with arbitrary string keys and values of one shape.
-    Map(Box<Node>),
-    List(Box<Node>),
+    Map(Arc<Node>),
+    List(Arc<Node>),
     Scalar(String),
 }
 
@@ -59,13 +60,13 @@ impl Node {
                 if let Some(props) = s.get("properties").and_then(Value::as_object) {
                     let mut m = BTreeMap::new();
                     for (k, v) in props {
-                        m.insert(k.clone(), Self::build(root, v, depth + 1)?);
+                        m.insert(k.clone(), Arc::new(Self::build(root, v, depth + 1)?));
                     }
                     Ok(Node::Object(m))
                 } else if let Some(ap) = s.get("additionalProperties").filter(|v| v.is_object()) {
-                    Ok(Node::Map(Box::new(Self::build(root, ap, depth + 1)?)))
+                    Ok(Node::Map(Arc::new(Self::build(root, ap, depth + 1)?)))
                 } else {
-                    Ok(Node::Map(Box::new(Node::Scalar("any".into()))))
+                    Ok(Node::Map(Arc::new(Node::Scalar("any".into()))))
                 }
             }
             "array" => {
@@ -74,7 +75,7 @@ impl Node {
                     .map(|i| Self::build(root, i, depth + 1))
                     .transpose()?
                     .unwrap_or(Node::Scalar("any".into()));
-                Ok(Node::List(Box::new(items)))
+                Ok(Node::List(Arc::new(items)))
             }
             t => Ok(Node::Scalar(t.to_string())),
         }
@@ -96,27 +97,29 @@ const TYPE_IDENTS: &[&str] = &[
 ];
 
 /// Checks a compiled expression against the facts. Returns every problem found.
-pub fn check_paths(expr: &IdedExpr, roots: &BTreeMap<String, Node>) -> Vec<String> {
+pub fn check_paths(expr: &IdedExpr, roots: &BTreeMap<String, Arc<Node>>) -> Vec<String> {
     let mut problems = Vec::new();
-    let mut scope: Vec<(String, Option<Node>)> = roots
+    let mut scope: Scope = roots
         .iter()
-        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .map(|(k, v)| (k.clone(), Some(Arc::clone(v))))
         .collect();
     walk(expr, &mut scope, &mut problems);
     problems
 }
 
-fn lookup<'a>(scope: &'a [(String, Option<Node>)], name: &str) -> Option<&'a Option<Node>> {
+/// Variables in scope with the shape of their value, when known.
+type Scope = Vec<(String, Option<Arc<Node>>)>;
+
+fn lookup<'a>(
+    scope: &'a [(String, Option<Arc<Node>>)],
+    name: &str,
+) -> Option<&'a Option<Arc<Node>>> {
     scope.iter().rev().find(|(n, _)| n == name).map(|(_, t)| t)
 }
 
 /// Returns the schema node of the expression when it is a known path, `None` when
 /// its shape is not tracked.
-fn walk(
-    e: &IdedExpr,
-    scope: &mut Vec<(String, Option<Node>)>,
-    problems: &mut Vec<String>,
-) -> Option<Node> {
+fn walk(e: &IdedExpr, scope: &mut Scope, problems: &mut Vec<String>) -> Option<Arc<Node>> {
     match &e.expr {
         Expr::Ident(name) => match lookup(scope, name) {
             Some(t) => t.clone(),
@@ -148,7 +151,7 @@ fn walk(
                     first = t;
                 }
             }
-            first.map(|t| Node::List(Box::new(t)))
+            first.map(|t| Arc::new(Node::List(t)))
         }
         Expr::Map(m) => {
             for entry in &m.entries {
@@ -171,10 +174,10 @@ fn walk(
     }
 }
 
-fn select(base: &Node, field: &str, path: &str, problems: &mut Vec<String>) -> Option<Node> {
+fn select(base: &Node, field: &str, path: &str, problems: &mut Vec<String>) -> Option<Arc<Node>> {
     match base {
         Node::Object(props) => match props.get(field) {
-            Some(n) => Some(n.clone()),
+            Some(n) => Some(Arc::clone(n)),
             None => {
                 let known: Vec<&str> = props.keys().map(String::as_str).collect();
                 problems.push(format!(
@@ -184,7 +187,7 @@ fn select(base: &Node, field: &str, path: &str, problems: &mut Vec<String>) -> O
                 None
             }
         },
-        Node::Map(v) => Some((**v).clone()),
+        Node::Map(v) => Some(Arc::clone(v)),
         other => {
             problems.push(format!(
                 "`{path}` is {}; it has no field `{field}`",
@@ -195,23 +198,19 @@ fn select(base: &Node, field: &str, path: &str, problems: &mut Vec<String>) -> O
     }
 }
 
-fn walk_call(
-    call: &CallExpr,
-    scope: &mut Vec<(String, Option<Node>)>,
-    problems: &mut Vec<String>,
-) -> Option<Node> {
+fn walk_call(call: &CallExpr, scope: &mut Scope, problems: &mut Vec<String>) -> Option<Arc<Node>> {
     let target = call.target.as_ref().map(|t| walk(t, scope, problems));
-    let args: Vec<Option<Node>> = call.args.iter().map(|a| walk(a, scope, problems)).collect();
+    let args: Vec<Option<Arc<Node>>> = call.args.iter().map(|a| walk(a, scope, problems)).collect();
     if call.func_name == "_[_]" {
         let (Some(Some(base)), Some(key)) = (args.first(), call.args.get(1)) else {
             return None;
         };
-        return match (base, &key.expr) {
-            (Node::List(items), _) => Some((**items).clone()),
+        return match (&**base, &key.expr) {
+            (Node::List(items), _) => Some(Arc::clone(items)),
             (Node::Object(_), Expr::Literal(LiteralValue::String(k))) => {
                 select(base, k.as_ref(), &path_of(&call.args[0]), problems)
             }
-            (Node::Map(v), _) => Some((**v).clone()),
+            (Node::Map(v), _) => Some(Arc::clone(v)),
             _ => None,
         };
     }
@@ -221,13 +220,13 @@ fn walk_call(
 
 fn walk_comprehension(
     c: &ComprehensionExpr,
-    scope: &mut Vec<(String, Option<Node>)>,
+    scope: &mut Scope,
     problems: &mut Vec<String>,
-) -> Option<Node> {
+) -> Option<Arc<Node>> {
     let range = walk(&c.iter_range, scope, problems);
-    let elem = match &range {
-        Some(Node::List(items)) => Some((**items).clone()),
-        Some(Node::Map(_)) | Some(Node::Object(_)) => Some(Node::Scalar("string".into())),
+    let elem = match range.as_deref() {
+        Some(Node::List(items)) => Some(Arc::clone(items)),
+        Some(Node::Map(_)) | Some(Node::Object(_)) => Some(Arc::new(Node::Scalar("string".into()))),
         _ => None,
     };
     walk(&c.accu_init, scope, problems);
@@ -245,7 +244,7 @@ fn walk_comprehension(
     scope.truncate(depth);
     // filter: appends the iteration variable itself; map: appends an expression.
     match step_ty {
-        Some(Some(t)) => Some(Node::List(Box::new(t))),
+        Some(Some(t)) => Some(Arc::new(Node::List(t))),
         _ => None,
     }
 }

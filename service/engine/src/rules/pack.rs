@@ -98,7 +98,9 @@ impl std::fmt::Debug for Pack {
 }
 
 /// The facts variables and their schema, from `schemas/facts.schema.json`.
-pub(crate) fn fact_roots(schema: &serde_json::Value) -> Result<BTreeMap<String, Node>, String> {
+pub(crate) fn fact_roots(
+    schema: &serde_json::Value,
+) -> Result<BTreeMap<String, std::sync::Arc<Node>>, String> {
     match Node::from_schema(schema)? {
         Node::Object(m) => Ok(m),
         _ => Err("the facts schema must describe an object".into()),
@@ -433,7 +435,7 @@ impl Pack {
 
 fn compile_rule(
     env: &cel::Env,
-    roots: &BTreeMap<String, Node>,
+    roots: &BTreeMap<String, std::sync::Arc<Node>>,
     def: RuleDef,
     file: &str,
 ) -> Result<Rule, Vec<String>> {
@@ -479,7 +481,7 @@ fn compile_rule(
 /// Compiles a CEL expression and checks its variable paths against the facts.
 pub(crate) fn compile_expr(
     env: &cel::Env,
-    roots: &BTreeMap<String, Node>,
+    roots: &BTreeMap<String, std::sync::Arc<Node>>,
     src: &str,
 ) -> Result<Compiled, String> {
     let program = env.compile(src).map_err(|e| {
