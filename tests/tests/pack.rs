@@ -196,8 +196,15 @@ fn broken_packs_are_refused_with_the_problem_named() {
         "cite: no_such_clause",
     ));
     assert!(p.contains("no_such_clause"), "{p}");
-    let p = problems(&with_replaced("models/gpt2.yaml", "name_patterns: ['", "name_patterns: ['gpt-2[', '"));
-    assert!(p.contains("models/gpt2.yaml") && p.contains("does not compile"), "{p}");
+    let p = problems(&with_replaced(
+        "models/gpt2.yaml",
+        "name_patterns: ['",
+        "name_patterns: ['gpt-2[', '",
+    ));
+    assert!(
+        p.contains("models/gpt2.yaml") && p.contains("does not compile"),
+        "{p}"
+    );
     let mut files = builtin_files();
     files.retain(|f| f.path != "schemas/facts.schema.json");
     assert!(problems(&files).contains("schemas/facts.schema.json"));

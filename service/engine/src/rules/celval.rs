@@ -121,26 +121,252 @@ impl Val for Shared {
     }
 }
 
-/// Converts a value into a tree whose maps and lists are [`Shared`]; scalars stay plain.
-pub fn shared(v: Value) -> Box<dyn Val> {
-    match v {
-        Value::List(items) => {
-            let items: Vec<Box<dyn Val>> = Arc::unwrap_or_clone(items)
-                .into_iter()
-                .map(shared)
-                .collect();
-            Box::new(Shared(Arc::new(CelList::from(items))))
-        }
-        Value::Map(m) => {
-            let entries: HashMap<CelMapKey<'static>, Box<dyn Val>> = Arc::unwrap_or_clone(m.map)
-                .into_iter()
-                .map(|(k, v)| (k.into(), shared(v)))
-                .collect();
-            Box::new(Shared(Arc::new(CelMap::from(entries))))
-        }
-        other => match Box::<dyn Val>::try_from(other) {
-            Ok(b) => b,
-            Err(_) => Box::new(types::CelNull),
-        },
+/// Serializes a value straight into CEL values (maps and lists [`Shared`]), without the
+/// intermediate `cel::Value` tree.
+pub fn to_val<T: serde::Serialize + ?Sized>(v: &T) -> Result<Box<dyn Val>, SerError> {
+    v.serialize(ValSerializer)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot express facts as CEL values: {0}")]
+pub struct SerError(String);
+
+impl serde::ser::Error for SerError {
+    fn custom<T: std::fmt::Display>(msg: T) -> Self {
+        SerError(msg.to_string())
+    }
+}
+
+struct ValSerializer;
+
+fn boxed(v: impl Val + 'static) -> Result<Box<dyn Val>, SerError> {
+    Ok(Box::new(v))
+}
+
+fn key(s: &str) -> CelMapKey<'static> {
+    cel::objects::Key::String(Arc::new(s.to_string())).into()
+}
+
+fn list(items: Vec<Box<dyn Val>>) -> Box<dyn Val> {
+    Box::new(Shared(Arc::new(CelList::from(items))))
+}
+
+fn map(entries: HashMap<CelMapKey<'static>, Box<dyn Val>>) -> Box<dyn Val> {
+    Box::new(Shared(Arc::new(CelMap::from(entries))))
+}
+
+pub struct SeqBuilder(Vec<Box<dyn Val>>);
+pub struct MapBuilder {
+    entries: HashMap<CelMapKey<'static>, Box<dyn Val>>,
+    key: Option<CelMapKey<'static>>,
+}
+
+impl serde::Serializer for ValSerializer {
+    type Ok = Box<dyn Val>;
+    type Error = SerError;
+    type SerializeSeq = SeqBuilder;
+    type SerializeTuple = SeqBuilder;
+    type SerializeTupleStruct = SeqBuilder;
+    type SerializeTupleVariant = serde::ser::Impossible<Box<dyn Val>, SerError>;
+    type SerializeMap = MapBuilder;
+    type SerializeStruct = MapBuilder;
+    type SerializeStructVariant = serde::ser::Impossible<Box<dyn Val>, SerError>;
+
+    fn serialize_bool(self, v: bool) -> Result<Self::Ok, SerError> {
+        boxed(types::CelBool::from(v))
+    }
+    fn serialize_i8(self, v: i8) -> Result<Self::Ok, SerError> {
+        self.serialize_i64(i64::from(v))
+    }
+    fn serialize_i16(self, v: i16) -> Result<Self::Ok, SerError> {
+        self.serialize_i64(i64::from(v))
+    }
+    fn serialize_i32(self, v: i32) -> Result<Self::Ok, SerError> {
+        self.serialize_i64(i64::from(v))
+    }
+    fn serialize_i64(self, v: i64) -> Result<Self::Ok, SerError> {
+        boxed(types::CelInt::from(v))
+    }
+    fn serialize_u8(self, v: u8) -> Result<Self::Ok, SerError> {
+        self.serialize_u64(u64::from(v))
+    }
+    fn serialize_u16(self, v: u16) -> Result<Self::Ok, SerError> {
+        self.serialize_u64(u64::from(v))
+    }
+    fn serialize_u32(self, v: u32) -> Result<Self::Ok, SerError> {
+        self.serialize_u64(u64::from(v))
+    }
+    fn serialize_u64(self, v: u64) -> Result<Self::Ok, SerError> {
+        boxed(types::CelUInt::from(v))
+    }
+    fn serialize_f32(self, v: f32) -> Result<Self::Ok, SerError> {
+        self.serialize_f64(f64::from(v))
+    }
+    fn serialize_f64(self, v: f64) -> Result<Self::Ok, SerError> {
+        boxed(types::CelDouble::from(v))
+    }
+    fn serialize_char(self, v: char) -> Result<Self::Ok, SerError> {
+        self.serialize_str(&v.to_string())
+    }
+    fn serialize_str(self, v: &str) -> Result<Self::Ok, SerError> {
+        boxed(types::CelString::from(v.to_string()))
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<Self::Ok, SerError> {
+        boxed(types::CelBytes::from(v.to_vec()))
+    }
+    fn serialize_none(self) -> Result<Self::Ok, SerError> {
+        boxed(types::CelNull)
+    }
+    fn serialize_some<T: serde::Serialize + ?Sized>(self, v: &T) -> Result<Self::Ok, SerError> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<Self::Ok, SerError> {
+        boxed(types::CelNull)
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<Self::Ok, SerError> {
+        boxed(types::CelNull)
+    }
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<Self::Ok, SerError> {
+        self.serialize_str(variant)
+    }
+    fn serialize_newtype_struct<T: serde::Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<Self::Ok, SerError> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: serde::Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        v: &T,
+    ) -> Result<Self::Ok, SerError> {
+        let mut m = HashMap::with_capacity(1);
+        m.insert(key(variant), v.serialize(ValSerializer)?);
+        Ok(map(m))
+    }
+    fn serialize_seq(self, len: Option<usize>) -> Result<SeqBuilder, SerError> {
+        Ok(SeqBuilder(Vec::with_capacity(len.unwrap_or(0))))
+    }
+    fn serialize_tuple(self, len: usize) -> Result<SeqBuilder, SerError> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<SeqBuilder, SerError> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        name: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, SerError> {
+        Err(SerError(format!(
+            "tuple variants ({name}) are not supported"
+        )))
+    }
+    fn serialize_map(self, len: Option<usize>) -> Result<MapBuilder, SerError> {
+        Ok(MapBuilder {
+            entries: HashMap::with_capacity(len.unwrap_or(0)),
+            key: None,
+        })
+    }
+    fn serialize_struct(self, _: &'static str, len: usize) -> Result<MapBuilder, SerError> {
+        self.serialize_map(Some(len))
+    }
+    fn serialize_struct_variant(
+        self,
+        name: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, SerError> {
+        Err(SerError(format!(
+            "struct variants ({name}) are not supported"
+        )))
+    }
+}
+
+impl serde::ser::SerializeSeq for SeqBuilder {
+    type Ok = Box<dyn Val>;
+    type Error = SerError;
+    fn serialize_element<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), SerError> {
+        self.0.push(v.serialize(ValSerializer)?);
+        Ok(())
+    }
+    fn end(self) -> Result<Box<dyn Val>, SerError> {
+        Ok(list(self.0))
+    }
+}
+
+impl serde::ser::SerializeTuple for SeqBuilder {
+    type Ok = Box<dyn Val>;
+    type Error = SerError;
+    fn serialize_element<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), SerError> {
+        serde::ser::SerializeSeq::serialize_element(self, v)
+    }
+    fn end(self) -> Result<Box<dyn Val>, SerError> {
+        Ok(list(self.0))
+    }
+}
+
+impl serde::ser::SerializeTupleStruct for SeqBuilder {
+    type Ok = Box<dyn Val>;
+    type Error = SerError;
+    fn serialize_field<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), SerError> {
+        serde::ser::SerializeSeq::serialize_element(self, v)
+    }
+    fn end(self) -> Result<Box<dyn Val>, SerError> {
+        Ok(list(self.0))
+    }
+}
+
+impl serde::ser::SerializeMap for MapBuilder {
+    type Ok = Box<dyn Val>;
+    type Error = SerError;
+    fn serialize_key<T: serde::Serialize + ?Sized>(&mut self, k: &T) -> Result<(), SerError> {
+        let k = match cel::to_value(k).map_err(|e| SerError(e.to_string()))? {
+            Value::String(s) => cel::objects::Key::String(s),
+            Value::Int(i) => cel::objects::Key::Int(i),
+            Value::UInt(u) => cel::objects::Key::Uint(u),
+            Value::Bool(b) => cel::objects::Key::Bool(b),
+            other => return Err(SerError(format!("unsupported map key {other:?}"))),
+        };
+        self.key = Some(k.into());
+        Ok(())
+    }
+    fn serialize_value<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), SerError> {
+        let k = self
+            .key
+            .take()
+            .ok_or_else(|| SerError("map value without a key".into()))?;
+        self.entries.insert(k, v.serialize(ValSerializer)?);
+        Ok(())
+    }
+    fn end(self) -> Result<Box<dyn Val>, SerError> {
+        Ok(map(self.entries))
+    }
+}
+
+impl serde::ser::SerializeStruct for MapBuilder {
+    type Ok = Box<dyn Val>;
+    type Error = SerError;
+    fn serialize_field<T: serde::Serialize + ?Sized>(
+        &mut self,
+        name: &'static str,
+        v: &T,
+    ) -> Result<(), SerError> {
+        self.entries.insert(key(name), v.serialize(ValSerializer)?);
+        Ok(())
+    }
+    fn end(self) -> Result<Box<dyn Val>, SerError> {
+        Ok(map(self.entries))
     }
 }

@@ -535,16 +535,21 @@ impl Pack {
 
     fn run_rules(&self, rec: &ModelRecord, facts: &Facts, openness: openness::Openness) -> AltRun {
         let mut ctx = cel::Context::with_env(self.env.clone());
-        let add =
-            |ctx: &mut cel::Context, name: &str, v: Result<cel::Value, cel::SerializationError>| {
-                ctx.add_variable_as_val(name, super::celval::shared(v.unwrap_or(cel::Value::Null)));
+        // A value that cannot be converted is bound as null: every rule reading it then
+        // errors, and errors mean review (fail closed).
+        let mut bind =
+            |name: &str, v: Result<Box<dyn cel::common::value::Val>, super::celval::SerError>| {
+                ctx.add_variable_as_val(
+                    name,
+                    v.unwrap_or_else(|_| Box::new(cel::common::types::CelNull)),
+                );
             };
-        add(&mut ctx, "model", cel::to_value(&facts.model));
-        add(&mut ctx, "context", cel::to_value(&facts.context));
-        add(&mut ctx, "license", cel::to_value(&facts.license));
-        add(&mut ctx, "lineage", cel::to_value(&facts.lineage));
-        add(&mut ctx, "openness", cel::to_value(&facts.openness));
-        add(&mut ctx, "now", cel::to_value(&facts.now));
+        bind("model", super::celval::to_val(&facts.model));
+        bind("context", super::celval::to_val(&facts.context));
+        bind("license", super::celval::to_val(&facts.license));
+        bind("lineage", super::celval::to_val(&facts.lineage));
+        bind("openness", super::celval::to_val(&facts.openness));
+        bind("now", super::celval::to_val(&facts.now));
 
         let mut summary = Summary::default();
         let mut findings = Vec::new();
