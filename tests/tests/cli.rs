@@ -218,3 +218,25 @@ fn pack_lint_and_test_on_the_builtin_pack() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(" 0 failed"), "{out}");
 }
+
+/// The README's first command, on the example shipped in the repository.
+#[test]
+fn readme_example_runs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let card = root.join("examples/acme-chat-8b.md");
+    let (code, out, err) = run(&["check", card.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("Verdict: CONDITIONAL"), "{out}");
+    assert!(out.contains("Built with Llama"), "{out}");
+    let ctx = root.join("examples/context-eu-saas.yaml");
+    let (code, out, _) = run(&[
+        "check",
+        card.to_str().unwrap(),
+        "--context",
+        ctx.to_str().unwrap(),
+        "--domain",
+        "medical_advice",
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("safety-high-risk-domain"), "{out}");
+}
