@@ -156,6 +156,43 @@ pub fn resolve_term(raw: &str, catalog: &Catalog, ambiguous: &[String]) -> Term 
     )
 }
 
+/// Resolves a declared value: `other` with its `license_name` (custom when the name is
+/// not in the catalog), an expression, or a single term. An expression that does not
+/// parse becomes one unknown term that carries the parse error.
+pub fn resolve_declared_value(
+    value: &str,
+    license_name: Option<&str>,
+    catalog: &Catalog,
+    ambiguous: &[String],
+) -> Expr {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("other") {
+        let Some(name) = license_name else {
+            return Expr::Term(resolve_term("other", catalog, ambiguous));
+        };
+        let mut t = resolve_term(name, catalog, ambiguous);
+        t.raw = value.to_string();
+        t.resolution = match t.resolution {
+            Resolution::Unknown => Resolution::Custom,
+            r if r.is_resolved() => Resolution::Mapped,
+            r => r,
+        };
+        return Expr::Term(t);
+    }
+    if looks_like_expression(value) {
+        return parse_expression(value, catalog, ambiguous).unwrap_or_else(|e| {
+            Expr::Term(Term {
+                raw: format!("{value} ({e})"),
+                id: None,
+                spdx: None,
+                resolution: Resolution::Unknown,
+                deprecated_spdx: false,
+            })
+        });
+    }
+    Expr::Term(resolve_term(value, catalog, ambiguous))
+}
+
 /// Whether a value reads as a licence expression rather than a single term.
 pub fn looks_like_expression(s: &str) -> bool {
     s.contains('(')

@@ -1,16 +1,18 @@
 //! Evaluation: licence resolution, lineage, openness, facts, rules, verdict.
 
+use super::celval::to_val;
 use super::def::{Effect, RuleResult};
 use super::pack::{Pack, Rule};
 use crate::context::UseContext;
 use crate::decision::*;
 use crate::facts::*;
 use crate::ingest::{self, Format, IngestError, ParseOptions};
-use crate::license::resolve::{looks_like_expression, parse_expression, resolve_term};
+use crate::license::resolve::{resolve_declared_value, resolve_term};
 use crate::license::{Expr, LicenseTerms, Resolution, Term};
 use crate::lineage::{self, Lineage, Source};
 use crate::openness;
 use crate::record::ModelRecord;
+use crate::record::{DeclaredLicense, LicenseScope};
 use std::collections::BTreeSet;
 
 /// The engine's version, pinned in every decision.
@@ -67,20 +69,30 @@ impl Pack {
                 .alternatives()
                 .unwrap_or_else(|| vec![e.terms().into_iter().cloned().collect()]),
         };
+        // Facts that do not depend on the licence alternative are converted once.
+        let base = [
+            ("model", to_val(&model)),
+            ("context", to_val(&context)),
+            ("now", to_val(&now)),
+        ];
         let mut runs: Vec<AltRun> = Vec::with_capacity(alternatives.len());
         for alt in &alternatives {
-            let (license, lineage_f) =
-                self.license_facts(rec, alt, &declared, &inherited, &lineage_base, &lin);
+            let (license, lineage_f) = self.license_facts(
+                rec,
+                alt,
+                alternatives.len(),
+                &declared,
+                &inherited,
+                &lineage_base,
+                &lin,
+            );
             let (openness, openness_f) = self.openness(rec, &license);
-            let facts = Facts {
-                model: model.clone(),
-                context: context.clone(),
-                license,
-                lineage: lineage_f,
-                openness: openness_f,
-                now: now.clone(),
-            };
-            runs.push(self.run_rules(rec, &facts, openness));
+            let alt_facts = [
+                ("license", to_val(&license)),
+                ("lineage", to_val(&lineage_f)),
+                ("openness", to_val(&openness_f)),
+            ];
+            runs.push(self.run_rules(rec, &base, &alt_facts, &license, openness));
         }
         let best = (0..runs.len())
             .min_by_key(|&i| {
@@ -150,39 +162,27 @@ impl Pack {
 
     fn resolve_declared(&self, rec: &ModelRecord) -> Declared {
         let amb = &self.manifest.ambiguous_license_ids;
+        // A record's `license_expression` counts when it declares no licence otherwise.
+        let from_expression;
+        let declarations: &[DeclaredLicense] = match rec.license_expression.as_deref() {
+            Some(e) if rec.licenses.is_empty() && !e.trim().is_empty() => {
+                from_expression = [DeclaredLicense {
+                    value: e.to_string(),
+                    license_name: None,
+                    license_link: None,
+                    scope: LicenseScope::Whole,
+                    source: Some("/license_expression".into()),
+                }];
+                &from_expression
+            }
+            _ => &rec.licenses,
+        };
         let mut out = Vec::new();
         let mut facts = Vec::new();
         let mut exprs = Vec::new();
-        for d in &rec.licenses {
-            let value = d.value.trim();
-            let expr = if value.eq_ignore_ascii_case("other") {
-                let t = match &d.license_name {
-                    Some(n) => {
-                        let mut t = resolve_term(n, &self.catalog, amb);
-                        t.raw = d.value.clone();
-                        if t.resolution == Resolution::Unknown {
-                            t.resolution = Resolution::Custom;
-                        } else if t.resolution.is_resolved() {
-                            t.resolution = Resolution::Mapped;
-                        }
-                        t
-                    }
-                    None => resolve_term("other", &self.catalog, amb),
-                };
-                Expr::Term(t)
-            } else if looks_like_expression(value) {
-                parse_expression(value, &self.catalog, amb).unwrap_or_else(|e| {
-                    Expr::Term(Term {
-                        raw: format!("{value} ({e})"),
-                        id: None,
-                        spdx: None,
-                        resolution: Resolution::Unknown,
-                        deprecated_spdx: false,
-                    })
-                })
-            } else {
-                Expr::Term(resolve_term(value, &self.catalog, amb))
-            };
+        for d in declarations {
+            let expr =
+                resolve_declared_value(&d.value, d.license_name.as_deref(), &self.catalog, amb);
             let terms = expr.terms();
             let resolution = terms
                 .iter()
@@ -208,45 +208,6 @@ impl Pack {
                 resolution: resolution.as_str().to_string(),
                 source: d.source.clone().unwrap_or_default(),
                 deprecated_spdx: terms.iter().any(|t| t.deprecated_spdx),
-            });
-            exprs.push(expr);
-        }
-        if exprs.is_empty()
-            && let Some(e) = rec
-                .license_expression
-                .as_deref()
-                .filter(|e| !e.trim().is_empty())
-        {
-            let expr = parse_expression(e, &self.catalog, amb).unwrap_or_else(|err| {
-                Expr::Term(Term {
-                    raw: format!("{e} ({err})"),
-                    id: None,
-                    spdx: None,
-                    resolution: Resolution::Unknown,
-                    deprecated_spdx: false,
-                })
-            });
-            let res = expr
-                .terms()
-                .iter()
-                .map(|t| t.resolution)
-                .max()
-                .unwrap_or(Resolution::Unknown);
-            out.push(DeclaredOut {
-                raw: e.to_string(),
-                license_name: None,
-                license_link: None,
-                id: None,
-                spdx: None,
-                resolution: res.as_str().into(),
-                source: Some("/license_expression".into()),
-            });
-            facts.push(DeclaredFacts {
-                raw: e.to_string(),
-                id: String::new(),
-                resolution: res.as_str().into(),
-                source: "/license_expression".into(),
-                deprecated_spdx: false,
             });
             exprs.push(expr);
         }
@@ -395,6 +356,7 @@ impl Pack {
         &self,
         rec: &ModelRecord,
         alt: &[Term],
+        n_alternatives: usize,
         declared: &Declared,
         inherited: &[TermFacts],
         lineage_base: &LineageFacts,
@@ -451,12 +413,7 @@ impl Pack {
                 declared: declared.facts.clone(),
                 conflicting: declared.conflicting,
                 chosen,
-                alternatives: declared
-                    .expr
-                    .as_ref()
-                    .and_then(|e| e.alternatives())
-                    .map(|a| a.len() as i64)
-                    .unwrap_or(1),
+                alternatives: n_alternatives as i64,
                 ids,
                 inherited_ids,
                 terms,
@@ -533,23 +490,27 @@ impl Pack {
         (o, facts)
     }
 
-    fn run_rules(&self, rec: &ModelRecord, facts: &Facts, openness: openness::Openness) -> AltRun {
+    fn run_rules(
+        &self,
+        rec: &ModelRecord,
+        base: &[(&str, Converted)],
+        alt_facts: &[(&str, Converted)],
+        license: &LicenseFacts,
+        openness: openness::Openness,
+    ) -> AltRun {
         let mut ctx = cel::Context::with_env(self.env.clone());
         // A value that cannot be converted is bound as null: every rule reading it then
         // errors, and errors mean review (fail closed).
-        let mut bind =
-            |name: &str, v: Result<Box<dyn cel::common::value::Val>, super::celval::SerError>| {
-                ctx.add_variable_as_val(
-                    name,
-                    v.unwrap_or_else(|_| Box::new(cel::common::types::CelNull)),
-                );
+        let mut bind = |name: &str, v: &Converted| {
+            let v = match v {
+                Ok(v) => v.clone_as_boxed(),
+                Err(_) => Box::new(cel::common::types::CelNull),
             };
-        bind("model", super::celval::to_val(&facts.model));
-        bind("context", super::celval::to_val(&facts.context));
-        bind("license", super::celval::to_val(&facts.license));
-        bind("lineage", super::celval::to_val(&facts.lineage));
-        bind("openness", super::celval::to_val(&facts.openness));
-        bind("now", super::celval::to_val(&facts.now));
+            ctx.add_variable_as_val(name, v);
+        };
+        for (name, v) in base.iter().chain(alt_facts) {
+            bind(name, v);
+        }
 
         let mut summary = Summary::default();
         let mut findings = Vec::new();
@@ -557,10 +518,9 @@ impl Pack {
         let mut verdict = Verdict::Allow;
         let mut failing = 0usize;
         for rule in &self.rules {
-            let result = eval_rule(rule, &ctx);
-            let (result, error) = match result {
-                Ok(r) => (r, None),
-                Err(e) => (RuleResult::Error, Some(e)),
+            let (result, fired, error) = match eval_rule(rule, &ctx) {
+                Ok((r, fired)) => (r, fired, None),
+                Err(e) => (RuleResult::Error, false, Some(e)),
             };
             match result {
                 RuleResult::Pass => summary.pass += 1,
@@ -569,19 +529,12 @@ impl Pack {
                 RuleResult::Warn => summary.warn += 1,
                 RuleResult::Error => summary.error += 1,
             }
-            let triggered = matches!(
-                result,
-                RuleResult::Fail | RuleResult::Warn | RuleResult::Error
-            ) || (rule.def.effect == Effect::Obligation
-                && result == RuleResult::Pass
-                && error.is_none()
-                && is_true(rule, &ctx));
-            if !triggered {
+            if !fired && error.is_none() {
                 continue;
             }
-            let culprits = self.culprits(rule, &ctx, facts);
+            let culprits = self.culprits(rule, &ctx, license);
             let citation = self.citation(rule, &culprits);
-            if rule.def.effect == Effect::Obligation && result == RuleResult::Pass {
+            if rule.def.effect == Effect::Obligation && fired {
                 obligations.push(Obligation {
                     rule_id: rule.def.id.clone(),
                     title: rule.def.title.clone(),
@@ -632,7 +585,7 @@ impl Pack {
             });
         }
         // Fail closed: an unknown licence never passes without review.
-        if verdict < Verdict::Review && facts.license.status != "resolved" {
+        if verdict < Verdict::Review && license.status != "resolved" {
             verdict = Verdict::Review;
         }
         if verdict == Verdict::Allow && !obligations.is_empty() {
@@ -647,9 +600,8 @@ impl Pack {
             summary,
             findings,
             obligations,
-            chosen: facts.license.chosen.clone(),
-            effective: facts
-                .license
+            chosen: license.chosen.clone(),
+            effective: license
                 .terms
                 .iter()
                 .map(|t| EffectiveOut {
@@ -663,7 +615,7 @@ impl Pack {
         }
     }
 
-    fn culprits(&self, rule: &Rule, ctx: &cel::Context, facts: &Facts) -> Vec<String> {
+    fn culprits(&self, rule: &Rule, ctx: &cel::Context, license: &LicenseFacts) -> Vec<String> {
         match &rule.culprits {
             Some(c) => match c.program.execute(ctx) {
                 Ok(cel::Value::List(items)) => items
@@ -675,9 +627,7 @@ impl Pack {
                     .collect(),
                 _ => Vec::new(),
             },
-            None if rule.def.cite.is_some() => {
-                facts.license.terms.iter().map(|t| t.id.clone()).collect()
-            }
+            None if rule.def.cite.is_some() => license.terms.iter().map(|t| t.id.clone()).collect(),
             None => Vec::new(),
         }
     }
@@ -708,6 +658,9 @@ impl Pack {
     }
 }
 
+/// A fact group converted to a CEL value (cloning it is cheap: see `celval`).
+type Converted = Result<Box<dyn cel::common::value::Val>, super::celval::SerError>;
+
 struct Declared {
     out: Vec<DeclaredOut>,
     facts: Vec<DeclaredFacts>,
@@ -726,19 +679,13 @@ struct AltRun {
     openness: openness::Openness,
 }
 
-fn is_true(rule: &Rule, ctx: &cel::Context) -> bool {
-    matches!(
-        rule.fails_if.program.execute(ctx),
-        Ok(cel::Value::Bool(true))
-    )
-}
-
-/// Runs one rule: `Ok(result)` or `Err(reason)` when it could not be evaluated.
-fn eval_rule(rule: &Rule, ctx: &cel::Context) -> Result<RuleResult, String> {
+/// Runs one rule: `Ok((result, fired))`, where `fired` says `fails_if` held (for an
+/// obligation: it applies), or `Err(reason)` when it could not be evaluated.
+fn eval_rule(rule: &Rule, ctx: &cel::Context) -> Result<(RuleResult, bool), String> {
     if let Some(a) = &rule.applies_if {
         match a.program.execute(ctx) {
             Ok(cel::Value::Bool(true)) => {}
-            Ok(cel::Value::Bool(false)) => return Ok(RuleResult::Skip),
+            Ok(cel::Value::Bool(false)) => return Ok((RuleResult::Skip, false)),
             Ok(v) => {
                 return Err(format!(
                     "applies_if returned {}, not a bool",
@@ -749,12 +696,15 @@ fn eval_rule(rule: &Rule, ctx: &cel::Context) -> Result<RuleResult, String> {
         }
     }
     match rule.fails_if.program.execute(ctx) {
-        Ok(cel::Value::Bool(false)) => Ok(RuleResult::Pass),
-        Ok(cel::Value::Bool(true)) => Ok(match rule.def.effect {
-            Effect::Deny | Effect::Review => RuleResult::Fail,
-            Effect::Warn => RuleResult::Warn,
-            Effect::Obligation => RuleResult::Pass,
-        }),
+        Ok(cel::Value::Bool(false)) => Ok((RuleResult::Pass, false)),
+        Ok(cel::Value::Bool(true)) => Ok((
+            match rule.def.effect {
+                Effect::Deny | Effect::Review => RuleResult::Fail,
+                Effect::Warn => RuleResult::Warn,
+                Effect::Obligation => RuleResult::Pass,
+            },
+            true,
+        )),
         Ok(v) => Err(format!("fails_if returned {}, not a bool", cel_to_json(&v))),
         Err(e) => Err(format!("fails_if: {e}")),
     }
