@@ -204,17 +204,25 @@ where
 
 fn load_pack(dir: Option<&Path>) -> Result<Pack, Failure> {
     match dir {
-        None => packdir::builtin().map_err(|e| {
-            Failure::new(
-                exit::INTERNAL,
-                format!("the built-in rule pack is invalid: {e}"),
-            )
-        }),
+        None => packdir::builtin()
+            .map_err(|e| Failure::new(exit::INTERNAL, format!("built-in: {}", problem_list(&e)))),
         Some(d) => packdir::load_dir(d).map_err(|e| match e {
             packdir::PackDirError::Io { .. } => Failure::new(exit::NO_INPUT, e.to_string()),
-            packdir::PackDirError::Invalid(p) => Failure::new(exit::DATA_ERR, p.to_string()),
+            packdir::PackDirError::Invalid(p) => Failure::new(exit::DATA_ERR, problem_list(&p)),
         }),
     }
+}
+
+/// A refused pack: one problem per line, each naming its file.
+fn problem_list(e: &modelgate_engine::PackError) -> String {
+    let mut s = format!(
+        "the rule pack is invalid ({} problem(s)):",
+        e.problems.len()
+    );
+    for p in &e.problems {
+        s.push_str(&format!("\n  {}: {}", p.file, p.message));
+    }
+    s
 }
 
 fn read_input(input: &str, max: u64) -> Result<Vec<u8>, Failure> {

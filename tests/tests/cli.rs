@@ -240,3 +240,31 @@ fn readme_example_runs() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("safety-high-risk-domain"), "{out}");
 }
+
+#[test]
+fn pack_lint_lists_each_problem_of_a_broken_pack() {
+    let d = tempfile::tempdir().unwrap();
+    for f in modelgate::packdir::builtin_files() {
+        let p = d.path().join(&f.path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let mut bytes = f.bytes.clone();
+        if f.path == "policies/license.yaml" {
+            bytes = String::from_utf8(bytes)
+                .unwrap()
+                .replacen(
+                    "license.status == 'missing'",
+                    "license.stauts == 'missing'",
+                    1,
+                )
+                .into_bytes();
+        }
+        std::fs::write(p, bytes).unwrap();
+    }
+    let (code, _, err) = run(&["pack", "lint", d.path().to_str().unwrap()]);
+    assert_eq!(code, 65, "{err}");
+    assert!(
+        err.contains("\n  policies/license.yaml: rule `license-missing`, fails_if"),
+        "{err}"
+    );
+    assert_eq!(run(&["pack", "lint", "/nonexistent/pack"]).0, 66);
+}

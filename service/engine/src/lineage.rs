@@ -4,7 +4,7 @@
 use crate::record::{ModelRecord, Relation};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::OnceLock;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -317,7 +317,8 @@ pub fn resolve(rec: &ModelRecord, cat: &ModelCatalog) -> Lineage {
     let mut lin = Lineage::default();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     seen.insert(rec.id.to_ascii_lowercase());
-    let mut queue: Vec<(String, Relation, Source, i64)> = Vec::new();
+    // Breadth first: nearer ancestors come first in the output.
+    let mut queue: VecDeque<(String, Relation, Source, i64)> = VecDeque::new();
 
     if let Some(me) = cat.get(&rec.id) {
         lin.self_known = Some(me.id.clone());
@@ -325,7 +326,7 @@ pub fn resolve(rec: &ModelRecord, cat: &ModelCatalog) -> Lineage {
         lin.training_compute_flops = me.training_compute_flops;
         seen.insert(me.id.to_ascii_lowercase());
         if let Some(b) = &me.base_model {
-            queue.push((
+            queue.push_back((
                 b.clone(),
                 me.relation.unwrap_or(Relation::Finetune),
                 Source::Catalog,
@@ -334,7 +335,7 @@ pub fn resolve(rec: &ModelRecord, cat: &ModelCatalog) -> Lineage {
         }
     }
     for b in &rec.base_models {
-        queue.push((b.id.clone(), b.relation, Source::Declared, 1));
+        queue.push_back((b.id.clone(), b.relation, Source::Declared, 1));
     }
     if queue.is_empty()
         && lin.self_known.is_none()
@@ -342,10 +343,11 @@ pub fn resolve(rec: &ModelRecord, cat: &ModelCatalog) -> Lineage {
     {
         lin.inferred = true;
         lin.evidence = evidence;
-        queue.push((model, Relation::Unknown, Source::Inferred, 1));
+        queue.push_back((model, Relation::Unknown, Source::Inferred, 1));
     }
-    queue.reverse();
-    while let Some((id, relation, source, depth)) = queue.pop() {
+    while let Some((id, relation, source, depth)) = queue.pop_front() {
+        // Only a chain longer than any real lineage gets here (`seen` stops loops
+        // through ancestors); it is reported like a cycle.
         if depth as usize > MAX_DEPTH {
             lin.cycle = true;
             break;
@@ -382,7 +384,7 @@ pub fn resolve(rec: &ModelRecord, cat: &ModelCatalog) -> Lineage {
                     } else {
                         Source::Catalog
                     };
-                    queue.insert(0, (b.clone(), rel, src, depth + 1));
+                    queue.push_back((b.clone(), rel, src, depth + 1));
                 }
             }
             None => {
