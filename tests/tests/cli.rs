@@ -157,6 +157,10 @@ fn malformed_input_exits_65_with_line_and_column() {
     let (code, _, err) = run(&["check", &p]);
     assert_eq!(code, 65);
     assert!(err.contains("native: at /licenses/0/value"), "{err}");
+    let p = doc(&d, "empty.md", " \n\n");
+    let (code, _, err) = run(&["check", &p]);
+    assert_eq!(code, 65);
+    assert!(err.contains("the document is empty"), "{err}");
     let p = doc(&d, "trail.json", "{\"id\": \"x\",}");
     let (code, _, err) = run(&["check", &p]);
     assert_eq!(code, 65);

@@ -26,7 +26,12 @@ impl Pack {
         format: Option<Format>,
         opts: &ParseOptions,
     ) -> Result<ModelRecord, IngestError> {
-        match format.unwrap_or_else(|| Format::detect(bytes)) {
+        let format = format.unwrap_or_else(|| Format::detect(bytes));
+        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            return Err(IngestError::new(format, "the document is empty")
+                .expected("a model card or a model record"));
+        }
+        match format {
             Format::HfCard => ingest::hf_card::parse(bytes, opts),
             Format::Native => ingest::native::parse(bytes, opts, &self.model_schema),
         }
