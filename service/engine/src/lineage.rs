@@ -135,6 +135,9 @@ impl PatternSet {
                 .case_insensitive(true)
                 .unicode(unicode)
                 .size_limit(16 << 20)
+                // Room for the lazy DFA's states of every pattern at once, so that its
+                // cache is not cleared and rebuilt while scanning a long card.
+                .dfa_size_limit(32 << 20)
                 .build()
         };
         let set = build(false)

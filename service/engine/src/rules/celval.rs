@@ -143,8 +143,9 @@ fn boxed(v: impl Val + 'static) -> Result<Box<dyn Val>, SerError> {
     Ok(Box::new(v))
 }
 
-fn key(s: &str) -> CelMapKey<'static> {
-    cel::objects::Key::String(Arc::new(s.to_string())).into()
+/// Field names are `'static`: the key borrows them, no allocation.
+fn key(s: &'static str) -> CelMapKey<'static> {
+    s.into()
 }
 
 fn list(items: Vec<Box<dyn Val>>) -> Box<dyn Val> {
