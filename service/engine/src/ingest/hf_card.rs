@@ -6,7 +6,9 @@ use super::{
 use crate::record::{
     BaseModelRef, DatasetRef, DeclaredLicense, EvalResult, LicenseScope, ModelRecord, Relation,
 };
+use aho_corasick::AhoCorasick;
 use serde_json::{Map, Value};
+use std::sync::OnceLock;
 
 const F: Format = Format::HfCard;
 /// How much prose is kept for lineage inference.
@@ -392,9 +394,14 @@ fn read_body(body: &str, rec: &mut ModelRecord) {
     rec.prose = body.get(..end).unwrap_or("").to_string();
 }
 
+/// The text of an HTML heading line (`<h2>Uses</h2>`); checked without allocating,
+/// as it runs on every line of the card.
 fn html_heading(t: &str) -> Option<&str> {
-    let lower = t.get(..4)?.to_ascii_lowercase();
-    if lower.starts_with("<h") && lower.as_bytes().get(2).is_some_and(u8::is_ascii_digit) {
+    let b = t.as_bytes();
+    if b.first() == Some(&b'<')
+        && b.get(1).is_some_and(|c| c.eq_ignore_ascii_case(&b'h'))
+        && b.get(2).is_some_and(u8::is_ascii_digit)
+    {
         let start = t.find('>')? + 1;
         let end = t.rfind("</")?;
         t.get(start..end)
@@ -403,50 +410,100 @@ fn html_heading(t: &str) -> Option<&str> {
     }
 }
 
+/// Longest text taken as a heading: a longer "heading" is a paragraph above a `---`
+/// rule, and searching it for every keyword would cost more than the rest of parsing.
+const MAX_HEADING: usize = 160;
+
+/// Heading keywords and the section each one marks.
+const HEADING_KEYWORDS: &[(&str, Section)] = &[
+    ("out-of-scope", Section::OutOfScope),
+    ("out of scope", Section::OutOfScope),
+    ("misuse", Section::OutOfScope),
+    ("prohibited use", Section::OutOfScope),
+    ("not intended", Section::OutOfScope),
+    ("intended use", Section::Intended),
+    ("intended purpose", Section::Intended),
+    ("uses", Section::Intended),
+    ("use case", Section::Intended),
+    ("direct use", Section::Intended),
+    ("downstream use", Section::Intended),
+    ("applications", Section::Intended),
+    ("limitation", Section::Limitations),
+    ("bias", Section::BiasRisks),
+    ("risk", Section::BiasRisks),
+    ("ethic", Section::BiasRisks),
+    ("safety", Section::BiasRisks),
+    ("harm", Section::BiasRisks),
+    ("fairness", Section::BiasRisks),
+    ("evaluation", Section::Evaluation),
+    ("results", Section::Evaluation),
+    ("benchmark", Section::Evaluation),
+    ("performance", Section::Evaluation),
+    ("training data", Section::TrainingData),
+    ("training dataset", Section::TrainingData),
+    ("pretraining data", Section::TrainingData),
+    ("pre-training data", Section::TrainingData),
+    ("training corpus", Section::TrainingData),
+    ("data card", Section::TrainingData),
+    ("dataset", Section::TrainingData),
+    ("environmental", Section::Environmental),
+    ("carbon", Section::Environmental),
+    ("co2", Section::Environmental),
+    ("emission", Section::Environmental),
+    ("energy", Section::Environmental),
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Section {
+    OutOfScope,
+    Intended,
+    Limitations,
+    BiasRisks,
+    Evaluation,
+    TrainingData,
+    Environmental,
+}
+
+/// One automaton for every keyword, built once: setting up a substring search per
+/// keyword per heading cost more than parsing the YAML.
+fn heading_matcher() -> Option<&'static AhoCorasick> {
+    static M: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+    M.get_or_init(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(HEADING_KEYWORDS.iter().map(|(k, _)| k))
+            .ok()
+    })
+    .as_ref()
+}
+
 fn classify_heading(h: &str, s: &mut crate::record::Sections) {
-    let h = h.to_lowercase();
-    let has = |ws: &[&str]| ws.iter().any(|w| h.contains(w));
-    if has(&[
-        "out-of-scope",
-        "out of scope",
-        "misuse",
-        "prohibited use",
-        "not intended",
-    ]) {
+    if h.len() > MAX_HEADING {
+        return;
+    }
+    let Some(m) = heading_matcher() else { return };
+    let mut out_of_scope = false;
+    let mut intended = false;
+    for found in m.find_overlapping_iter(h) {
+        match HEADING_KEYWORDS
+            .get(found.pattern().as_usize())
+            .map(|(_, sec)| *sec)
+        {
+            Some(Section::OutOfScope) => out_of_scope = true,
+            Some(Section::Intended) => intended = true,
+            Some(Section::Limitations) => s.limitations = true,
+            Some(Section::BiasRisks) => s.bias_risks = true,
+            Some(Section::Evaluation) => s.evaluation = true,
+            Some(Section::TrainingData) => s.training_data = true,
+            Some(Section::Environmental) => s.environmental_impact = true,
+            None => {}
+        }
+    }
+    // "Out-of-scope uses" is not an intended-use section.
+    if out_of_scope {
         s.out_of_scope_uses = true;
-    } else if has(&[
-        "intended use",
-        "intended purpose",
-        "uses",
-        "use case",
-        "direct use",
-        "downstream use",
-        "applications",
-    ]) {
+    } else if intended {
         s.intended_uses = true;
-    }
-    if has(&["limitation"]) {
-        s.limitations = true;
-    }
-    if has(&["bias", "risk", "ethic", "safety", "harm", "fairness"]) {
-        s.bias_risks = true;
-    }
-    if has(&["evaluation", "results", "benchmark", "performance"]) {
-        s.evaluation = true;
-    }
-    if has(&[
-        "training data",
-        "training dataset",
-        "pretraining data",
-        "pre-training data",
-        "training corpus",
-        "data card",
-        "dataset",
-    ]) {
-        s.training_data = true;
-    }
-    if has(&["environmental", "carbon", "co2", "emission", "energy"]) {
-        s.environmental_impact = true;
     }
 }
 
