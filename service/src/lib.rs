@@ -1,6 +1,7 @@
 //! modelgate: the service crate. All IO lives here; the engine is pure.
 
 pub mod cli;
+pub mod hub;
 pub mod output;
 pub mod packdir;
 
