@@ -458,6 +458,11 @@ impl Hub {
                         notes.push(format!("base model {id} is now {} on the Hub", m.record.id));
                         m.record.id = id.trim().to_string();
                     }
+                    if m.from_card_data {
+                        notes.push(format!(
+                            "the card of base model {id} is gated; its licence and base models were read from the Hub's card data"
+                        ));
+                    }
                     for b in &m.record.base_models {
                         queue.push_back((b.id.clone(), depth + 1));
                     }

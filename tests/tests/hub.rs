@@ -915,7 +915,9 @@ fn a_commit_checked_twice_is_read_from_the_cache() {
     assert_eq!(s.total(), n + 1);
     assert_eq!(s.hits("/api/models/northwind/support-chat-8b"), 1);
     assert_eq!(
-        s.hits(&format!("/api/models/northwind/support-chat-8b/revision/{sha}")),
+        s.hits(&format!(
+            "/api/models/northwind/support-chat-8b/revision/{sha}"
+        )),
         1
     );
     assert_eq!(branch.json()["input_digest"], a["input_digest"]);
@@ -1171,6 +1173,7 @@ fn a_gated_base_model_is_read_from_its_card_data() {
     let v = r.json();
     assert_eq!(v["license"]["inherited"][0]["model"], "gatedco/secret-7b");
     assert_eq!(v["license"]["inherited"][0]["license"], "apache-2.0");
+    assert!(r.err.contains("card data"), "{}", r.err);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1402,4 +1405,31 @@ fn engine_the_licence_of_a_fetched_record_resolves_like_a_declared_one() {
         None
     );
     assert_eq!(id("---\ntags: [x]\n---\n"), None);
+}
+
+#[test]
+fn a_redirected_card_is_followed() {
+    // The Hub answers `resolve` for small files with a redirect into its resolve cache.
+    let s = hub();
+    let sha = sha_of("northwind/tiny-apache");
+    let cached = format!("/api/resolve-cache/models/northwind/tiny-apache/{sha}/README.md");
+    let mut redirect = Resp::text(b"");
+    redirect.status = 307;
+    s.route(
+        &format!("/northwind/tiny-apache/resolve/{sha}/README.md"),
+        vec![redirect.header("Location", &cached)],
+    );
+    s.route(
+        &cached,
+        vec![Resp::text(&card_of("northwind/tiny-apache").unwrap())],
+    );
+    let r = run(
+        &s.endpoint,
+        None,
+        &[],
+        &["hf:northwind/tiny-apache", "--output", "json"],
+    );
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(r.json()["license"]["declared"][0]["id"], "apache-2.0");
+    assert_eq!(s.hits(&cached), 1);
 }

@@ -145,7 +145,7 @@ impl Client {
             };
             if attempt >= self.cfg.retries {
                 return Err(HubError::Unavailable(format!(
-                    "{what}: the Hub at {} did not answer usefully after {} attempt(s); last: {cause}",
+                    "{what}: the Hub at {} is unreachable or failing: gave up after {} attempt(s); last error: {cause}",
                     self.cfg.endpoint,
                     attempt + 1
                 )));
