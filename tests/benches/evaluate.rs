@@ -22,6 +22,7 @@ fn bench(c: &mut Criterion) {
                 std::fs::read(p).unwrap(),
                 ParseOptions {
                     model_ref: Some(model_ref_for(p)),
+                    ..ParseOptions::default()
                 },
             )
         })
