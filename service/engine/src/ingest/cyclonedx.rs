@@ -417,7 +417,7 @@ fn push_base(rec: &mut ModelRecord, id: String) {
     }
 }
 
-fn strings<'a>(v: Option<&'a Value>) -> impl Iterator<Item = &'a str> {
+fn strings(v: Option<&Value>) -> impl Iterator<Item = &str> {
     v.and_then(Value::as_array)
         .into_iter()
         .flatten()

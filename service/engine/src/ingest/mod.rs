@@ -214,7 +214,8 @@ fn looks_like_json_array(text: &str) -> bool {
 fn is_json_scalar(text: &str) -> bool {
     let t = text.trim();
     (t.len() >= 2 && t.starts_with('"') && t.ends_with('"') && !t[1..t.len() - 1].contains('"'))
-        || (!t.is_empty() && t.parse::<f64>().is_ok() && !t.contains('\n'))
+        || (t.starts_with(|c: char| c.is_ascii_digit() || c == '-')
+            && t.parse::<f64>().is_ok_and(f64::is_finite))
         || matches!(t, "true" | "false" | "null")
 }
 
@@ -597,5 +598,65 @@ pub(crate) fn strip_location(s: &str) -> String {
     match s.find(" at line ") {
         Some(i) => s[..i].to_string(),
         None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hugging_face_ids_from_purls_and_urls() {
+        let id = hf_id;
+        assert_eq!(
+            id("pkg:huggingface/meta-llama/Llama-3.1-8B@d04e592"),
+            Some(("meta-llama/Llama-3.1-8B".into(), Some("d04e592".into())))
+        );
+        assert_eq!(id("pkg:huggingface/gpt2"), Some(("gpt2".into(), None)));
+        assert_eq!(
+            id("pkg:huggingface/acme/m%40x@v1?download_url=x#sub"),
+            Some(("acme/m@x".into(), Some("v1".into())))
+        );
+        assert_eq!(id("pkg:pypi/torch@2.0"), None);
+        assert_eq!(
+            id("https://huggingface.co/org/name/tree/abc123"),
+            Some(("org/name".into(), Some("abc123".into())))
+        );
+        assert_eq!(
+            id("https://huggingface.co/org/name?x=1"),
+            Some(("org/name".into(), None))
+        );
+        assert_eq!(id("https://huggingface.co/datasets/org/d"), None);
+        assert_eq!(id("https://example.com/org/name"), None);
+        assert_eq!(id("pkg:"), None);
+        assert_eq!(id("pkg:huggingface/"), None);
+    }
+
+    #[test]
+    fn purls_are_percent_decoded() {
+        let p = purl("pkg:generic/acme/a%20b@1%2B2").unwrap();
+        assert_eq!(p.ty, "generic");
+        assert_eq!(p.namespace.as_deref(), Some("acme"));
+        assert_eq!(p.name, "a b");
+        assert_eq!(p.version.as_deref(), Some("1+2"));
+        assert_eq!(purl("pkg:generic/x%").unwrap().name, "x%");
+    }
+
+    #[test]
+    fn modalities_of_data_formats() {
+        assert_eq!(modality_of_format("string"), Some("text"));
+        assert_eq!(modality_of_format("image/png"), Some("image"));
+        assert_eq!(modality_of_format("audio/wav"), Some("audio"));
+        assert_eq!(modality_of_format("byte[]"), None);
+    }
+
+    #[test]
+    fn json_scalars_are_not_cards_but_words_are() {
+        assert!(is_json_scalar("42"));
+        assert!(is_json_scalar("-1.5e3"));
+        assert!(is_json_scalar("\"x\""));
+        assert!(!is_json_scalar("inf"));
+        assert!(!is_json_scalar("NaN"));
+        assert!(!is_json_scalar("# 42"));
     }
 }
