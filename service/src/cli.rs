@@ -3,7 +3,7 @@
 use crate::{hub, output, packdir};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use modelgate_engine::context::{Deployment, Modification, Purpose, UseContext};
-use modelgate_engine::{Format, Pack, ParseOptions, Verdict};
+use modelgate_engine::{Decision, Format, Pack, ParseOptions, Verdict};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -26,7 +26,7 @@ pub mod exit {
 }
 
 /// Default limit on the size of an input document (10 MiB).
-pub const DEFAULT_MAX_BYTES: u64 = 10 * 1024 * 1024;
+pub const DEFAULT_MAX_BYTES: u64 = modelgate_engine::ingest::DEFAULT_MAX_BYTES;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -41,14 +41,17 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Evaluate one metadata document (model card or native JSON), or a model fetched from
-    /// the Hugging Face Hub (`hf:<org>/<name>[@<revision>]`), and print the decision.
+    /// Evaluate one metadata document and print the decision: a Hugging Face model card,
+    /// a CycloneDX 1.5-1.7 ML-BOM (JSON), an SPDX 3.0 AI document (JSON-LD), a Model
+    /// Openness Framework YAML file or modelgate's native JSON record; or a model fetched
+    /// from the Hugging Face Hub (`hf:<org>/<name>[@<revision>]`). A document that
+    /// describes several models gets one decision per model and the worst verdict overall.
     ///
-    /// Exit codes: 0 allow or conditional, 1 deny, 2 review, 64 usage error (or an invalid
-    /// hf: reference), 65 malformed input, 66 input not found (or model/revision not on the
-    /// Hub), 69 Hub unreachable, 70 internal error, 76 unexpected Hub answer, 77 gated or
-    /// private repository, or token refused (set HF_TOKEN after accepting the licence on
-    /// the model page).
+    /// Exit codes (from the worst verdict): 0 allow or conditional, 1 deny, 2 review,
+    /// 64 usage error (or an invalid hf: reference), 65 malformed or unsupported input,
+    /// 66 input not found (or model/revision not on the Hub), 69 Hub unreachable,
+    /// 70 internal error, 76 unexpected Hub answer, 77 gated or private repository, or
+    /// token refused (set HF_TOKEN after accepting the licence on the model page).
     Check(Box<CheckArgs>),
     /// Rule pack tools.
     #[command(subcommand)]
@@ -86,9 +89,32 @@ pub enum OutputFormat {
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
+    /// Detect the format from the content.
     Auto,
+    /// Hugging Face model card (README.md, YAML front matter).
     HfCard,
+    /// modelgate's model record (JSON).
     Native,
+    /// CycloneDX 1.5, 1.6 or 1.7 ML-BOM (JSON).
+    Cyclonedx,
+    /// SPDX 3.0 JSON-LD with the AI profile.
+    Spdx3,
+    /// Model Openness Framework YAML (Model Openness Tool).
+    Mof,
+}
+
+impl FormatArg {
+    /// The engine's format; `None` to detect it.
+    pub fn format(self) -> Option<Format> {
+        match self {
+            FormatArg::Auto => None,
+            FormatArg::HfCard => Some(Format::HfCard),
+            FormatArg::Native => Some(Format::Native),
+            FormatArg::Cyclonedx => Some(Format::Cyclonedx),
+            FormatArg::Spdx3 => Some(Format::Spdx3),
+            FormatArg::Mof => Some(Format::Mof),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -374,37 +400,40 @@ fn check(
     let pack = load_pack(a.pack.as_deref())?;
     let ctx = build_context(a, pack.use_categories())?;
     let bytes = read_input(&a.input, a.max_bytes)?;
-    let format = match a.format {
-        FormatArg::Auto => None,
-        FormatArg::HfCard => Some(Format::HfCard),
-        FormatArg::Native => Some(Format::Native),
-    };
     let opts = ParseOptions {
         model_ref: a.model_ref.clone(),
+        max_bytes: a.max_bytes,
     };
-    let rec = pack
-        .parse(&bytes, format, &opts)
+    let records = pack
+        .parse_all(&bytes, a.format.format(), &opts)
         .map_err(|e| Failure::new(exit::DATA_ERR, e.to_string()))?;
     let digest = modelgate_engine::input_digest(&bytes, &ctx);
-    let decision = pack.evaluate(&rec, &ctx, now_unix(), &digest);
-    print_decision(a, &decision, &pack, &a.input, out)
+    let now = now_unix();
+    let decisions: Vec<Decision> = records
+        .iter()
+        .map(|rec| pack.evaluate(rec, &ctx, now, &digest))
+        .collect();
+    print_decisions(a, &decisions, &pack, &a.input, out)
 }
 
-fn print_decision(
+/// Prints one or several decisions; the exit code follows the worst verdict.
+fn print_decisions(
     a: &CheckArgs,
-    decision: &modelgate_engine::Decision,
+    decisions: &[Decision],
     pack: &Pack,
     input: &str,
     out: &mut dyn std::io::Write,
 ) -> Result<i32, Failure> {
-    let rendered = match a.output {
-        OutputFormat::Text => output::text(decision),
-        OutputFormat::Json => output::json(decision),
-        OutputFormat::Sarif => output::sarif(decision, pack, input),
+    let rendered = match (a.output, decisions) {
+        (OutputFormat::Text, [d]) => output::text(d),
+        (OutputFormat::Text, ds) => output::text_many(ds),
+        (OutputFormat::Json, [d]) => output::json(d),
+        (OutputFormat::Json, ds) => output::json_many(ds),
+        (OutputFormat::Sarif, ds) => output::sarif(ds, pack, input),
     };
     out.write_all(rendered.as_bytes())
         .map_err(|e| Failure::new(exit::INTERNAL, format!("cannot write output: {e}")))?;
-    Ok(match decision.verdict {
+    Ok(match output::worst(decisions) {
         Verdict::Allow | Verdict::Conditional => exit::ALLOW,
         Verdict::Deny => exit::DENY,
         Verdict::Review => exit::REVIEW,
@@ -471,7 +500,7 @@ fn check_hub(
         &digest,
     );
     let input = format!("hf:{}@{}", fetched.model.repo, fetched.model.sha);
-    print_decision(a, &decision, &pack, &input, out)
+    print_decisions(a, std::slice::from_ref(&decision), &pack, &input, out)
 }
 
 fn pack_test(

@@ -553,9 +553,7 @@ impl Hub {
                 ..ModelRecord::default()
             }
         } else {
-            let opts = ParseOptions {
-                model_ref: Some(model_ref.clone()),
-            };
+            let opts = ParseOptions::with_model_ref(model_ref.clone());
             pack.parse(&card, Some(Format::HfCard), &opts)
                 .map_err(|e| HubError::Malformed(format!("{model_ref} README.md: {e}")))?
         };

@@ -11,6 +11,61 @@ pub fn json(d: &Decision) -> String {
     serde_json::to_string_pretty(d).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")) + "\n"
 }
 
+/// The overall verdict of several decisions: the worst (deny > review > conditional >
+/// allow). No decision at all is not an allow: it counts as review.
+pub fn worst(ds: &[Decision]) -> Verdict {
+    ds.iter()
+        .map(|d| d.verdict)
+        .max()
+        .unwrap_or(Verdict::Review)
+}
+
+/// Several decisions (a document describing several models):
+/// `{"verdict": <worst>, "decisions": [<decision>...]}`.
+pub fn json_many(ds: &[Decision]) -> String {
+    let doc = json!({"verdict": worst(ds), "decisions": ds});
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")) + "\n"
+}
+
+fn model_label(d: &Decision) -> String {
+    format!(
+        "{}{}",
+        d.model.id,
+        d.model
+            .revision
+            .as_deref()
+            .map(|r| format!(" @ {r}"))
+            .unwrap_or_default()
+    )
+}
+
+/// Several decisions as text: each one under a header naming its model, then the
+/// overall verdict.
+pub fn text_many(ds: &[Decision]) -> String {
+    let mut s = String::new();
+    for (i, d) in ds.iter().enumerate() {
+        s.push_str(&format!(
+            "=== Model {} of {}: {} ===\n",
+            i + 1,
+            ds.len(),
+            model_label(d)
+        ));
+        s.push_str(&text(d));
+        s.push('\n');
+    }
+    let overall = worst(ds);
+    s.push_str(&format!(
+        "Overall verdict: {} — the worst of {} decisions ({})\n",
+        overall.as_str().to_ascii_uppercase(),
+        ds.len(),
+        ds.iter()
+            .map(|d| format!("{}: {}", d.model.id, d.verdict.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    s
+}
+
 fn cite(c: &Citation) -> String {
     let mut s = format!("{}, {}", c.source, c.section);
     if let Some(sum) = &c.summary {
@@ -33,15 +88,7 @@ pub fn text(d: &Decision) -> String {
         Verdict::Deny => "DENY — the intended use is not permitted",
     };
     s.push_str(&format!("Verdict: {verdict}\n"));
-    s.push_str(&format!(
-        "Model:   {}{}\n",
-        d.model.id,
-        d.model
-            .revision
-            .as_deref()
-            .map(|r| format!(" @ {r}"))
-            .unwrap_or_default()
-    ));
+    s.push_str(&format!("Model:   {}\n", model_label(d)));
     let declared: Vec<String> = d
         .license
         .declared
@@ -150,8 +197,9 @@ pub fn text(d: &Decision) -> String {
     s
 }
 
-/// SARIF 2.1.0: one result per finding; every rule of the pack is described.
-pub fn sarif(d: &Decision, pack: &Pack, input: &str) -> String {
+/// SARIF 2.1.0: one run; one result per finding of every decision; every rule of the
+/// pack is described. With several decisions each result names its model.
+pub fn sarif(ds: &[Decision], pack: &Pack, input: &str) -> String {
     let rules: Vec<serde_json::Value> = pack
         .rules
         .iter()
@@ -171,40 +219,64 @@ pub fn sarif(d: &Decision, pack: &Pack, input: &str) -> String {
     } else {
         input.to_string()
     };
-    let results: Vec<serde_json::Value> = d
-        .findings
+    let many = ds.len() > 1;
+    let results: Vec<serde_json::Value> = ds
         .iter()
-        .map(|f| {
+        .flat_map(|d| d.findings.iter().map(move |f| (d, f)))
+        .map(|(d, f)| {
             let idx = pack.rules.iter().position(|r| r.def.id == f.rule_id).unwrap_or(0);
             let mut text = f.message.clone();
+            if many {
+                text = format!("{}: {text}", d.model.id);
+            }
             if let Some(c) = &f.citation {
                 text.push_str(&format!(" Clause: {}.", cite(c)));
             }
             text.push_str(&format!(" How to fix: {}", f.how_to_fix));
+            let mut props = json!({"verdict": d.verdict, "severity": serde_plain(&f.severity), "result": serde_plain(&f.result)});
+            if many {
+                props["model"] = json!(d.model.id);
+            }
             json!({
                 "ruleId": f.rule_id,
                 "ruleIndex": idx,
                 "level": level(f.effect, f.result),
                 "message": {"text": text},
                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}}}],
-                "properties": {"verdict": d.verdict, "severity": serde_plain(&f.severity), "result": serde_plain(&f.result)}
+                "properties": props
             })
         })
         .collect();
+    let version = ds
+        .first()
+        .map(|d| d.engine_version.clone())
+        .unwrap_or_else(|| modelgate_engine::ENGINE_VERSION.to_string());
+    let mut props = json!({
+        "verdict": worst(ds),
+        "model": ds.first().map(|d| d.model.id.clone()).unwrap_or_default(),
+        "pack": ds.first().map(|d| json!(d.pack)).unwrap_or(json!({"name": pack.manifest.name, "version": pack.manifest.version, "digest": pack.digest})),
+        "input_digest": ds.first().map(|d| d.input_digest.clone()).unwrap_or_default()
+    });
+    if many {
+        props["models"] = json!(ds
+            .iter()
+            .map(|d| json!({"id": d.model.id, "revision": d.model.revision, "verdict": d.verdict}))
+            .collect::<Vec<_>>());
+    }
     let doc = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
             "tool": {"driver": {
                 "name": "modelgate",
-                "version": d.engine_version,
-                "semanticVersion": d.engine_version,
+                "version": version,
+                "semanticVersion": version,
                 "informationUri": "https://github.com/modelgate/modelgate",
                 "rules": rules
             }},
             "artifacts": [{"location": {"uri": uri}}],
             "results": results,
-            "properties": {"verdict": d.verdict, "model": d.model.id, "pack": d.pack, "input_digest": d.input_digest}
+            "properties": props
         }]
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"

@@ -24,6 +24,7 @@ fn main() {
                 std::fs::read(p).unwrap_or_default(),
                 ParseOptions {
                     model_ref: Some(model_ref_for(p)),
+                    ..ParseOptions::default()
                 },
             )
         })

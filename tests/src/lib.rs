@@ -46,3 +46,39 @@ pub fn pack() -> modelgate_engine::Pack {
         Err(e) => panic!("built-in pack: {e}"),
     }
 }
+
+/// The real metadata documents of the shared reference corpus (CycloneDX, SPDX 3, MOF),
+/// sorted; `None` (with a message on stderr) when the shared folder is absent.
+pub fn shared_format_files() -> Option<Vec<PathBuf>> {
+    let Some(dir) = shared_dir().map(|d| d.join("reference/formats")) else {
+        eprintln!("SKIP: ../shared/reference/formats is absent; shared format tests not run");
+        return None;
+    };
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    v.sort();
+    Some(v)
+}
+
+/// The repository's own format fixtures (`tests/fixtures/formats/`).
+pub fn format_fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/formats")
+}
+
+/// One of the repository's own format fixtures, by file name.
+pub fn format_fixture(name: &str) -> Vec<u8> {
+    let p = format_fixtures_dir().join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Every fixture of `tests/fixtures/formats/`, sorted.
+pub fn format_fixtures() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(format_fixtures_dir())
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}

@@ -18,6 +18,7 @@ fn fixture_cards_decisions_snapshot() {
         let bytes = std::fs::read(&card).unwrap();
         let opts = ParseOptions {
             model_ref: Some(model_ref_for(&card)),
+            ..ParseOptions::default()
         };
         let rec = pack
             .parse(&bytes, None, &opts)
@@ -50,6 +51,7 @@ fn fixture_cards_known_verdicts() {
                 None,
                 &ParseOptions {
                     model_ref: Some(model_ref_for(card)),
+                    ..ParseOptions::default()
                 },
             )
             .unwrap();

@@ -1184,9 +1184,7 @@ fn card_record(id: &str, card: &str) -> ModelRecord {
         .parse(
             card.as_bytes(),
             None,
-            &ParseOptions {
-                model_ref: Some(format!("hf:{id}")),
-            },
+            &ParseOptions::with_model_ref(format!("hf:{id}")),
         )
         .unwrap()
 }

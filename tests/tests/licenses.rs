@@ -113,6 +113,7 @@ fn text_to_image_model_named_llama_is_not_a_llama_derivative() {
             None,
             &ParseOptions {
                 model_ref: Some("hf:acme/llama-2-diffusion".into()),
+                ..ParseOptions::default()
             },
         )
         .unwrap();

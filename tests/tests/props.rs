@@ -43,7 +43,7 @@ proptest! {
     fn parsers_never_panic_on_bytes(b in proptest::collection::vec(any::<u8>(), 0..300)) {
         let _ = pack().parse(&b, Some(Format::HfCard), &ParseOptions::default());
         let _ = pack().parse(&b, Some(Format::Native), &ParseOptions::default());
-        let _ = pack().parse(&b, None, &ParseOptions { model_ref: Some(String::from_utf8_lossy(&b).into_owned()) });
+        let _ = pack().parse(&b, None, &ParseOptions { model_ref: Some(String::from_utf8_lossy(&b).into_owned()), ..ParseOptions::default() });
     }
 
     #[test]

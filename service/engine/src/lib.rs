@@ -2,8 +2,9 @@
 //!
 //! Bytes in, values out: no file system, network or clock (time is passed in).
 //! [`rules::Pack::load`] loads a rule pack from its files, [`rules::Pack::parse`] turns a
-//! metadata document into a [`record::ModelRecord`], and [`rules::Pack::evaluate`]
-//! returns a [`decision::Decision`].
+//! metadata document into a [`record::ModelRecord`] ([`rules::Pack::parse_all`] into one
+//! per model, for documents such as BOMs that describe several), and
+//! [`rules::Pack::evaluate`] returns a [`decision::Decision`].
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

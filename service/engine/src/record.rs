@@ -140,6 +140,21 @@ pub struct OpennessComponent {
     pub license: Option<String>,
 }
 
+/// Energy used by one activity of the model's life cycle (SPDX 3 `energyConsumption`,
+/// CycloneDX `environmentalConsiderations.energyConsumptions`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnergyUse {
+    /// `training`, `finetuning`, `inference`, ... as the document names it.
+    pub activity: String,
+    /// Energy in kilowatt-hours, when the document gives it in a convertible unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kwh: Option<f64>,
+    /// CO2-equivalent emissions in tonnes, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub co2_tonnes: Option<f64>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AiActFacts {
@@ -204,6 +219,29 @@ pub struct ModelRecord {
     pub openness: Vec<OpennessComponent>,
     #[serde(default)]
     pub ai_act: AiActFacts,
+    /// Learning approach (CycloneDX `approach.type`: supervised, self-supervised, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_approach: Option<String>,
+    /// Whether the system acts without a human in the loop (SPDX 3 `autonomyType`:
+    /// `yes`, `no`, `noAssertion`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autonomy_type: Option<String>,
+    /// Application domains the publisher names (SPDX 3 `domain`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub application_domains: Vec<String>,
+    /// Standards the model complies with, as claimed (SPDX 3 `standardCompliance`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub standard_compliance: Vec<String>,
+    /// The model uses sensitive personal information (SPDX 3
+    /// `useSensitivePersonalInformation`); `None` when not asserted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses_sensitive_personal_information: Option<bool>,
+    /// Energy consumption per activity.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub energy: Vec<EnergyUse>,
+    /// Training hyperparameters (SPDX 3 `hyperparameter`), as strings.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hyperparameters: BTreeMap<String, String>,
     /// Files known to be in the repository (`LICENSE`, `USE_POLICY.md`, ...).
     #[serde(default)]
     pub files: Vec<String>,

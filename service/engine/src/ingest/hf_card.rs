@@ -315,7 +315,9 @@ fn modalities(task: Option<&str>, tags: &[String]) -> (Vec<String>, Vec<String>)
     }
 }
 
-fn modality_of(task: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
+pub(crate) fn modality_of(
+    task: &str,
+) -> Option<(&'static [&'static str], &'static [&'static str])> {
     const T: &[&str] = &["text"];
     const I: &[&str] = &["image"];
     const TI: &[&str] = &["text", "image"];

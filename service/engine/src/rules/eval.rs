@@ -19,22 +19,96 @@ use std::collections::BTreeSet;
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 impl Pack {
-    /// Parses a document. `format: None` detects it from the content.
+    /// Parses a document that describes one model. `format: None` (or
+    /// [`Format::Auto`]) detects it from the content. A document describing several
+    /// models is an error: use [`Pack::parse_all`].
     pub fn parse(
         &self,
         bytes: &[u8],
         format: Option<Format>,
         opts: &ParseOptions,
     ) -> Result<ModelRecord, IngestError> {
-        let format = format.unwrap_or_else(|| Format::detect(bytes));
+        let mut recs = self.parse_all(bytes, format, opts)?;
+        if recs.len() == 1
+            && let Some(rec) = recs.pop()
+        {
+            return Ok(rec);
+        }
+        let format = recs
+            .first()
+            .and_then(|r| Format::parse(&r.source_format))
+            .unwrap_or(Format::Auto);
+        let ids: Vec<&str> = recs.iter().map(|r| r.id.as_str()).collect();
+        Err(IngestError::new(
+            format,
+            format!(
+                "the document describes {} models ({}); evaluate each one: Pack::parse_all, \
+                 or `modelgate check`, which gives one decision per model",
+                recs.len(),
+                ids.join(", ")
+            ),
+        )
+        .expected("a document describing one model"))
+    }
+
+    /// Parses a document into one record per model it describes (a CycloneDX BOM or an
+    /// SPDX 3 document may describe several). `format: None` (or [`Format::Auto`])
+    /// detects the format from the content. Documents over `opts.max_bytes` are refused
+    /// before anything is parsed.
+    pub fn parse_all(
+        &self,
+        bytes: &[u8],
+        format: Option<Format>,
+        opts: &ParseOptions,
+    ) -> Result<Vec<ModelRecord>, IngestError> {
+        let named = format.filter(|f| *f != Format::Auto);
+        if bytes.len() as u64 > opts.max_bytes {
+            return Err(IngestError::new(
+                named.unwrap_or(Format::Auto),
+                format!(
+                    "the document is {} bytes, over the limit of {} bytes",
+                    bytes.len(),
+                    opts.max_bytes
+                ),
+            )
+            .expected(format!("a document of at most {} bytes", opts.max_bytes)));
+        }
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-            return Err(IngestError::new(format, "the document is empty")
-                .expected("a model card or a model record"));
+            return Err(
+                IngestError::new(named.unwrap_or(Format::Auto), "the document is empty")
+                    .expected(ingest::FORMATS_READ),
+            );
         }
-        match format {
-            Format::HfCard => ingest::hf_card::parse(bytes, opts),
-            Format::Native => ingest::native::parse(bytes, opts, &self.model_schema),
+        let (format, value) = match named {
+            Some(f) => (f, None),
+            None => ingest::sniff(bytes)?,
+        };
+        let schemas = &self.format_schemas;
+        let recs = match (format, value) {
+            (Format::HfCard, _) => vec![ingest::hf_card::parse(bytes, opts)?],
+            (Format::Native, Some(v)) => {
+                vec![ingest::native::from_value(v, opts, &self.model_schema)?]
+            }
+            (Format::Native, None) => vec![ingest::native::parse(bytes, opts, &self.model_schema)?],
+            (Format::Cyclonedx, Some(v)) => {
+                ingest::cyclonedx::from_value(v, opts, &schemas.cyclonedx)?
+            }
+            (Format::Cyclonedx, None) => ingest::cyclonedx::parse(bytes, opts, &schemas.cyclonedx)?,
+            (Format::Spdx3, Some(v)) => ingest::spdx3::from_value(v, opts, &schemas.spdx3)?,
+            (Format::Spdx3, None) => ingest::spdx3::parse(bytes, opts, &schemas.spdx3)?,
+            (Format::Mof, _) => vec![ingest::mof::parse(bytes, opts, &schemas.mof)?],
+            (Format::Auto, _) => {
+                return Err(
+                    IngestError::new(Format::Auto, "the format could not be detected")
+                        .expected(ingest::FORMATS_READ),
+                );
+            }
+        };
+        if recs.is_empty() {
+            return Err(IngestError::new(format, "the document describes no model")
+                .expected(ingest::FORMATS_READ));
         }
+        Ok(recs)
     }
 
     /// Validates a native record given as a JSON value.

@@ -84,7 +84,17 @@ pub struct Pack {
     pub rules: Vec<Rule>,
     pub tests: Vec<(String, TestCase)>,
     pub(crate) model_schema: jsonschema::Validator,
+    /// Schemas of the parts of other formats that the parsers read.
+    pub(crate) format_schemas: FormatSchemas,
     pub(crate) env: Arc<cel::Env>,
+}
+
+/// The pack's schemas of the metadata formats (`schemas/cyclonedx.schema.json`,
+/// `schemas/spdx3.schema.json`, `schemas/mof.schema.json`).
+pub(crate) struct FormatSchemas {
+    pub cyclonedx: jsonschema::Validator,
+    pub spdx3: jsonschema::Validator,
+    pub mof: jsonschema::Validator,
 }
 
 impl std::fmt::Debug for Pack {
@@ -235,6 +245,9 @@ impl Pack {
         let policy_schema = l.validator("schemas/policy.schema.json");
         let test_schema = l.validator("schemas/test.schema.json");
         let model_schema = l.validator("schemas/model.schema.json");
+        let cyclonedx_schema = l.validator("schemas/cyclonedx.schema.json");
+        let spdx3_schema = l.validator("schemas/spdx3.schema.json");
+        let mof_schema = l.validator("schemas/mof.schema.json");
         let _context_schema = l.validator("schemas/context.schema.json");
         let facts_schema = l.json("schemas/facts.schema.json");
 
@@ -406,8 +419,21 @@ impl Pack {
             }
         }
 
-        match (l.problems.is_empty(), manifest, model_schema) {
-            (true, Some(manifest), Some(model_schema)) => Ok(Pack {
+        let format_schemas = match (cyclonedx_schema, spdx3_schema, mof_schema) {
+            (Some(cyclonedx), Some(spdx3), Some(mof)) => Some(FormatSchemas {
+                cyclonedx,
+                spdx3,
+                mof,
+            }),
+            _ => None,
+        };
+        match (
+            l.problems.is_empty(),
+            manifest,
+            model_schema,
+            format_schemas,
+        ) {
+            (true, Some(manifest), Some(model_schema), Some(format_schemas)) => Ok(Pack {
                 manifest,
                 digest: digest(files),
                 catalog,
@@ -415,6 +441,7 @@ impl Pack {
                 rules,
                 tests,
                 model_schema,
+                format_schemas,
                 env,
             }),
             _ => Err(PackError {

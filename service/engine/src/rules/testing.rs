@@ -68,8 +68,9 @@ impl Pack {
         }
         let opts = ParseOptions {
             model_ref: t.input.model_ref.clone(),
+            ..ParseOptions::default()
         };
-        match self.parse(t.input.content.as_bytes(), format, &opts) {
+        match self.parse_all(t.input.content.as_bytes(), format, &opts) {
             Err(e) => {
                 if t.expect.verdict != "malformed" {
                     failures.push(format!("input does not parse: {e}"));
@@ -78,18 +79,24 @@ impl Pack {
             Ok(_) if t.expect.verdict == "malformed" => {
                 failures.push("expected malformed input, but it parsed".into())
             }
-            Ok(rec) => {
-                let d = self.evaluate(&rec, &ctx, now, "test");
-                if d.verdict.as_str() != t.expect.verdict {
+            Ok(recs) => {
+                // A document with several models: the worst verdict, and the rules and
+                // obligations of every decision.
+                let ds: Vec<_> = recs
+                    .iter()
+                    .map(|rec| self.evaluate(rec, &ctx, now, "test"))
+                    .collect();
+                let verdict = ds.iter().map(|d| d.verdict).max();
+                if verdict.map(|v| v.as_str()) != Some(t.expect.verdict.as_str()) {
                     failures.push(format!(
                         "verdict: expected {}, got {}",
                         t.expect.verdict,
-                        d.verdict.as_str()
+                        verdict.map(|v| v.as_str()).unwrap_or("none")
                     ));
                 }
-                let failing: BTreeSet<&str> = d
-                    .findings
+                let failing: BTreeSet<&str> = ds
                     .iter()
+                    .flat_map(|d| &d.findings)
                     .filter(|f| {
                         matches!(
                             f.result,
@@ -117,16 +124,24 @@ impl Pack {
                 }
                 if let Some(exp) = &t.expect.obligations {
                     let exp: BTreeSet<&str> = exp.iter().map(String::as_str).collect();
-                    let got: BTreeSet<&str> =
-                        d.obligations.iter().map(|o| o.rule_id.as_str()).collect();
+                    let got: BTreeSet<&str> = ds
+                        .iter()
+                        .flat_map(|d| &d.obligations)
+                        .map(|o| o.rule_id.as_str())
+                        .collect();
                     compare_sets("obligations", &exp, &got, &mut failures);
                 }
                 if let Some(c) = &t.expect.chosen
-                    && d.license.chosen.as_deref() != Some(c.as_str())
+                    && !ds
+                        .iter()
+                        .any(|d| d.license.chosen.as_deref() == Some(c.as_str()))
                 {
                     failures.push(format!(
                         "chosen licence: expected `{c}`, got `{}`",
-                        d.license.chosen.as_deref().unwrap_or("none")
+                        ds.iter()
+                            .filter_map(|d| d.license.chosen.as_deref())
+                            .collect::<Vec<_>>()
+                            .join("`, `")
                     ));
                 }
             }
