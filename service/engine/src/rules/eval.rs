@@ -1,8 +1,9 @@
 //! Evaluation: licence resolution, lineage, openness, facts, rules, verdict.
 
-use super::celval::to_val;
 use super::def::{Effect, RuleResult};
 use super::pack::{Pack, Rule};
+use super::scope::Scope;
+use super::value::FactRefs;
 use crate::context::UseContext;
 use crate::decision::*;
 use crate::facts::*;
@@ -74,12 +75,6 @@ impl Pack {
                 .alternatives()
                 .unwrap_or_else(|| vec![e.terms().into_iter().cloned().collect()]),
         };
-        // Facts that do not depend on the licence alternative are converted once.
-        let base = [
-            ("model", to_val(&model)),
-            ("context", to_val(&context)),
-            ("now", to_val(&now)),
-        ];
         let mut runs: Vec<AltRun> = Vec::with_capacity(alternatives.len());
         for alt in &alternatives {
             let (license, lineage_f) = self.license_facts(
@@ -92,12 +87,15 @@ impl Pack {
                 &lin,
             );
             let (openness, openness_f) = self.openness(rec, &license);
-            let alt_facts = [
-                ("license", to_val(&license)),
-                ("lineage", to_val(&lineage_f)),
-                ("openness", to_val(&openness_f)),
-            ];
-            runs.push(self.run_rules(rec, &base, &alt_facts, &license, openness));
+            let facts = FactRefs {
+                model: &model,
+                context: &context,
+                license: &license,
+                lineage: &lineage_f,
+                openness: &openness_f,
+                now: &now,
+            };
+            runs.push(self.run_rules(rec, facts, openness));
         }
         let best = (0..runs.len())
             .min_by_key(|&i| {
@@ -163,6 +161,53 @@ impl Pack {
             input_digest: input_digest.to_string(),
             evaluated_at: rfc3339(now_unix),
         }
+    }
+
+    /// The facts the rules see when `rec` is evaluated under `ctx` at `now_unix`: one
+    /// [`Facts`] per licence alternative, built as [`Pack::evaluate`] builds them (for
+    /// tools and tests that run expressions over real facts).
+    pub fn facts(&self, rec: &ModelRecord, ctx: &UseContext, now_unix: i64) -> Vec<Facts> {
+        let mut ctx = ctx.clone();
+        ctx.normalize();
+        let declared = self.resolve_declared(rec);
+        let lin = lineage::resolve(rec, &self.models);
+        let inherited = self.inherited_terms(&lin);
+        let model = self.model_facts(rec, &lin);
+        let context = self.context_facts(&ctx);
+        let now = NowFacts {
+            unix: now_unix,
+            date: date_of(now_unix),
+        };
+        let lineage_base = lineage_facts(&lin);
+        let alternatives: Vec<Vec<Term>> = match &declared.expr {
+            None => vec![Vec::new()],
+            Some(e) => e
+                .alternatives()
+                .unwrap_or_else(|| vec![e.terms().into_iter().cloned().collect()]),
+        };
+        alternatives
+            .iter()
+            .map(|alt| {
+                let (license, lineage) = self.license_facts(
+                    rec,
+                    alt,
+                    alternatives.len(),
+                    &declared,
+                    &inherited,
+                    &lineage_base,
+                    &lin,
+                );
+                let (_, openness) = self.openness(rec, &license);
+                Facts {
+                    model: model.clone(),
+                    context: context.clone(),
+                    license,
+                    lineage,
+                    openness,
+                    now: now.clone(),
+                }
+            })
+            .collect()
     }
 
     fn resolve_declared(&self, rec: &ModelRecord) -> Declared {
@@ -244,7 +289,8 @@ impl Pack {
     }
 
     fn inherited_terms(&self, lin: &Lineage) -> Vec<TermFacts> {
-        let mut out: Vec<TermFacts> = Vec::new();
+        // Terms are large: reserve rather than grow.
+        let mut out: Vec<TermFacts> = Vec::with_capacity(lin.ancestors.len());
         for a in &lin.ancestors {
             if let Some(t) = a.license.as_deref().and_then(|id| self.catalog.get(id))
                 && !out.iter().any(|x| x.id == t.id)
@@ -367,8 +413,8 @@ impl Pack {
         lineage_base: &LineageFacts,
         lin: &Lineage,
     ) -> (LicenseFacts, LineageFacts) {
-        let mut terms: Vec<TermFacts> = Vec::new();
-        let mut ids = Vec::new();
+        let mut terms: Vec<TermFacts> = Vec::with_capacity(alt.len() + inherited.len());
+        let mut ids = Vec::with_capacity(alt.len());
         for t in alt {
             if let Some(lt) = t.id.as_deref().and_then(|id| self.catalog.get(id))
                 && !ids.contains(&lt.id)
@@ -467,9 +513,22 @@ impl Pack {
             }
             v
         };
-        let o = openness::classify(&released, |l| {
+        let is_open = |l: &str| {
             l.split(" AND ")
                 .all(|id| self.catalog.get(id).is_some_and(|t| t.openness.mof_open))
+        };
+        // Components mostly share one licence: look each distinct one up once.
+        let mut known: Vec<(&str, bool)> = Vec::with_capacity(2);
+        for l in released.iter().filter_map(|(_, l)| l.as_deref()) {
+            if !known.iter().any(|(k, _)| *k == l) {
+                known.push((l, is_open(l)));
+            }
+        }
+        let o = openness::classify(&released, |l| {
+            known
+                .iter()
+                .find(|(k, _)| *k == l)
+                .map_or_else(|| is_open(l), |(_, open)| *open)
         });
         let all =
             |f: fn(&TermFacts) -> bool| !license.terms.is_empty() && license.terms.iter().all(f);
@@ -498,32 +557,19 @@ impl Pack {
     fn run_rules(
         &self,
         rec: &ModelRecord,
-        base: &[(&str, Converted)],
-        alt_facts: &[(&str, Converted)],
-        license: &LicenseFacts,
+        facts: FactRefs<'_>,
         openness: openness::Openness,
     ) -> AltRun {
-        let mut ctx = cel::Context::with_env(self.env.clone());
-        // A value that cannot be converted is bound as null: every rule reading it then
-        // errors, and errors mean review (fail closed).
-        let mut bind = |name: &str, v: &Converted| {
-            let v = match v {
-                Ok(v) => v.clone_as_boxed(),
-                Err(_) => Box::new(cel::common::types::CelNull),
-            };
-            ctx.add_variable_as_val(name, v);
-        };
-        for (name, v) in base.iter().chain(alt_facts) {
-            bind(name, v);
-        }
-
+        let license = facts.license;
+        let scope = self.scope(facts);
+        let ctx = &scope;
         let mut summary = Summary::default();
         let mut findings = Vec::new();
         let mut obligations = Vec::new();
         let mut verdict = Verdict::Allow;
         let mut failing = 0usize;
         for rule in &self.rules {
-            let (result, fired, error) = match eval_rule(rule, &ctx) {
+            let (result, fired, error) = match eval_rule(rule, ctx) {
                 Ok((r, fired)) => (r, fired, None),
                 Err(e) => (RuleResult::Error, false, Some(e)),
             };
@@ -537,14 +583,14 @@ impl Pack {
             if !fired && error.is_none() {
                 continue;
             }
-            let culprits = self.culprits(rule, &ctx, license);
+            let culprits = self.culprits(rule, ctx, license);
             let citation = self.citation(rule, &culprits);
             if rule.def.effect == Effect::Obligation && fired {
                 obligations.push(Obligation {
                     rule_id: rule.def.id.clone(),
                     title: rule.def.title.clone(),
                     category: rule.def.category,
-                    text: rule.message.render(&ctx),
+                    text: rule.message.render_with(ctx),
                     licenses: culprits,
                     citation,
                 });
@@ -555,7 +601,7 @@ impl Pack {
                 Some(e) => {
                     format!("The rule could not be evaluated, so the model needs review: {e}")
                 }
-                None => rule.message.render(&ctx),
+                None => rule.message.render_with(ctx),
             };
             verdict = verdict.max(match (result, rule.def.effect) {
                 (RuleResult::Error, _) => Verdict::Review,
@@ -571,17 +617,13 @@ impl Pack {
                 result,
                 severity: rule.def.severity,
                 message,
-                how_to_fix: rule.how_to_fix.render(&ctx),
+                how_to_fix: rule.how_to_fix.render_with(ctx),
                 evidence: rule
                     .evidence
                     .iter()
                     .map(|c| EvidenceItem {
                         path: c.source.clone(),
-                        value: c
-                            .program
-                            .execute(&ctx)
-                            .map(|v| cel_to_json(&v))
-                            .unwrap_or(serde_json::Value::Null),
+                        value: c.json(ctx),
                         source: provenance(rec, &c.source),
                     })
                     .collect(),
@@ -620,18 +662,9 @@ impl Pack {
         }
     }
 
-    fn culprits(&self, rule: &Rule, ctx: &cel::Context, license: &LicenseFacts) -> Vec<String> {
+    fn culprits(&self, rule: &Rule, ctx: &Scope<'_>, license: &LicenseFacts) -> Vec<String> {
         match &rule.culprits {
-            Some(c) => match c.program.execute(ctx) {
-                Ok(cel::Value::List(items)) => items
-                    .iter()
-                    .filter_map(|v| match v {
-                        cel::Value::String(s) => Some(s.to_string()),
-                        _ => None,
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            },
+            Some(c) => c.strings(ctx),
             None if rule.def.cite.is_some() => license.terms.iter().map(|t| t.id.clone()).collect(),
             None => Vec::new(),
         }
@@ -663,9 +696,6 @@ impl Pack {
     }
 }
 
-/// A fact group converted to a CEL value (cloning it is cheap: see `celval`).
-type Converted = Result<Box<dyn cel::common::value::Val>, super::celval::SerError>;
-
 struct Declared {
     out: Vec<DeclaredOut>,
     facts: Vec<DeclaredFacts>,
@@ -686,23 +716,23 @@ struct AltRun {
 
 /// Runs one rule: `Ok((result, fired))`, where `fired` says `fails_if` held (for an
 /// obligation: it applies), or `Err(reason)` when it could not be evaluated.
-fn eval_rule(rule: &Rule, ctx: &cel::Context) -> Result<(RuleResult, bool), String> {
+fn eval_rule(rule: &Rule, ctx: &Scope<'_>) -> Result<(RuleResult, bool), String> {
     if let Some(a) = &rule.applies_if {
-        match a.program.execute(ctx) {
-            Ok(cel::Value::Bool(true)) => {}
-            Ok(cel::Value::Bool(false)) => return Ok((RuleResult::Skip, false)),
-            Ok(v) => {
+        match a.truth(ctx) {
+            Ok(true) => {}
+            Ok(false) => return Ok((RuleResult::Skip, false)),
+            Err(Ok(v)) => {
                 return Err(format!(
                     "applies_if returned {}, not a bool",
                     cel_to_json(&v)
                 ));
             }
-            Err(e) => return Err(format!("applies_if: {e}")),
+            Err(Err(e)) => return Err(format!("applies_if: {e}")),
         }
     }
-    match rule.fails_if.program.execute(ctx) {
-        Ok(cel::Value::Bool(false)) => Ok((RuleResult::Pass, false)),
-        Ok(cel::Value::Bool(true)) => Ok((
+    match rule.fails_if.truth(ctx) {
+        Ok(false) => Ok((RuleResult::Pass, false)),
+        Ok(true) => Ok((
             match rule.def.effect {
                 Effect::Deny | Effect::Review => RuleResult::Fail,
                 Effect::Warn => RuleResult::Warn,
@@ -710,8 +740,8 @@ fn eval_rule(rule: &Rule, ctx: &cel::Context) -> Result<(RuleResult, bool), Stri
             },
             true,
         )),
-        Ok(v) => Err(format!("fails_if returned {}, not a bool", cel_to_json(&v))),
-        Err(e) => Err(format!("fails_if: {e}")),
+        Err(Ok(v)) => Err(format!("fails_if returned {}, not a bool", cel_to_json(&v))),
+        Err(Err(e)) => Err(format!("fails_if: {e}")),
     }
 }
 
