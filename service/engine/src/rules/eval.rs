@@ -762,9 +762,13 @@ fn provenance(rec: &ModelRecord, path: &str) -> Option<String> {
         "modalities_in" | "modalities_out" | "multimodal" => "task",
         other => other,
     };
-    rec.provenance
-        .get(field)
-        .map(|p| format!("{}:{}", p.format, p.pointer))
+    rec.provenance.get(field).map(|p| {
+        let mut s = String::with_capacity(p.format.len() + 1 + p.pointer.len());
+        s.push_str(&p.format);
+        s.push(':');
+        s.push_str(&p.pointer);
+        s
+    })
 }
 
 /// The plain string form of a unit enum (its serde name).
@@ -912,20 +916,45 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-pub fn date_of(unix: i64) -> String {
+/// Two decimal digits (`n` < 100).
+fn push2(out: &mut String, n: i64) {
+    out.push(char::from(b'0' + (n / 10 % 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
+/// `YYYY-MM-DD` of a Unix time, written without the formatting machinery.
+fn push_date(out: &mut String, unix: i64) {
     let (y, m, d) = civil_from_days(unix.div_euclid(86_400));
-    format!("{y:04}-{m:02}-{d:02}")
+    if (0..=9999).contains(&y) {
+        push2(out, y / 100);
+        push2(out, y % 100);
+    } else {
+        out.push_str(&format!("{y:04}"));
+    }
+    out.push('-');
+    push2(out, i64::from(m));
+    out.push('-');
+    push2(out, i64::from(d));
+}
+
+pub fn date_of(unix: i64) -> String {
+    let mut out = String::with_capacity(10);
+    push_date(&mut out, unix);
+    out
 }
 
 pub fn rfc3339(unix: i64) -> String {
     let secs = unix.rem_euclid(86_400);
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        date_of(unix),
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    let mut out = String::with_capacity(20);
+    push_date(&mut out, unix);
+    out.push('T');
+    push2(&mut out, secs / 3600);
+    out.push(':');
+    push2(&mut out, secs % 3600 / 60);
+    out.push(':');
+    push2(&mut out, secs % 60);
+    out.push('Z');
+    out
 }
 
 /// Parses `YYYY-MM-DD` (optionally followed by `T...`, ignored) to a Unix time at midnight UTC.
@@ -939,4 +968,34 @@ pub fn parse_date(s: &str) -> Option<i64> {
         return None;
     }
     Some(days_from_civil(y, m, day) * 86_400)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written date formatting is `format!`'s.
+    #[test]
+    fn dates_format_as_before() {
+        let mut t: i64 = -62_167_219_200 - 86_400 * 400; // before year 0
+        while t < 253_402_300_800 + 86_400 * 400 {
+            // after year 9999
+            let (y, m, d) = civil_from_days(t.div_euclid(86_400));
+            let secs = t.rem_euclid(86_400);
+            let date = format!("{y:04}-{m:02}-{d:02}");
+            assert_eq!(date_of(t), date);
+            assert_eq!(
+                rfc3339(t),
+                format!(
+                    "{date}T{:02}:{:02}:{:02}Z",
+                    secs / 3600,
+                    secs % 3600 / 60,
+                    secs % 60
+                )
+            );
+            t += 86_400 * 37 + 3_671;
+        }
+        assert_eq!(rfc3339(1_767_225_600), "2026-01-01T00:00:00Z");
+        assert_eq!(parse_date(&date_of(1_767_225_600)), Some(1_767_225_600));
+    }
 }

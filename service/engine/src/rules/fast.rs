@@ -442,6 +442,7 @@ struct Cx<'a> {
     locals: [V<'a>; MAX_DEPTH],
 }
 
+#[inline]
 fn boolean(v: V<'_>) -> Result<bool, Bail> {
     match v {
         V::Bool(b) => Ok(b),

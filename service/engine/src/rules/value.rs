@@ -49,6 +49,7 @@ pub enum Lit {
 }
 
 impl Lit {
+    #[inline]
     pub fn v(&self) -> V<'_> {
         match self {
             Lit::Null => V::Null,
@@ -519,6 +520,7 @@ pub enum ListRef<'b, 'a> {
 }
 
 impl<'b, 'a> ListRef<'b, 'a> {
+    #[inline]
     pub fn len(&self) -> usize {
         match self {
             ListRef::Strs(s) => s.len(),
@@ -534,6 +536,7 @@ impl<'b, 'a> ListRef<'b, 'a> {
     pub fn iter(self) -> impl Iterator<Item = V<'a>> + 'b {
         (0..self.len()).filter_map(move |i| self.at(i))
     }
+    #[inline]
     pub fn at(&self, i: usize) -> Option<V<'a>> {
         match self {
             ListRef::Strs(s) => s.get(i).map(|s| V::Str(s)),
@@ -545,6 +548,7 @@ impl<'b, 'a> ListRef<'b, 'a> {
 }
 
 impl<'a> V<'a> {
+    #[inline]
     pub fn as_str(&self) -> Option<&str> {
         match self {
             V::Str(s) => Some(s),
@@ -553,6 +557,7 @@ impl<'a> V<'a> {
         }
     }
 
+    #[inline]
     pub fn as_list(&self) -> Option<ListRef<'_, 'a>> {
         match self {
             V::Strs(s) => Some(ListRef::Strs(s)),
