@@ -1,8 +1,9 @@
 //! Evaluation: licence resolution, lineage, openness, facts, rules, verdict.
 
-use super::celval::to_val;
 use super::def::{Effect, RuleResult};
 use super::pack::{Pack, Rule};
+use super::scope::Scope;
+use super::value::FactRefs;
 use crate::context::UseContext;
 use crate::decision::*;
 use crate::facts::*;
@@ -175,12 +176,6 @@ impl Pack {
                 .alternatives()
                 .unwrap_or_else(|| vec![e.terms().into_iter().cloned().collect()]),
         };
-        // Facts that do not depend on the licence alternative are converted once.
-        let base = [
-            ("model", to_val(&model)),
-            ("context", to_val(&context)),
-            ("now", to_val(&now)),
-        ];
         let mut runs: Vec<AltRun> = Vec::with_capacity(alternatives.len());
         for alt in &alternatives {
             let (license, lineage_f) = self.license_facts(
@@ -193,12 +188,15 @@ impl Pack {
                 &lin,
             );
             let (openness, openness_f) = self.openness(rec, &license);
-            let alt_facts = [
-                ("license", to_val(&license)),
-                ("lineage", to_val(&lineage_f)),
-                ("openness", to_val(&openness_f)),
-            ];
-            runs.push(self.run_rules(rec, &base, &alt_facts, &license, openness));
+            let facts = FactRefs {
+                model: &model,
+                context: &context,
+                license: &license,
+                lineage: &lineage_f,
+                openness: &openness_f,
+                now: &now,
+            };
+            runs.push(self.run_rules(rec, facts, openness));
         }
         let best = (0..runs.len())
             .min_by_key(|&i| {
@@ -265,6 +263,53 @@ impl Pack {
             input_digest: input_digest.to_string(),
             evaluated_at: rfc3339(now_unix),
         }
+    }
+
+    /// The facts the rules see when `rec` is evaluated under `ctx` at `now_unix`: one
+    /// [`Facts`] per licence alternative, built as [`Pack::evaluate`] builds them (for
+    /// tools and tests that run expressions over real facts).
+    pub fn facts(&self, rec: &ModelRecord, ctx: &UseContext, now_unix: i64) -> Vec<Facts> {
+        let mut ctx = ctx.clone();
+        ctx.normalize();
+        let declared = self.resolve_declared(rec);
+        let lin = lineage::resolve(rec, &self.models);
+        let inherited = self.inherited_terms(&lin);
+        let model = self.model_facts(rec, &lin);
+        let context = self.context_facts(&ctx);
+        let now = NowFacts {
+            unix: now_unix,
+            date: date_of(now_unix),
+        };
+        let lineage_base = lineage_facts(&lin);
+        let alternatives: Vec<Vec<Term>> = match &declared.expr {
+            None => vec![Vec::new()],
+            Some(e) => e
+                .alternatives()
+                .unwrap_or_else(|| vec![e.terms().into_iter().cloned().collect()]),
+        };
+        alternatives
+            .iter()
+            .map(|alt| {
+                let (license, lineage) = self.license_facts(
+                    rec,
+                    alt,
+                    alternatives.len(),
+                    &declared,
+                    &inherited,
+                    &lineage_base,
+                    &lin,
+                );
+                let (_, openness) = self.openness(rec, &license);
+                Facts {
+                    model: model.clone(),
+                    context: context.clone(),
+                    license,
+                    lineage,
+                    openness,
+                    now: now.clone(),
+                }
+            })
+            .collect()
     }
 
     fn resolve_declared(&self, rec: &ModelRecord) -> Declared {
@@ -346,7 +391,8 @@ impl Pack {
     }
 
     fn inherited_terms(&self, lin: &Lineage) -> Vec<TermFacts> {
-        let mut out: Vec<TermFacts> = Vec::new();
+        // Terms are large: reserve rather than grow.
+        let mut out: Vec<TermFacts> = Vec::with_capacity(lin.ancestors.len());
         for a in &lin.ancestors {
             if let Some(t) = a.license.as_deref().and_then(|id| self.catalog.get(id))
                 && !out.iter().any(|x| x.id == t.id)
@@ -469,8 +515,8 @@ impl Pack {
         lineage_base: &LineageFacts,
         lin: &Lineage,
     ) -> (LicenseFacts, LineageFacts) {
-        let mut terms: Vec<TermFacts> = Vec::new();
-        let mut ids = Vec::new();
+        let mut terms: Vec<TermFacts> = Vec::with_capacity(alt.len() + inherited.len());
+        let mut ids = Vec::with_capacity(alt.len());
         for t in alt {
             if let Some(lt) = t.id.as_deref().and_then(|id| self.catalog.get(id))
                 && !ids.contains(&lt.id)
@@ -569,9 +615,22 @@ impl Pack {
             }
             v
         };
-        let o = openness::classify(&released, |l| {
+        let is_open = |l: &str| {
             l.split(" AND ")
                 .all(|id| self.catalog.get(id).is_some_and(|t| t.openness.mof_open))
+        };
+        // Components mostly share one licence: look each distinct one up once.
+        let mut known: Vec<(&str, bool)> = Vec::with_capacity(2);
+        for l in released.iter().filter_map(|(_, l)| l.as_deref()) {
+            if !known.iter().any(|(k, _)| *k == l) {
+                known.push((l, is_open(l)));
+            }
+        }
+        let o = openness::classify(&released, |l| {
+            known
+                .iter()
+                .find(|(k, _)| *k == l)
+                .map_or_else(|| is_open(l), |(_, open)| *open)
         });
         let all =
             |f: fn(&TermFacts) -> bool| !license.terms.is_empty() && license.terms.iter().all(f);
@@ -600,32 +659,19 @@ impl Pack {
     fn run_rules(
         &self,
         rec: &ModelRecord,
-        base: &[(&str, Converted)],
-        alt_facts: &[(&str, Converted)],
-        license: &LicenseFacts,
+        facts: FactRefs<'_>,
         openness: openness::Openness,
     ) -> AltRun {
-        let mut ctx = cel::Context::with_env(self.env.clone());
-        // A value that cannot be converted is bound as null: every rule reading it then
-        // errors, and errors mean review (fail closed).
-        let mut bind = |name: &str, v: &Converted| {
-            let v = match v {
-                Ok(v) => v.clone_as_boxed(),
-                Err(_) => Box::new(cel::common::types::CelNull),
-            };
-            ctx.add_variable_as_val(name, v);
-        };
-        for (name, v) in base.iter().chain(alt_facts) {
-            bind(name, v);
-        }
-
+        let license = facts.license;
+        let scope = self.scope(facts);
+        let ctx = &scope;
         let mut summary = Summary::default();
         let mut findings = Vec::new();
         let mut obligations = Vec::new();
         let mut verdict = Verdict::Allow;
         let mut failing = 0usize;
         for rule in &self.rules {
-            let (result, fired, error) = match eval_rule(rule, &ctx) {
+            let (result, fired, error) = match eval_rule(rule, ctx) {
                 Ok((r, fired)) => (r, fired, None),
                 Err(e) => (RuleResult::Error, false, Some(e)),
             };
@@ -639,14 +685,14 @@ impl Pack {
             if !fired && error.is_none() {
                 continue;
             }
-            let culprits = self.culprits(rule, &ctx, license);
+            let culprits = self.culprits(rule, ctx, license);
             let citation = self.citation(rule, &culprits);
             if rule.def.effect == Effect::Obligation && fired {
                 obligations.push(Obligation {
                     rule_id: rule.def.id.clone(),
                     title: rule.def.title.clone(),
                     category: rule.def.category,
-                    text: rule.message.render(&ctx),
+                    text: rule.message.render_with(ctx),
                     licenses: culprits,
                     citation,
                 });
@@ -657,7 +703,7 @@ impl Pack {
                 Some(e) => {
                     format!("The rule could not be evaluated, so the model needs review: {e}")
                 }
-                None => rule.message.render(&ctx),
+                None => rule.message.render_with(ctx),
             };
             verdict = verdict.max(match (result, rule.def.effect) {
                 (RuleResult::Error, _) => Verdict::Review,
@@ -673,17 +719,13 @@ impl Pack {
                 result,
                 severity: rule.def.severity,
                 message,
-                how_to_fix: rule.how_to_fix.render(&ctx),
+                how_to_fix: rule.how_to_fix.render_with(ctx),
                 evidence: rule
                     .evidence
                     .iter()
                     .map(|c| EvidenceItem {
                         path: c.source.clone(),
-                        value: c
-                            .program
-                            .execute(&ctx)
-                            .map(|v| cel_to_json(&v))
-                            .unwrap_or(serde_json::Value::Null),
+                        value: c.json(ctx),
                         source: provenance(rec, &c.source),
                     })
                     .collect(),
@@ -722,18 +764,9 @@ impl Pack {
         }
     }
 
-    fn culprits(&self, rule: &Rule, ctx: &cel::Context, license: &LicenseFacts) -> Vec<String> {
+    fn culprits(&self, rule: &Rule, ctx: &Scope<'_>, license: &LicenseFacts) -> Vec<String> {
         match &rule.culprits {
-            Some(c) => match c.program.execute(ctx) {
-                Ok(cel::Value::List(items)) => items
-                    .iter()
-                    .filter_map(|v| match v {
-                        cel::Value::String(s) => Some(s.to_string()),
-                        _ => None,
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            },
+            Some(c) => c.strings(ctx),
             None if rule.def.cite.is_some() => license.terms.iter().map(|t| t.id.clone()).collect(),
             None => Vec::new(),
         }
@@ -765,9 +798,6 @@ impl Pack {
     }
 }
 
-/// A fact group converted to a CEL value (cloning it is cheap: see `celval`).
-type Converted = Result<Box<dyn cel::common::value::Val>, super::celval::SerError>;
-
 struct Declared {
     out: Vec<DeclaredOut>,
     facts: Vec<DeclaredFacts>,
@@ -788,23 +818,23 @@ struct AltRun {
 
 /// Runs one rule: `Ok((result, fired))`, where `fired` says `fails_if` held (for an
 /// obligation: it applies), or `Err(reason)` when it could not be evaluated.
-fn eval_rule(rule: &Rule, ctx: &cel::Context) -> Result<(RuleResult, bool), String> {
+fn eval_rule(rule: &Rule, ctx: &Scope<'_>) -> Result<(RuleResult, bool), String> {
     if let Some(a) = &rule.applies_if {
-        match a.program.execute(ctx) {
-            Ok(cel::Value::Bool(true)) => {}
-            Ok(cel::Value::Bool(false)) => return Ok((RuleResult::Skip, false)),
-            Ok(v) => {
+        match a.truth(ctx) {
+            Ok(true) => {}
+            Ok(false) => return Ok((RuleResult::Skip, false)),
+            Err(Ok(v)) => {
                 return Err(format!(
                     "applies_if returned {}, not a bool",
                     cel_to_json(&v)
                 ));
             }
-            Err(e) => return Err(format!("applies_if: {e}")),
+            Err(Err(e)) => return Err(format!("applies_if: {e}")),
         }
     }
-    match rule.fails_if.program.execute(ctx) {
-        Ok(cel::Value::Bool(false)) => Ok((RuleResult::Pass, false)),
-        Ok(cel::Value::Bool(true)) => Ok((
+    match rule.fails_if.truth(ctx) {
+        Ok(false) => Ok((RuleResult::Pass, false)),
+        Ok(true) => Ok((
             match rule.def.effect {
                 Effect::Deny | Effect::Review => RuleResult::Fail,
                 Effect::Warn => RuleResult::Warn,
@@ -812,8 +842,8 @@ fn eval_rule(rule: &Rule, ctx: &cel::Context) -> Result<(RuleResult, bool), Stri
             },
             true,
         )),
-        Ok(v) => Err(format!("fails_if returned {}, not a bool", cel_to_json(&v))),
-        Err(e) => Err(format!("fails_if: {e}")),
+        Err(Ok(v)) => Err(format!("fails_if returned {}, not a bool", cel_to_json(&v))),
+        Err(Err(e)) => Err(format!("fails_if: {e}")),
     }
 }
 
@@ -834,9 +864,13 @@ fn provenance(rec: &ModelRecord, path: &str) -> Option<String> {
         "modalities_in" | "modalities_out" | "multimodal" => "task",
         other => other,
     };
-    rec.provenance
-        .get(field)
-        .map(|p| format!("{}:{}", p.format, p.pointer))
+    rec.provenance.get(field).map(|p| {
+        let mut s = String::with_capacity(p.format.len() + 1 + p.pointer.len());
+        s.push_str(&p.format);
+        s.push(':');
+        s.push_str(&p.pointer);
+        s
+    })
 }
 
 /// The plain string form of a unit enum (its serde name).
@@ -984,20 +1018,45 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-pub fn date_of(unix: i64) -> String {
+/// Two decimal digits (`n` < 100).
+fn push2(out: &mut String, n: i64) {
+    out.push(char::from(b'0' + (n / 10 % 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
+/// `YYYY-MM-DD` of a Unix time, written without the formatting machinery.
+fn push_date(out: &mut String, unix: i64) {
     let (y, m, d) = civil_from_days(unix.div_euclid(86_400));
-    format!("{y:04}-{m:02}-{d:02}")
+    if (0..=9999).contains(&y) {
+        push2(out, y / 100);
+        push2(out, y % 100);
+    } else {
+        out.push_str(&format!("{y:04}"));
+    }
+    out.push('-');
+    push2(out, i64::from(m));
+    out.push('-');
+    push2(out, i64::from(d));
+}
+
+pub fn date_of(unix: i64) -> String {
+    let mut out = String::with_capacity(10);
+    push_date(&mut out, unix);
+    out
 }
 
 pub fn rfc3339(unix: i64) -> String {
     let secs = unix.rem_euclid(86_400);
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        date_of(unix),
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    let mut out = String::with_capacity(20);
+    push_date(&mut out, unix);
+    out.push('T');
+    push2(&mut out, secs / 3600);
+    out.push(':');
+    push2(&mut out, secs % 3600 / 60);
+    out.push(':');
+    push2(&mut out, secs % 60);
+    out.push('Z');
+    out
 }
 
 /// Parses `YYYY-MM-DD` (optionally followed by `T...`, ignored) to a Unix time at midnight UTC.
@@ -1011,4 +1070,34 @@ pub fn parse_date(s: &str) -> Option<i64> {
         return None;
     }
     Some(days_from_civil(y, m, day) * 86_400)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written date formatting is `format!`'s.
+    #[test]
+    fn dates_format_as_before() {
+        let mut t: i64 = -62_167_219_200 - 86_400 * 400; // before year 0
+        while t < 253_402_300_800 + 86_400 * 400 {
+            // after year 9999
+            let (y, m, d) = civil_from_days(t.div_euclid(86_400));
+            let secs = t.rem_euclid(86_400);
+            let date = format!("{y:04}-{m:02}-{d:02}");
+            assert_eq!(date_of(t), date);
+            assert_eq!(
+                rfc3339(t),
+                format!(
+                    "{date}T{:02}:{:02}:{:02}Z",
+                    secs / 3600,
+                    secs % 3600 / 60,
+                    secs % 60
+                )
+            );
+            t += 86_400 * 37 + 3_671;
+        }
+        assert_eq!(rfc3339(1_767_225_600), "2026-01-01T00:00:00Z");
+        assert_eq!(parse_date(&date_of(1_767_225_600)), Some(1_767_225_600));
+    }
 }

@@ -4,9 +4,12 @@ pub mod celval;
 pub mod check;
 pub mod def;
 pub mod eval;
+pub mod fast;
 pub mod pack;
+pub mod scope;
 pub mod template;
 pub mod testing;
+pub mod value;
 
 pub use def::{Effect, RuleCategory, RuleResult, Severity};
 pub use pack::{Pack, PackError, PackFile, Problem};

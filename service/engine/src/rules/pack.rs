@@ -49,10 +49,12 @@ pub struct PackError {
     pub problems: Vec<Problem>,
 }
 
-/// A CEL program with its source text.
+/// A CEL expression compiled for the `cel` interpreter and, when it is within the
+/// subset [`super::fast`] covers, for the fast evaluator (`Err` says why not).
 pub struct Compiled {
     pub source: String,
     pub program: cel::Program,
+    pub fast: Result<super::fast::Program, String>,
 }
 
 impl std::fmt::Debug for Compiled {
@@ -87,6 +89,10 @@ pub struct Pack {
     /// Schemas of the parts of other formats that the parsers read.
     pub(crate) format_schemas: FormatSchemas,
     pub(crate) env: Arc<cel::Env>,
+    /// The facts variables and their shapes, for checking expressions.
+    pub(crate) roots: BTreeMap<String, Arc<Node>>,
+    /// Whether rules run on the fast evaluator where they can (the default).
+    pub(crate) fast_path: bool,
 }
 
 /// The pack's schemas of the metadata formats (`schemas/cyclonedx.schema.json`,
@@ -443,6 +449,8 @@ impl Pack {
                 model_schema,
                 format_schemas,
                 env,
+                roots,
+                fast_path: true,
             }),
             _ => Err(PackError {
                 problems: l.problems,
@@ -457,6 +465,30 @@ impl Pack {
 
     pub fn is_eu(&self, code: &str) -> bool {
         code == "EU" || self.manifest.eu_member_states.iter().any(|c| c == code)
+    }
+
+    /// Compiles a CEL expression over the facts as a rule's condition is compiled:
+    /// variable paths checked against the facts schema.
+    pub fn compile_expression(&self, src: &str) -> Result<Compiled, String> {
+        compile_expr(&self.env, &self.roots, src)
+    }
+
+    /// Compiles a CEL expression without checking its variable paths (an unknown
+    /// field is then an evaluation error, as CEL defines it).
+    pub fn compile_expression_unchecked(&self, src: &str) -> Result<Compiled, String> {
+        compile_checked(&self.env, None, src)
+    }
+
+    /// The scope in which compiled expressions run over `facts`.
+    pub fn scope<'a>(&'a self, facts: super::value::FactRefs<'a>) -> super::scope::Scope<'a> {
+        super::scope::Scope::new(facts, &self.env, self.fast_path)
+    }
+
+    /// Turns the fast evaluator off (every expression then runs on the `cel`
+    /// interpreter, as the reference) or back on. Decisions are the same either way;
+    /// the differential tests check that.
+    pub fn set_fast_path(&mut self, on: bool) {
+        self.fast_path = on;
     }
 }
 
@@ -511,19 +543,31 @@ pub(crate) fn compile_expr(
     roots: &BTreeMap<String, std::sync::Arc<Node>>,
     src: &str,
 ) -> Result<Compiled, String> {
+    compile_checked(env, Some(roots), src)
+}
+
+fn compile_checked(
+    env: &cel::Env,
+    roots: Option<&BTreeMap<String, std::sync::Arc<Node>>>,
+    src: &str,
+) -> Result<Compiled, String> {
     let program = env.compile(src).map_err(|e| {
         format!(
             "`{src}` does not compile: {}",
             e.to_string().replace('\n', "; ")
         )
     })?;
-    let problems = check_paths(program.expression(), roots);
-    if !problems.is_empty() {
-        return Err(format!("`{src}`: {}", problems.join("; ")));
+    if let Some(roots) = roots {
+        let problems = check_paths(program.expression(), roots);
+        if !problems.is_empty() {
+            return Err(format!("`{src}`: {}", problems.join("; ")));
+        }
     }
+    let fast = super::fast::Program::compile(program.expression());
     Ok(Compiled {
         source: src.to_string(),
         program,
+        fast,
     })
 }
 

@@ -41,6 +41,19 @@ impl Template {
         ok.then_some(Template { parts })
     }
 
+    /// Renders over the facts of a scope (fast evaluator first, see [`super::scope`]);
+    /// an expression that fails renders as `<error: ...>`.
+    pub fn render_with(&self, s: &super::scope::Scope<'_>) -> String {
+        let mut out = String::new();
+        for p in &self.parts {
+            match p {
+                Part::Text(t) => out.push_str(t),
+                Part::Expr(c) => c.render_into(s, &mut out),
+            }
+        }
+        out
+    }
+
     /// Renders with a CEL context; an expression that fails renders as `<error: ...>`.
     pub fn render(&self, ctx: &cel::Context) -> String {
         let mut out = String::new();
@@ -82,7 +95,7 @@ pub fn render_value(v: &cel::Value, out: &mut String) {
     }
 }
 
-fn group_thousands(i: i64) -> String {
+pub(crate) fn group_thousands(i: i64) -> String {
     let s = i.unsigned_abs().to_string();
     let mut out = String::new();
     for (n, ch) in s.chars().enumerate() {
@@ -94,7 +107,7 @@ fn group_thousands(i: i64) -> String {
     if i < 0 { format!("-{out}") } else { out }
 }
 
-fn format_float(f: f64) -> String {
+pub(crate) fn format_float(f: f64) -> String {
     if f != 0.0 && (f.abs() >= 1e9 || f.abs() < 1e-3) {
         format!("{f:e}")
     } else {
