@@ -205,6 +205,7 @@ fn parse_case(p: &Pack, t: &modelgate_engine::rules::def::TestCase) -> Option<Mo
     };
     let opts = ParseOptions {
         model_ref: t.input.model_ref.clone(),
+        ..ParseOptions::default()
     };
     p.parse(t.input.content.as_bytes(), format, &opts).ok()
 }
@@ -217,9 +218,7 @@ fn card_records() -> Vec<(String, ModelRecord)> {
         .iter()
         .map(|card| {
             let bytes = std::fs::read(card).unwrap();
-            let opts = ParseOptions {
-                model_ref: Some(model_ref_for(card)),
-            };
+            let opts = ParseOptions::with_model_ref(model_ref_for(card));
             let rec = pack()
                 .parse(&bytes, None, &opts)
                 .unwrap_or_else(|e| panic!("{}: {e}", card.display()));

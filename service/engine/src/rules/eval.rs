@@ -146,36 +146,17 @@ impl Pack {
         now_unix: i64,
         input_digest: &str,
     ) -> Decision {
-        let mut ctx = ctx.clone();
-        ctx.normalize();
-        let declared = self.resolve_declared(rec);
-        let fetched: Vec<lineage::FetchedAncestor<'_>> = ancestors
-            .iter()
-            .map(|a| lineage::FetchedAncestor {
-                record: a,
-                license: lineage::declared_license_id(
-                    a,
-                    &self.catalog,
-                    &self.manifest.ambiguous_license_ids,
-                ),
-            })
-            .collect();
-        let lin = lineage::resolve_with(rec, &self.models, &fetched);
-        let inherited = self.inherited_terms(&lin);
-        let model = self.model_facts(rec, &lin);
-        let context = self.context_facts(&ctx);
-        let now = NowFacts {
-            unix: now_unix,
-            date: date_of(now_unix),
-        };
-        let lineage_base = lineage_facts(&lin);
-
-        let alternatives: Vec<Vec<Term>> = match &declared.expr {
-            None => vec![Vec::new()],
-            Some(e) => e
-                .alternatives()
-                .unwrap_or_else(|| vec![e.terms().into_iter().cloned().collect()]),
-        };
+        let Prepared {
+            ctx,
+            declared,
+            lin,
+            inherited,
+            model,
+            context,
+            now,
+            lineage_base,
+            alternatives,
+        } = self.prepare(rec, ancestors, ctx, now_unix);
         let mut runs: Vec<AltRun> = Vec::with_capacity(alternatives.len());
         for alt in &alternatives {
             let (license, lineage_f) = self.license_facts(
@@ -269,24 +250,17 @@ impl Pack {
     /// [`Facts`] per licence alternative, built as [`Pack::evaluate`] builds them (for
     /// tools and tests that run expressions over real facts).
     pub fn facts(&self, rec: &ModelRecord, ctx: &UseContext, now_unix: i64) -> Vec<Facts> {
-        let mut ctx = ctx.clone();
-        ctx.normalize();
-        let declared = self.resolve_declared(rec);
-        let lin = lineage::resolve(rec, &self.models);
-        let inherited = self.inherited_terms(&lin);
-        let model = self.model_facts(rec, &lin);
-        let context = self.context_facts(&ctx);
-        let now = NowFacts {
-            unix: now_unix,
-            date: date_of(now_unix),
-        };
-        let lineage_base = lineage_facts(&lin);
-        let alternatives: Vec<Vec<Term>> = match &declared.expr {
-            None => vec![Vec::new()],
-            Some(e) => e
-                .alternatives()
-                .unwrap_or_else(|| vec![e.terms().into_iter().cloned().collect()]),
-        };
+        let Prepared {
+            declared,
+            lin,
+            inherited,
+            model,
+            context,
+            now,
+            lineage_base,
+            alternatives,
+            ..
+        } = self.prepare(rec, &[], ctx, now_unix);
         alternatives
             .iter()
             .map(|alt| {
@@ -310,6 +284,58 @@ impl Pack {
                 }
             })
             .collect()
+    }
+
+    /// What every licence alternative shares: the normalized context, the declared
+    /// licences, the lineage (with fetched ancestors) and the facts that do not depend on
+    /// the alternative. [`Pack::evaluate_with_ancestors`] and [`Pack::facts`] both start here.
+    fn prepare(
+        &self,
+        rec: &ModelRecord,
+        ancestors: &[ModelRecord],
+        ctx: &UseContext,
+        now_unix: i64,
+    ) -> Prepared {
+        let mut ctx = ctx.clone();
+        ctx.normalize();
+        let declared = self.resolve_declared(rec);
+        let fetched: Vec<lineage::FetchedAncestor<'_>> = ancestors
+            .iter()
+            .map(|a| lineage::FetchedAncestor {
+                record: a,
+                license: lineage::declared_license_id(
+                    a,
+                    &self.catalog,
+                    &self.manifest.ambiguous_license_ids,
+                ),
+            })
+            .collect();
+        let lin = lineage::resolve_with(rec, &self.models, &fetched);
+        let inherited = self.inherited_terms(&lin);
+        let model = self.model_facts(rec, &lin);
+        let context = self.context_facts(&ctx);
+        let now = NowFacts {
+            unix: now_unix,
+            date: date_of(now_unix),
+        };
+        let lineage_base = lineage_facts(&lin);
+        let alternatives: Vec<Vec<Term>> = match &declared.expr {
+            None => vec![Vec::new()],
+            Some(e) => e
+                .alternatives()
+                .unwrap_or_else(|| vec![e.terms().into_iter().cloned().collect()]),
+        };
+        Prepared {
+            ctx,
+            declared,
+            lin,
+            inherited,
+            model,
+            context,
+            now,
+            lineage_base,
+            alternatives,
+        }
     }
 
     fn resolve_declared(&self, rec: &ModelRecord) -> Declared {
@@ -796,6 +822,19 @@ impl Pack {
             url: c.url.clone(),
         })
     }
+}
+
+/// See [`Pack::prepare`].
+struct Prepared {
+    ctx: UseContext,
+    declared: Declared,
+    lin: Lineage,
+    inherited: Vec<TermFacts>,
+    model: ModelFacts,
+    context: ContextFacts,
+    now: NowFacts,
+    lineage_base: LineageFacts,
+    alternatives: Vec<Vec<Term>>,
 }
 
 struct Declared {
