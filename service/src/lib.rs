@@ -3,5 +3,6 @@
 pub mod cli;
 pub mod output;
 pub mod packdir;
+pub mod store;
 
 pub use modelgate_engine as engine;
