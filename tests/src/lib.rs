@@ -1,5 +1,6 @@
 //! Shared helpers of modelgate's integration suites (the suites are in `tests/tests/`).
 
+pub mod api;
 pub mod db;
 
 use std::path::PathBuf;

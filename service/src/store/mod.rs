@@ -517,6 +517,30 @@ impl Store {
         after: Option<&BoardCursor>,
         limit: u32,
     ) -> Result<Vec<BoardRow>> {
+        self.board(tenant, active_pack, status, after, limit, None)
+            .await
+    }
+
+    /// The board rows of one model (one per profile it was evaluated under).
+    pub async fn model_status(
+        &self,
+        tenant: &str,
+        active_pack: &str,
+        model_ref: &str,
+    ) -> Result<Vec<BoardRow>> {
+        self.board(tenant, active_pack, None, None, 10_000, Some(model_ref))
+            .await
+    }
+
+    async fn board(
+        &self,
+        tenant: &str,
+        active_pack: &str,
+        status: Option<ModelStatus>,
+        after: Option<&BoardCursor>,
+        limit: u32,
+        model: Option<&str>,
+    ) -> Result<Vec<BoardRow>> {
         let (after_model, after_profile) = match after {
             Some(c) => (Some(c.model_ref.as_str()), c.profile.as_str()),
             None => (None, ""),
@@ -529,6 +553,7 @@ impl Store {
                 .bind(after_model)
                 .bind(after_profile)
                 .bind(i64::from(limit))
+                .bind(model)
                 .fetch_all(p)
                 .await?;
             rows.iter()
@@ -691,7 +716,7 @@ board AS (
 SELECT model_ref, latest_version, profile, decision_id, verdict, decided_at, pack_digest,
        model_version, status
 FROM board
-WHERE ($3 IS NULL OR status = $3)
+WHERE ($3 IS NULL OR status = $3) AND ($7 IS NULL OR model_ref = $7)
   AND ($4 IS NULL OR model_ref > $4 OR (model_ref = $4 AND profile > $5))
 ORDER BY model_ref, profile
 LIMIT $6";
