@@ -1,6 +1,6 @@
 //! The command line: `check`, `pack test`, `pack lint`.
 
-use crate::{output, packdir};
+use crate::{hub, output, packdir};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use modelgate_engine::context::{Deployment, Modification, Purpose, UseContext};
 use modelgate_engine::{Format, Pack, ParseOptions, Verdict};
@@ -14,9 +14,15 @@ pub mod exit {
     pub const REVIEW: i32 = 2;
     pub const USAGE: i32 = 64;
     pub const DATA_ERR: i32 = 65;
+    /// Input not found; for `hf:` references: the model or revision is not on the Hub.
     pub const NO_INPUT: i32 = 66;
+    /// The Hugging Face Hub is unreachable or failed after every retry.
     pub const UNAVAILABLE: i32 = 69;
     pub const INTERNAL: i32 = 70;
+    /// The Hub's answer is not what its API promises.
+    pub const PROTOCOL: i32 = 76;
+    /// The Hub refused access: a gated or private repository, or a refused token.
+    pub const NO_PERM: i32 = 77;
 }
 
 /// Default limit on the size of an input document (10 MiB).
@@ -35,10 +41,14 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Evaluate one metadata document (model card or native JSON) and print the decision.
+    /// Evaluate one metadata document (model card or native JSON), or a model fetched from
+    /// the Hugging Face Hub (`hf:<org>/<name>[@<revision>]`), and print the decision.
     ///
-    /// Exit codes: 0 allow or conditional, 1 deny, 2 review, 64 usage error,
-    /// 65 malformed input, 66 input not found, 70 internal error.
+    /// Exit codes: 0 allow or conditional, 1 deny, 2 review, 64 usage error (or an invalid
+    /// hf: reference), 65 malformed input, 66 input not found (or model/revision not on the
+    /// Hub), 69 Hub unreachable, 70 internal error, 76 unexpected Hub answer, 77 gated or
+    /// private repository, or token refused (set HF_TOKEN after accepting the licence on
+    /// the model page).
     Check(Box<CheckArgs>),
     /// Rule pack tools.
     #[command(subcommand)]
@@ -91,7 +101,11 @@ pub enum FormatArg {
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// The document: a path, or `-` for standard input.
+    /// The document: a path, `-` for standard input, or `hf:<org>/<name>[@<revision>]` to
+    /// fetch the model's card, files and gating from the Hugging Face Hub (its base models
+    /// too, through `base_model`). The revision is a branch, tag or commit; the decision
+    /// records the exact commit. Environment: HF_TOKEN (sent as a bearer token, never
+    /// printed), MODELGATE_HF_ENDPOINT, MODELGATE_CACHE_DIR.
     pub input: String,
     /// Use context file (YAML or JSON) with the fields purpose, deployment,
     /// monthly_active_users, annual_revenue_usd, regions, domicile, domains,
@@ -140,9 +154,19 @@ pub struct CheckArgs {
     /// Model reference (hf:org/name[@revision] or name@version) when the document does not name the model.
     #[arg(long, value_name = "REF")]
     pub model_ref: Option<String>,
-    /// Refuse documents larger than this many bytes.
+    /// Refuse documents (and Hub cards) larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BYTES)]
     pub max_bytes: u64,
+    /// Hub endpoint for hf: references [env: MODELGATE_HF_ENDPOINT; default: https://huggingface.co].
+    #[arg(long, value_name = "URL")]
+    pub hf_endpoint: Option<String>,
+    /// Cache of Hub responses, by commit [env: MODELGATE_CACHE_DIR; default:
+    /// $XDG_CACHE_HOME/modelgate/hub or ~/.cache/modelgate/hub].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Neither read nor write the Hub cache: fetch everything again.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 /// An error that ends the command, with its exit code.
@@ -170,8 +194,23 @@ pub fn main() -> i32 {
     )
 }
 
-/// Runs the CLI; output and errors go to the writers given.
+/// Runs the CLI with the process environment; output and errors go to the writers given.
 pub fn run<I, T>(args: I, out: &mut dyn std::io::Write, err: &mut dyn std::io::Write) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    run_with_env(args, &|k| std::env::var(k).ok(), out, err)
+}
+
+/// Runs the CLI with the environment variables that `env` returns (tests pass their own
+/// instead of changing the process environment).
+pub fn run_with_env<I, T>(
+    args: I,
+    env: &dyn Fn(&str) -> Option<String>,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> i32
 where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
@@ -198,11 +237,11 @@ where
         }
     };
     let result = match cli.command {
-        Command::Check(a) => check(&a, out),
+        Command::Check(a) => check(&a, env, out, err),
         Command::Pack(PackCommand::Test { dir, output }) => pack_test(dir.as_deref(), output, out),
         Command::Pack(PackCommand::Lint { dir }) => pack_lint(dir.as_deref(), out),
-        Command::Serve(a) => serve(&a, err),
-        Command::Migrate(a) => migrate(&a, out),
+        Command::Serve(a) => serve(&a, env, err),
+        Command::Migrate(a) => migrate(&a, env, out),
     };
     match result {
         Ok(code) => code,
@@ -333,7 +372,15 @@ fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
-fn check(a: &CheckArgs, out: &mut dyn std::io::Write) -> Result<i32, Failure> {
+fn check(
+    a: &CheckArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> Result<i32, Failure> {
+    if a.input.starts_with("hf:") {
+        return check_hub(a, env, out, err);
+    }
     let pack = load_pack(a.pack.as_deref())?;
     let ctx = build_context(a, pack.use_categories())?;
     let bytes = read_input(&a.input, a.max_bytes)?;
@@ -350,10 +397,20 @@ fn check(a: &CheckArgs, out: &mut dyn std::io::Write) -> Result<i32, Failure> {
         .map_err(|e| Failure::new(exit::DATA_ERR, e.to_string()))?;
     let digest = modelgate_engine::input_digest(&bytes, &ctx);
     let decision = pack.evaluate(&rec, &ctx, now_unix(), &digest);
+    print_decision(a, &decision, &pack, &a.input, out)
+}
+
+fn print_decision(
+    a: &CheckArgs,
+    decision: &modelgate_engine::Decision,
+    pack: &Pack,
+    input: &str,
+    out: &mut dyn std::io::Write,
+) -> Result<i32, Failure> {
     let rendered = match a.output {
-        OutputFormat::Text => output::text(&decision),
-        OutputFormat::Json => output::json(&decision),
-        OutputFormat::Sarif => output::sarif(&decision, &pack, &a.input),
+        OutputFormat::Text => output::text(decision),
+        OutputFormat::Json => output::json(decision),
+        OutputFormat::Sarif => output::sarif(decision, pack, input),
     };
     out.write_all(rendered.as_bytes())
         .map_err(|e| Failure::new(exit::INTERNAL, format!("cannot write output: {e}")))?;
@@ -362,6 +419,69 @@ fn check(a: &CheckArgs, out: &mut dyn std::io::Write) -> Result<i32, Failure> {
         Verdict::Deny => exit::DENY,
         Verdict::Review => exit::REVIEW,
     })
+}
+
+/// `check hf:<org>/<name>[@<revision>]`: fetch from the Hub, then evaluate with the
+/// fetched base models. The input digest is computed over [`hub::Fetch::digest_document`]
+/// (every fetched card with its exact commit) and the use context.
+fn check_hub(
+    a: &CheckArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> Result<i32, Failure> {
+    let r = hub::HubRef::parse(&a.input).map_err(|e| Failure::new(e.exit_code(), e.message()))?;
+    if a.model_ref.is_some() {
+        return Err(Failure::new(
+            exit::USAGE,
+            "--model-ref names the model of a document; an hf: reference names the model itself",
+        ));
+    }
+    if a.format == FormatArg::Native {
+        return Err(Failure::new(
+            exit::USAGE,
+            "--format native does not apply to an hf: reference (the Hub serves model cards)",
+        ));
+    }
+    let pack = load_pack(a.pack.as_deref())?;
+    let ctx = build_context(a, pack.use_categories())?;
+    let cfg = hub::config(
+        &hub::Settings {
+            endpoint: a.hf_endpoint.as_deref(),
+            cache_dir: a.cache_dir.as_deref(),
+            no_cache: a.no_cache,
+            max_card_bytes: a.max_bytes,
+        },
+        env,
+    )
+    .map_err(|e| Failure::new(e.exit_code(), e.message()))?;
+    let token = cfg.client.token.clone();
+    let fail = |e: hub::HubError| Failure::new(e.exit_code(), e.redacted(token.as_ref()));
+    let hub = hub::Hub::new(cfg).map_err(fail)?;
+    if hub.token_withheld() {
+        let _ = writeln!(
+            err,
+            "modelgate: warning: HF_TOKEN is not sent to a plain-HTTP endpoint that is not this machine"
+        );
+    }
+    let fetched = hub.fetch(&r, &pack).map_err(fail)?;
+    for n in &fetched.notes {
+        let _ = writeln!(
+            err,
+            "modelgate: warning: {}",
+            hub::redact(n, token.as_ref())
+        );
+    }
+    let digest = modelgate_engine::input_digest(&fetched.digest_document(), &ctx);
+    let decision = pack.evaluate_with_ancestors(
+        &fetched.model.record,
+        &fetched.ancestor_records(),
+        &ctx,
+        now_unix(),
+        &digest,
+    );
+    let input = format!("hf:{}@{}", fetched.model.repo, fetched.model.sha);
+    print_decision(a, &decision, &pack, &input, out)
 }
 
 fn pack_test(
@@ -419,20 +539,24 @@ fn pack_lint(dir: Option<&Path>, out: &mut dyn std::io::Write) -> Result<i32, Fa
     Ok(0)
 }
 
-fn real_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
-fn serve(a: &crate::serve::ServeArgs, log: &mut dyn std::io::Write) -> Result<i32, Failure> {
-    let cfg = crate::serve::resolve(a, &real_env).map_err(|e| Failure::new(exit::USAGE, e))?;
+fn serve(
+    a: &crate::serve::ServeArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+    log: &mut dyn std::io::Write,
+) -> Result<i32, Failure> {
+    let cfg = crate::serve::resolve(a, env).map_err(|e| Failure::new(exit::USAGE, e))?;
     actix_web::rt::System::new()
         .block_on(crate::serve::serve(cfg, log))
         .map_err(|e| Failure::new(exit::UNAVAILABLE, e))?;
     Ok(0)
 }
 
-fn migrate(a: &crate::serve::DbArgs, out: &mut dyn std::io::Write) -> Result<i32, Failure> {
-    let db = crate::serve::database_of(a, &real_env).map_err(|e| Failure::new(exit::USAGE, e))?;
+fn migrate(
+    a: &crate::serve::DbArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+    out: &mut dyn std::io::Write,
+) -> Result<i32, Failure> {
+    let db = crate::serve::database_of(a, env).map_err(|e| Failure::new(exit::USAGE, e))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

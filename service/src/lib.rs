@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod http;
+pub mod hub;
 pub mod output;
 pub mod packdir;
 pub mod serve;

@@ -132,6 +132,10 @@ pub struct LineageOut {
     pub inferred: bool,
     pub evidence: Vec<crate::lineage::Evidence>,
     pub unresolved: Vec<String>,
+    /// Ancestors whose terms came from records fetched from a registry (the Hugging Face
+    /// Hub) rather than the base-model catalog.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fetched: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,10 +1,13 @@
 //! Lineage: the base models a model derives from, declared or inferred, resolved
 //! through the catalog of well-known base models (`rules/models/*.yaml`).
 
+use crate::license::Catalog;
+use crate::license::Expr;
+use crate::license::resolve::resolve_declared_value;
 use crate::record::{ModelRecord, Relation};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::OnceLock;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -312,33 +315,133 @@ pub struct Lineage {
     pub relicensed: bool,
     /// A cycle in `base_model` links was cut.
     pub cycle: bool,
+    /// The chain was deeper than [`MAX_DEPTH`] and was cut (the cut model is unresolved).
+    pub depth_exceeded: bool,
+    /// Ancestors whose terms came from fetched records (not the catalog), nearest first.
+    pub fetched: Vec<String>,
     pub training_compute_flops: Option<f64>,
 }
 
-/// Resolves the lineage of a record. Pure: only the catalog and the record are read.
+/// A base model's record fetched from a registry (the Hugging Face Hub) by the service,
+/// with its declared licence already resolved to a catalog id ([`declared_license_id`]).
+#[derive(Debug, Clone)]
+pub struct FetchedAncestor<'a> {
+    pub record: &'a ModelRecord,
+    /// Catalog licence id of the record's declared licence; `None` when it declares none
+    /// or one the catalog does not know.
+    pub license: Option<String>,
+}
+
+/// The catalog licence id a record's declaration resolves to, resolved the way evaluation
+/// resolves declared licences (`resolve_declared_value`; a `license_expression` counts
+/// when no licence is declared otherwise). Several declarations or an `AND` apply
+/// together: the most restrictive term stands for them. An `OR` lets the licensee
+/// choose: the least restrictive alternative stands for it. `None` when any term of the
+/// chosen alternative is not in the catalog (its terms are unknown).
+pub fn declared_license_id(
+    rec: &ModelRecord,
+    catalog: &Catalog,
+    ambiguous: &[String],
+) -> Option<String> {
+    let mut declared: Vec<(&str, Option<&str>)> = rec
+        .licenses
+        .iter()
+        .map(|d| (d.value.as_str(), d.license_name.as_deref()))
+        .collect();
+    if declared.is_empty()
+        && let Some(e) = rec.license_expression.as_deref()
+        && !e.trim().is_empty()
+    {
+        declared.push((e, None));
+    }
+    let exprs: Vec<Expr> = declared
+        .into_iter()
+        .map(|(v, n)| resolve_declared_value(v, n, catalog, ambiguous))
+        .collect();
+    let expr = match exprs.len() {
+        0 => return None,
+        1 => exprs.into_iter().next()?,
+        _ => Expr::And(exprs),
+    };
+    let restrictiveness = |id: &str| {
+        catalog
+            .get(id)
+            .map_or(u8::MAX, |t| t.category.restrictiveness())
+    };
+    // Each alternative: its most restrictive term, or `None` when a term is unknown.
+    let per_alternative = expr.alternatives()?.into_iter().map(|alt| {
+        let ids: Option<Vec<String>> = alt.iter().map(|t| t.id.clone()).collect();
+        ids?.into_iter().max_by_key(|id| restrictiveness(id))
+    });
+    per_alternative
+        .collect::<Option<Vec<String>>>()?
+        .into_iter()
+        .min_by_key(|id| restrictiveness(id))
+}
+
+/// Resolves the lineage of a record from the catalog alone. Pure: only the catalog and
+/// the record are read.
 pub fn resolve(rec: &ModelRecord, cat: &ModelCatalog) -> Lineage {
+    resolve_with(rec, cat, &[])
+}
+
+/// Resolves the lineage of a record, consulting the catalog of well-known base models
+/// first and then the `fetched` ancestor records: a fetched ancestor supplies its licence
+/// and its own `base_models` continue the chain. Pure.
+///
+/// A link back to a model already on the same chain is a cycle (`cycle`); a model reached
+/// twice by different paths (a merge of two fine-tunes of one base) is listed once. A chain
+/// deeper than [`MAX_DEPTH`] is cut: the first model not followed is reported in
+/// `unresolved` and `depth_exceeded` is set.
+pub fn resolve_with(
+    rec: &ModelRecord,
+    cat: &ModelCatalog,
+    fetched: &[FetchedAncestor<'_>],
+) -> Lineage {
+    let by_id: HashMap<String, &FetchedAncestor<'_>> = fetched
+        .iter()
+        .map(|f| (f.record.id.trim().to_ascii_lowercase(), f))
+        .collect();
     let mut lin = Lineage::default();
+    let root = rec.id.trim().to_ascii_lowercase();
     let mut seen: BTreeSet<String> = BTreeSet::new();
-    seen.insert(rec.id.to_ascii_lowercase());
-    // Breadth first: nearer ancestors come first in the output.
-    let mut queue: VecDeque<(String, Relation, Source, i64)> = VecDeque::new();
+    seen.insert(root.clone());
+    // Every link followed or seen: model -> its base models (lower-cased ids).
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // Breadth first: nearer ancestors come first in the output. Each entry: model id,
+    // relation, source, depth, the model that named it.
+    let mut queue: VecDeque<(String, Relation, Source, i64, String)> = VecDeque::new();
+    let mut named_by = root.clone();
 
     if let Some(me) = cat.get(&rec.id) {
         lin.self_known = Some(me.id.clone());
         lin.relicensed = !me.revision_licenses.is_empty();
         lin.training_compute_flops = me.training_compute_flops;
-        seen.insert(me.id.to_ascii_lowercase());
+        let key = me.id.to_ascii_lowercase();
+        seen.insert(key.clone());
+        if key != root {
+            // The record is the catalog entry under another name (an alias).
+            edges.entry(root.clone()).or_default().insert(key.clone());
+        }
+        named_by = key.clone();
         if let Some(b) = &me.base_model {
             queue.push_back((
                 b.clone(),
                 me.relation.unwrap_or(Relation::Finetune),
                 Source::Catalog,
                 1,
+                key,
             ));
         }
     }
     for b in &rec.base_models {
-        queue.push_back((b.id.clone(), b.relation, Source::Declared, 1));
+        queue.push_back((
+            b.id.clone(),
+            b.relation,
+            Source::Declared,
+            1,
+            named_by.clone(),
+        ));
     }
     if queue.is_empty()
         && lin.self_known.is_none()
@@ -346,65 +449,139 @@ pub fn resolve(rec: &ModelRecord, cat: &ModelCatalog) -> Lineage {
     {
         lin.inferred = true;
         lin.evidence = evidence;
-        queue.push_back((model, Relation::Unknown, Source::Inferred, 1));
+        queue.push_back((model, Relation::Unknown, Source::Inferred, 1, root.clone()));
     }
-    while let Some((id, relation, source, depth)) = queue.pop_front() {
-        // Only a chain longer than any real lineage gets here (`seen` stops loops
-        // through ancestors); it is reported like a cycle.
-        if depth as usize > MAX_DEPTH {
-            lin.cycle = true;
-            break;
+    while let Some((id, relation, source, depth, from)) = queue.pop_front() {
+        let in_catalog = cat.get(&id);
+        // Catalog entries are keyed by their id, whatever alias named them.
+        let key = in_catalog.map_or_else(
+            || id.trim().to_ascii_lowercase(),
+            |m| m.id.to_ascii_lowercase(),
+        );
+        edges.entry(from).or_default().insert(key.clone());
+        if seen.contains(&key) {
+            // Reached before: by another path (a diamond, listed once) or by a cycle
+            // (found below, once every link is known).
+            continue;
         }
-        let key = id.to_ascii_lowercase();
-        if !seen.insert(key.clone()) {
-            // Seen before: a diamond (two paths to one base) is fine; a link back to the
-            // model itself is a cycle.
-            if key == rec.id.to_ascii_lowercase() {
-                lin.cycle = true;
+        // Only a chain longer than any real lineage gets here: the rest is not followed
+        // and its terms are unknown.
+        if depth as usize > MAX_DEPTH {
+            lin.depth_exceeded = true;
+            if !lin.unresolved.contains(&id) {
+                lin.unresolved.push(id);
             }
             continue;
         }
-        match cat.get(&id) {
-            Some(m) => {
-                // Cumulative training compute includes the base models' training.
-                if let Some(f) = m.training_compute_flops {
-                    lin.training_compute_flops =
-                        Some(lin.training_compute_flops.map_or(f, |x| x.max(f)));
-                }
-                lin.ancestors.push(Ancestor {
-                    model: m.id.clone(),
-                    license: Some(m.license.clone()),
-                    relation,
-                    source,
-                    depth,
-                    known: true,
-                    multimodal: m.modalities_in.len() > 1,
-                });
-                if let Some(b) = &m.base_model {
-                    let rel = m.relation.unwrap_or(Relation::Finetune);
-                    let src = if source == Source::Inferred {
-                        Source::Inferred
-                    } else {
-                        Source::Catalog
-                    };
-                    queue.push_back((b.clone(), rel, src, depth + 1));
-                }
+        seen.insert(key.clone());
+        if let Some(m) = in_catalog {
+            // Cumulative training compute includes the base models' training.
+            if let Some(f) = m.training_compute_flops {
+                lin.training_compute_flops =
+                    Some(lin.training_compute_flops.map_or(f, |x| x.max(f)));
             }
-            None => {
-                lin.unresolved.push(id.clone());
-                lin.ancestors.push(Ancestor {
-                    model: id,
-                    license: None,
-                    relation,
-                    source,
-                    depth,
-                    known: false,
-                    multimodal: false,
-                });
+            lin.ancestors.push(Ancestor {
+                model: m.id.clone(),
+                license: Some(m.license.clone()),
+                relation,
+                source,
+                depth,
+                known: true,
+                multimodal: m.modalities_in.len() > 1,
+            });
+            if let Some(b) = &m.base_model {
+                let rel = m.relation.unwrap_or(Relation::Finetune);
+                let src = if source == Source::Inferred {
+                    Source::Inferred
+                } else {
+                    Source::Catalog
+                };
+                queue.push_back((b.clone(), rel, src, depth + 1, m.id.to_ascii_lowercase()));
+            }
+        } else if let Some(f) = by_id.get(&key) {
+            let r = f.record;
+            if let Some(x) = r.training_compute_flops {
+                lin.training_compute_flops =
+                    Some(lin.training_compute_flops.map_or(x, |y| y.max(x)));
+            }
+            let known = f.license.is_some();
+            if !known {
+                lin.unresolved.push(r.id.clone());
+            }
+            lin.fetched.push(r.id.clone());
+            lin.ancestors.push(Ancestor {
+                model: r.id.clone(),
+                license: f.license.clone(),
+                relation,
+                source,
+                depth,
+                known,
+                multimodal: r.modalities_in.len() > 1,
+            });
+            let src = if source == Source::Inferred {
+                Source::Inferred
+            } else {
+                Source::Declared
+            };
+            for b in &r.base_models {
+                queue.push_back((b.id.clone(), b.relation, src, depth + 1, key.clone()));
+            }
+        } else {
+            lin.unresolved.push(id.clone());
+            lin.ancestors.push(Ancestor {
+                model: id,
+                license: None,
+                relation,
+                source,
+                depth,
+                known: false,
+                multimodal: false,
+            });
+        }
+    }
+    lin.cycle = has_cycle(&edges);
+    lin
+}
+
+/// Whether the directed graph of `base_model` links has a cycle (iterative depth-first
+/// search; the graphs are a few dozen links at most).
+fn has_cycle(edges: &BTreeMap<String, BTreeSet<String>>) -> bool {
+    // 1 = on the current path, 2 = done.
+    let mut state: HashMap<&str, u8> = HashMap::new();
+    for start in edges.keys() {
+        if state.contains_key(start.as_str()) {
+            continue;
+        }
+        let mut stack: Vec<(&str, Vec<&str>)> = vec![(
+            start.as_str(),
+            edges
+                .get(start)
+                .map(|s| s.iter().map(String::as_str).collect())
+                .unwrap_or_default(),
+        )];
+        state.insert(start.as_str(), 1);
+        while let Some((node, next)) = stack.last_mut() {
+            match next.pop() {
+                Some(n) => match state.get(n) {
+                    Some(1) => return true,
+                    Some(_) => {}
+                    None => {
+                        state.insert(n, 1);
+                        let children = edges
+                            .get(n)
+                            .map(|s| s.iter().map(String::as_str).collect())
+                            .unwrap_or_default();
+                        stack.push((n, children));
+                    }
+                },
+                None => {
+                    state.insert(node, 2);
+                    stack.pop();
+                }
             }
         }
     }
-    lin
+    false
 }
 
 /// Infers a base model from the name, tags and prose, only when at least two kinds of

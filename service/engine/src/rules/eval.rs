@@ -55,10 +55,37 @@ impl Pack {
         now_unix: i64,
         input_digest: &str,
     ) -> Decision {
+        self.evaluate_with_ancestors(rec, &[], ctx, now_unix, input_digest)
+    }
+
+    /// [`Pack::evaluate`] with the records of base models fetched by the caller (from
+    /// the Hugging Face Hub): an ancestor in the base-model catalog uses the catalog;
+    /// otherwise a fetched record with its id supplies the ancestor's licence (its
+    /// declared licence resolved against the licence catalog) and its own base models
+    /// continue the chain (`lineage::resolve_with`).
+    pub fn evaluate_with_ancestors(
+        &self,
+        rec: &ModelRecord,
+        ancestors: &[ModelRecord],
+        ctx: &UseContext,
+        now_unix: i64,
+        input_digest: &str,
+    ) -> Decision {
         let mut ctx = ctx.clone();
         ctx.normalize();
         let declared = self.resolve_declared(rec);
-        let lin = lineage::resolve(rec, &self.models);
+        let fetched: Vec<lineage::FetchedAncestor<'_>> = ancestors
+            .iter()
+            .map(|a| lineage::FetchedAncestor {
+                record: a,
+                license: lineage::declared_license_id(
+                    a,
+                    &self.catalog,
+                    &self.manifest.ambiguous_license_ids,
+                ),
+            })
+            .collect();
+        let lin = lineage::resolve_with(rec, &self.models, &fetched);
         let inherited = self.inherited_terms(&lin);
         let model = self.model_facts(rec, &lin);
         let context = self.context_facts(&ctx);
@@ -151,6 +178,7 @@ impl Pack {
                 inferred: lin.inferred,
                 evidence: lin.evidence.clone(),
                 unresolved: lin.unresolved.clone(),
+                fetched: lin.fetched.clone(),
             },
             openness: run.openness,
             context: ctx,
