@@ -56,6 +56,14 @@ pub enum Command {
     /// Rule pack tools.
     #[command(subcommand)]
     Pack(PackCommand),
+    /// Run the HTTP service (SQLite in the data directory, or Postgres with DATABASE_URL).
+    ///
+    /// Configuration: flags > environment (MODELGATE_BIND, MODELGATE_DATA_DIR, DATABASE_URL,
+    /// MODELGATE_WORKERS, MODELGATE_LOG_FORMAT) > --config FILE > defaults. Stops gracefully
+    /// on SIGTERM/SIGINT (in-flight requests finish).
+    Serve(crate::serve::ServeArgs),
+    /// Apply the database migrations and exit (serve also applies them at start).
+    Migrate(crate::serve::DbArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -258,6 +266,8 @@ where
         Command::Check(a) => check(&a, env, out, err),
         Command::Pack(PackCommand::Test { dir, output }) => pack_test(dir.as_deref(), output, out),
         Command::Pack(PackCommand::Lint { dir }) => pack_lint(dir.as_deref(), out),
+        Command::Serve(a) => serve(&a, env, err),
+        Command::Migrate(a) => migrate(&a, env, out),
     };
     match result {
         Ok(code) => code,
@@ -555,5 +565,47 @@ fn pack_lint(dir: Option<&Path>, out: &mut dyn std::io::Write) -> Result<i32, Fa
     );
     out.write_all(msg.as_bytes())
         .map_err(|e| Failure::new(exit::INTERNAL, e.to_string()))?;
+    Ok(0)
+}
+
+fn serve(
+    a: &crate::serve::ServeArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+    log: &mut dyn std::io::Write,
+) -> Result<i32, Failure> {
+    let cfg = crate::serve::resolve(a, env).map_err(|e| Failure::new(exit::USAGE, e))?;
+    actix_web::rt::System::new()
+        .block_on(crate::serve::serve(cfg, log))
+        .map_err(|e| Failure::new(exit::UNAVAILABLE, e))?;
+    Ok(0)
+}
+
+fn migrate(
+    a: &crate::serve::DbArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+    out: &mut dyn std::io::Write,
+) -> Result<i32, Failure> {
+    let db = crate::serve::database_of(a, env).map_err(|e| Failure::new(exit::USAGE, e))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(exit::INTERNAL, e.to_string()))?;
+    let applied = rt
+        .block_on(async {
+            let store = db.open().await?;
+            store.migrate().await?;
+            let m = store.migrations();
+            store.close().await;
+            Ok::<_, crate::store::StoreError>(m)
+        })
+        .map_err(|e| Failure::new(exit::UNAVAILABLE, format!("{}: {e}", db.describe())))?;
+    let last = applied.last().map_or(0, |m| m.0);
+    writeln!(
+        out,
+        "{}: schema at version {last} ({} migration(s))",
+        db.describe(),
+        applied.len()
+    )
+    .map_err(|e| Failure::new(exit::INTERNAL, e.to_string()))?;
     Ok(0)
 }

@@ -1,8 +1,11 @@
 //! modelgate: the service crate. All IO lives here; the engine is pure.
 
 pub mod cli;
+pub mod http;
 pub mod hub;
 pub mod output;
 pub mod packdir;
+pub mod serve;
+pub mod store;
 
 pub use modelgate_engine as engine;

@@ -1,5 +1,8 @@
 //! Shared helpers of modelgate's integration suites (the suites are in `tests/tests/`).
 
+pub mod api;
+pub mod db;
+
 use std::path::PathBuf;
 
 /// Fixed evaluation time of the suites: 2026-01-01T00:00:00Z.

@@ -1,0 +1,204 @@
+//! The HTTP API (actix-web). Only this module knows status codes; `openapi.yaml` at the
+//! repository root is the contract.
+
+mod api;
+mod metrics;
+pub mod problem;
+mod time;
+
+pub use api::{OPENAPI, route_list};
+pub use metrics::Metrics;
+pub use problem::Problem;
+pub use time::{parse_rfc3339_micros, rfc3339_micros};
+
+use crate::packdir;
+use crate::store::{NewPack, Store, StoreError, StoredFile};
+use actix_web::{App, HttpServer, web};
+use modelgate_engine::{Pack, PackFile};
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::{Arc, RwLock};
+
+/// The tenant every row belongs to until API keys name one (the access issue).
+pub const DEFAULT_TENANT: &str = "default";
+
+/// Request body limits per route.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// `POST /v1/evaluations` and `PUT /v1/models/…` (documents inside): 1 MiB.
+    pub evaluation_body: usize,
+    /// Everything else (profiles...): 64 KiB.
+    pub small_body: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            evaluation_body: 1024 * 1024,
+            small_body: 64 * 1024,
+        }
+    }
+}
+
+/// Shared state of the workers.
+pub struct AppState {
+    pub store: Store,
+    pub packs: PackCache,
+    pub metrics: Metrics,
+    pub limits: Limits,
+}
+
+/// Compiled packs by digest, loaded from the store on first use.
+#[derive(Default)]
+pub struct PackCache {
+    loaded: RwLock<HashMap<String, Arc<Pack>>>,
+}
+
+impl PackCache {
+    pub fn insert(&self, pack: Arc<Pack>) {
+        if let Ok(mut m) = self.loaded.write() {
+            m.insert(pack.digest.clone(), pack);
+        }
+    }
+
+    /// The compiled pack with this digest, loading it from the store when needed.
+    pub async fn get(
+        &self,
+        store: &Store,
+        tenant: &str,
+        digest: &str,
+    ) -> Result<Option<Arc<Pack>>, Problem> {
+        if let Some(p) = self.loaded.read().ok().and_then(|m| m.get(digest).cloned()) {
+            return Ok(Some(p));
+        }
+        let Some(row) = store.get_pack(tenant, digest).await? else {
+            return Ok(None);
+        };
+        let files: Vec<PackFile> = row
+            .files
+            .into_iter()
+            .map(|f| PackFile {
+                path: f.path,
+                bytes: f.content.into_bytes(),
+            })
+            .collect();
+        let pack = Pack::load(&files).map_err(|e| {
+            Problem::internal(format!(
+                "stored pack {digest} no longer loads: {} problem(s)",
+                e.problems.len()
+            ))
+        })?;
+        let pack = Arc::new(pack);
+        self.insert(pack.clone());
+        Ok(Some(pack))
+    }
+}
+
+/// Registers the built-in pack for `tenant` and activates it when no pack is active or
+/// when the active one is an older built-in pack (an upgrade of the binary).
+pub async fn bootstrap(
+    store: &Store,
+    cache: &PackCache,
+    tenant: &str,
+    now: i64,
+) -> Result<Arc<Pack>, BootstrapError> {
+    let files = packdir::builtin_files();
+    let pack = Pack::load(&files).map_err(|e| BootstrapError::Pack(e.problems.len()))?;
+    let stored: Vec<StoredFile> = files
+        .iter()
+        .map(|f| {
+            String::from_utf8(f.bytes.clone())
+                .map(|content| StoredFile {
+                    path: f.path.clone(),
+                    content,
+                })
+                .map_err(|_| BootstrapError::NotText(f.path.clone()))
+        })
+        .collect::<Result<_, _>>()?;
+    store
+        .register_pack(
+            tenant,
+            &NewPack {
+                digest: pack.digest.clone(),
+                name: pack.manifest.name.clone(),
+                version: pack.manifest.version.clone(),
+                files: stored,
+                builtin: true,
+            },
+            now,
+        )
+        .await?;
+    let activate = match store.active_pack(tenant).await? {
+        None => true,
+        Some(a) if a.digest == pack.digest => false,
+        Some(a) => store
+            .get_pack(tenant, &a.digest)
+            .await?
+            .is_some_and(|p| p.summary.builtin),
+    };
+    if activate {
+        store.activate_pack(tenant, &pack.digest, now).await?;
+    }
+    let pack = Arc::new(pack);
+    cache.insert(pack.clone());
+    Ok(pack)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error("the built-in rule pack does not load ({0} problem(s)); run `modelgate pack lint`")]
+    Pack(usize),
+    #[error("the built-in rule pack file {0} is not UTF-8 text")]
+    NotText(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Adds every route, the extractor error handlers and the 404 fallback.
+pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        let small = state.limits.small_body;
+        cfg.app_data(state)
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(small)
+                    .error_handler(|e, _| problem::json_error(e).into()),
+            )
+            .app_data(
+                web::QueryConfig::default().error_handler(|e, _| problem::query_error(e).into()),
+            )
+            .app_data(
+                web::PathConfig::default().error_handler(|e, _| problem::path_error(e).into()),
+            )
+            .app_data(web::PayloadConfig::default().limit(small));
+        api::routes(cfg);
+    }
+}
+
+/// Current time in Unix microseconds.
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// Builds the server on a bound listener; the caller awaits it. actix stops gracefully on
+/// SIGTERM/SIGINT: the listener closes and in-flight requests finish (up to 30 s).
+pub fn server(
+    state: web::Data<AppState>,
+    listener: TcpListener,
+    workers: usize,
+) -> std::io::Result<actix_web::dev::Server> {
+    let s = HttpServer::new(move || {
+        App::new()
+            .wrap(actix_web::middleware::from_fn(metrics::observe))
+            .configure(configure(state.clone()))
+            .default_service(web::to(api::not_found))
+    })
+    .workers(workers.max(1))
+    .shutdown_timeout(30)
+    .listen(listener)?
+    .run();
+    Ok(s)
+}

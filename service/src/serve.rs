@@ -1,0 +1,214 @@
+//! `modelgate serve` and `modelgate migrate`: configuration and start-up.
+//!
+//! Precedence: flags > environment (`MODELGATE_*`, `DATABASE_URL`) > config file
+//! (`--config FILE`, YAML or JSON) > defaults.
+
+use crate::http::{self, AppState, Limits, Metrics, PackCache};
+use crate::store::{PoolConfig, Store};
+use clap::Args;
+use serde::Deserialize;
+use std::path::PathBuf;
+
+#[derive(Args, Debug, Default, Clone)]
+pub struct DbArgs {
+    /// Data directory of the embedded SQLite database [env: MODELGATE_DATA_DIR] [default: ./modelgate-data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Configuration file (YAML or JSON): bind, data_dir, database_url, workers, log_format.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Default, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on [env: MODELGATE_BIND] [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub bind: Option<String>,
+    /// HTTP worker threads [env: MODELGATE_WORKERS] [default: number of CPUs].
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Log format: text or json [env: MODELGATE_LOG_FORMAT] [default: text].
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// The optional configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub bind: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub workers: Option<usize>,
+    pub log_format: Option<String>,
+}
+
+/// Where the database is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    DataDir(PathBuf),
+    /// A URL (`postgres://…`, `sqlite:…`). Never printed: it may hold a password.
+    Url(String),
+}
+
+impl Database {
+    /// For logs: the data directory, or the URL's scheme and host without credentials.
+    pub fn describe(&self) -> String {
+        match self {
+            Database::DataDir(d) => format!("SQLite in {}", d.display()),
+            Database::Url(u) => {
+                let scheme = u.split("://").next().unwrap_or("database");
+                let host = u
+                    .split("://")
+                    .nth(1)
+                    .map(|rest| rest.rsplit('@').next().unwrap_or(rest))
+                    .map(|h| h.split('/').next().unwrap_or(h))
+                    .unwrap_or("");
+                format!("{scheme} at {host}")
+            }
+        }
+    }
+
+    pub async fn open(&self) -> Result<Store, crate::store::StoreError> {
+        let cfg = PoolConfig::default();
+        match self {
+            Database::DataDir(d) => Store::open_sqlite_dir(d, &cfg).await,
+            Database::Url(u) => Store::open_url(u, &cfg).await,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub bind: String,
+    pub database: Database,
+    pub workers: usize,
+    pub log_format: String,
+}
+
+/// Resolves the configuration; `env` reads an environment variable.
+pub fn resolve(a: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<ServeConfig, String> {
+    let file = read_file(a.db.config.as_ref())?;
+    let bind = a
+        .bind
+        .clone()
+        .or_else(|| env("MODELGATE_BIND"))
+        .or(file.bind.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    let workers = match a.workers {
+        Some(n) => n,
+        None => match env("MODELGATE_WORKERS") {
+            Some(s) => s
+                .parse()
+                .map_err(|_| format!("MODELGATE_WORKERS must be a number, got `{s}`"))?,
+            None => file
+                .workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        },
+    };
+    let log_format = a
+        .log_format
+        .clone()
+        .or_else(|| env("MODELGATE_LOG_FORMAT"))
+        .or(file.log_format.clone())
+        .unwrap_or_else(|| "text".to_string());
+    if !["text", "json"].contains(&log_format.as_str()) {
+        return Err(format!(
+            "log format must be text or json, got `{log_format}`"
+        ));
+    }
+    Ok(ServeConfig {
+        bind,
+        database: database(&a.db, env, &file),
+        workers: workers.max(1),
+        log_format,
+    })
+}
+
+fn read_file(path: Option<&PathBuf>) -> Result<FileConfig, String> {
+    match path {
+        None => Ok(FileConfig::default()),
+        Some(p) => {
+            let bytes = std::fs::read(p)
+                .map_err(|e| format!("cannot read config file {}: {e}", p.display()))?;
+            serde_norway::from_slice(&bytes)
+                .map_err(|e| format!("config file {}: {e}", p.display()))
+        }
+    }
+}
+
+/// `--data-dir` > `DATABASE_URL` > `MODELGATE_DATA_DIR` > file > `./modelgate-data`.
+pub fn database(a: &DbArgs, env: &dyn Fn(&str) -> Option<String>, file: &FileConfig) -> Database {
+    if let Some(d) = &a.data_dir {
+        return Database::DataDir(d.clone());
+    }
+    if let Some(u) = env("DATABASE_URL").filter(|u| !u.is_empty()) {
+        return Database::Url(u);
+    }
+    if let Some(d) = env("MODELGATE_DATA_DIR").filter(|d| !d.is_empty()) {
+        return Database::DataDir(PathBuf::from(d));
+    }
+    if let Some(u) = &file.database_url {
+        return Database::Url(u.clone());
+    }
+    Database::DataDir(
+        file.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("modelgate-data")),
+    )
+}
+
+/// The database of `migrate` (and other commands that share serve's configuration).
+pub fn database_of(a: &DbArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Database, String> {
+    let file = read_file(a.config.as_ref())?;
+    Ok(database(a, env, &file))
+}
+
+/// Opens and migrates the database, registers the built-in pack, serves until SIGTERM/SIGINT.
+pub async fn serve(cfg: ServeConfig, log: &mut dyn std::io::Write) -> Result<(), String> {
+    let store = cfg.database.open().await.map_err(|e| {
+        format!(
+            "cannot open the database ({}): {e}",
+            cfg.database.describe()
+        )
+    })?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    let packs = PackCache::default();
+    let pack = http::bootstrap(&store, &packs, http::DEFAULT_TENANT, http::now_micros())
+        .await
+        .map_err(|e| e.to_string())?;
+    let state = actix_web::web::Data::new(AppState {
+        store: store.clone(),
+        packs,
+        metrics: Metrics::new().map_err(|e| e.to_string())?,
+        limits: Limits::default(),
+    });
+    let listener = std::net::TcpListener::bind(&cfg.bind)
+        .map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let line = if cfg.log_format == "json" {
+        serde_json::json!({
+            "level": "info",
+            "message": "modelgate listening",
+            "address": addr.to_string(),
+            "database": cfg.database.describe(),
+            "pack": pack.digest,
+        })
+        .to_string()
+    } else {
+        format!(
+            "modelgate listening on http://{addr} ({}; pack {} {} {})",
+            cfg.database.describe(),
+            pack.manifest.name,
+            pack.manifest.version,
+            pack.digest
+        )
+    };
+    let _ = writeln!(log, "{line}");
+    let server = http::server(state, listener, cfg.workers).map_err(|e| e.to_string())?;
+    server.await.map_err(|e| e.to_string())?;
+    store.close().await;
+    Ok(())
+}

@@ -1,0 +1,722 @@
+//! Storage: the only module that speaks SQL.
+//!
+//! One [`Store`] over two backends: embedded SQLite (a file in the data directory, the
+//! default) and PostgreSQL (`DATABASE_URL=postgres://…`). Every query is written once and
+//! run on either pool (the [`on_pool!`] macro); the two migration folders
+//! (`migrations/sqlite`, `migrations/postgres`) carry the same versions and names. Every
+//! row belongs to a tenant, and every query is scoped by the tenant passed in (which the
+//! HTTP layer takes from the credential, never from the request).
+
+mod rows;
+
+pub use rows::*;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{PgPool, Row, SqlitePool};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Errors of the storage layer. Messages never contain credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "unsupported database URL scheme `{0}` (expected postgres://, postgresql:// or sqlite:)"
+    )]
+    UnsupportedUrl(String),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the idempotency key `{0}` was already used with a different request")]
+    IdempotencyConflict(String),
+    #[error("rule pack {0} is not registered")]
+    UnknownPack(String),
+    #[error("the cursor is not one this server issued")]
+    BadCursor,
+    #[error("stored row is not what this version expects: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The database. Cheap to clone (a pool handle).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: Pool,
+}
+
+/// Runs the same code on whichever pool the store holds. The body is compiled once per
+/// backend, so a query is written once and must be valid SQL for both.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Pool sizes and timeouts.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> PoolConfig {
+        PoolConfig {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+impl Store {
+    /// Opens the embedded SQLite database `modelgate.db` in `dir` (created if needed).
+    pub async fn open_sqlite_dir(dir: &Path, cfg: &PoolConfig) -> Result<Store> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::DataDir {
+            path: dir.display().to_string(),
+            source: e,
+        })?;
+        let opts = SqliteConnectOptions::new()
+            .filename(dir.join("modelgate.db"))
+            .create_if_missing(true);
+        Store::open_sqlite(opts, cfg).await
+    }
+
+    async fn open_sqlite(opts: SqliteConnectOptions, cfg: &PoolConfig) -> Result<Store> {
+        let opts = opts
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(cfg.max_connections)
+            .acquire_timeout(cfg.acquire_timeout)
+            .connect_with(opts)
+            .await?;
+        Ok(Store {
+            pool: Pool::Sqlite(pool),
+        })
+    }
+
+    /// Opens a database by URL: `postgres://…` / `postgresql://…` or `sqlite:PATH`.
+    pub async fn open_url(url: &str, cfg: &PoolConfig) -> Result<Store> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "postgres" | "postgresql" => {
+                let opts = PgConnectOptions::from_str(url)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(cfg.max_connections)
+                    .acquire_timeout(cfg.acquire_timeout)
+                    .connect_with(opts)
+                    .await?;
+                Ok(Store {
+                    pool: Pool::Postgres(pool),
+                })
+            }
+            "sqlite" => {
+                let opts = SqliteConnectOptions::from_str(url)?.create_if_missing(true);
+                Store::open_sqlite(opts, cfg).await
+            }
+            other => Err(StoreError::UnsupportedUrl(other.to_string())),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies the embedded migrations (idempotent).
+    pub async fn migrate(&self) -> Result<()> {
+        match &self.pool {
+            Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
+            Pool::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// The migrations this binary carries: (version, description).
+    pub fn migrations(&self) -> Vec<(i64, String)> {
+        let m = match self.pool {
+            Pool::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Pool::Postgres(_) => &POSTGRES_MIGRATIONS,
+        };
+        m.iter()
+            .map(|m| (m.version, m.description.to_string()))
+            .collect()
+    }
+
+    /// A round trip to the database (readiness).
+    pub async fn ping(&self) -> Result<()> {
+        on_pool!(self, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Connections in use and idle.
+    pub fn pool_stats(&self) -> PoolStats {
+        let (size, idle) = on_pool!(self, |p| (p.size(), p.num_idle()));
+        PoolStats {
+            size,
+            idle: idle as u32,
+        }
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, |p| p.close().await)
+    }
+
+    // ---- packs ----------------------------------------------------------------------
+
+    /// Registers a pack (idempotent: a pack is immutable and addressed by its digest).
+    /// Returns true when it was new.
+    pub async fn register_pack(&self, tenant: &str, pack: &NewPack, now: i64) -> Result<bool> {
+        let files =
+            serde_json::to_string(&pack.files).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let done = on_pool!(self, |p| sqlx::query(
+            "INSERT INTO packs (tenant, digest, name, version, files, builtin, registered_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, digest) DO NOTHING"
+        )
+        .bind(tenant)
+        .bind(&pack.digest)
+        .bind(&pack.name)
+        .bind(&pack.version)
+        .bind(files)
+        .bind(pack.builtin)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Makes a registered pack the active one. Returns the activation.
+    pub async fn activate_pack(&self, tenant: &str, digest: &str, now: i64) -> Result<Activation> {
+        let known = on_pool!(self, |p| sqlx::query(
+            "SELECT 1 FROM packs WHERE tenant = $1 AND digest = $2"
+        )
+        .bind(tenant)
+        .bind(digest)
+        .fetch_optional(p)
+        .await
+        .map(|r| r.is_some()))?;
+        if !known {
+            return Err(StoreError::UnknownPack(digest.to_string()));
+        }
+        // The sequence number is the key: two concurrent activations cannot both take it.
+        for _ in 0..5 {
+            let seq = on_pool!(self, |p| {
+                sqlx::query(
+                "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM pack_activations WHERE tenant = $1"
+            )
+            .bind(tenant)
+            .fetch_one(p)
+            .await
+            .and_then(|r| r.try_get::<i64, _>("next"))
+            })?;
+            let done = on_pool!(self, |p| sqlx::query(
+                "INSERT INTO pack_activations (tenant, seq, digest, activated_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (tenant, seq) DO NOTHING"
+            )
+            .bind(tenant)
+            .bind(seq)
+            .bind(digest)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+            if done == 1 {
+                return Ok(Activation {
+                    seq,
+                    digest: digest.to_string(),
+                    activated_at: now,
+                });
+            }
+        }
+        Err(StoreError::Db(sqlx::Error::Protocol(
+            "pack activation kept losing a race; try again".into(),
+        )))
+    }
+
+    /// The active pack, if one was ever activated.
+    pub async fn active_pack(&self, tenant: &str) -> Result<Option<Activation>> {
+        on_pool!(self, |p| {
+            let row = sqlx::query(
+                "SELECT seq, digest, activated_at FROM pack_activations WHERE tenant = $1 \
+             ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(tenant)
+            .fetch_optional(p)
+            .await?;
+            row.map(|r| {
+                Ok(Activation {
+                    seq: r.try_get("seq")?,
+                    digest: r.try_get("digest")?,
+                    activated_at: r.try_get("activated_at")?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    pub async fn get_pack(&self, tenant: &str, digest: &str) -> Result<Option<PackRow>> {
+        on_pool!(self, |p| {
+            let row = sqlx::query(
+                "SELECT digest, name, version, files, builtin, registered_at FROM packs \
+             WHERE tenant = $1 AND digest = $2",
+            )
+            .bind(tenant)
+            .bind(digest)
+            .fetch_optional(p)
+            .await?;
+            row.map(|r| {
+                let files: String = r.try_get("files")?;
+                Ok(PackRow {
+                    summary: PackSummary {
+                        digest: r.try_get("digest")?,
+                        name: r.try_get("name")?,
+                        version: r.try_get("version")?,
+                        builtin: r.try_get("builtin")?,
+                        registered_at: r.try_get("registered_at")?,
+                    },
+                    files: serde_json::from_str(&files)
+                        .map_err(|e| StoreError::Corrupt(format!("packs.files: {e}")))?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    /// Registered packs, newest first.
+    pub async fn list_packs(&self, tenant: &str) -> Result<Vec<PackSummary>> {
+        on_pool!(self, |p| {
+            let rows = sqlx::query(
+                "SELECT digest, name, version, builtin, registered_at FROM packs WHERE tenant = $1 \
+             ORDER BY registered_at DESC, digest",
+            )
+            .bind(tenant)
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(PackSummary {
+                        digest: r.try_get("digest")?,
+                        name: r.try_get("name")?,
+                        version: r.try_get("version")?,
+                        builtin: r.try_get("builtin")?,
+                        registered_at: r.try_get("registered_at")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    // ---- profiles -------------------------------------------------------------------
+
+    /// Creates or updates a named use context; each update bumps its version.
+    pub async fn put_profile(
+        &self,
+        tenant: &str,
+        name: &str,
+        description: Option<&str>,
+        context_json: &str,
+        now: i64,
+    ) -> Result<Profile> {
+        on_pool!(self, |p| {
+            sqlx::query(
+            "INSERT INTO profiles (tenant, name, description, context, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 1, $5, $5) \
+             ON CONFLICT (tenant, name) DO UPDATE SET description = excluded.description, \
+             context = excluded.context, version = profiles.version + 1, updated_at = excluded.updated_at"
+        )
+        .bind(tenant)
+        .bind(name)
+        .bind(description)
+        .bind(context_json)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|_| ())
+        })?;
+        self.get_profile(tenant, name)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("profile {name} vanished after writing")))
+    }
+
+    pub async fn get_profile(&self, tenant: &str, name: &str) -> Result<Option<Profile>> {
+        on_pool!(self, |p| {
+            let row = sqlx::query(
+                "SELECT name, description, context, version, created_at, updated_at FROM profiles \
+             WHERE tenant = $1 AND name = $2",
+            )
+            .bind(tenant)
+            .bind(name)
+            .fetch_optional(p)
+            .await?;
+            row.map(|r| profile_from(&r)).transpose()
+        })
+    }
+
+    pub async fn list_profiles(&self, tenant: &str) -> Result<Vec<Profile>> {
+        on_pool!(self, |p| {
+            let rows = sqlx::query(
+                "SELECT name, description, context, version, created_at, updated_at FROM profiles \
+             WHERE tenant = $1 ORDER BY name",
+            )
+            .bind(tenant)
+            .fetch_all(p)
+            .await?;
+            rows.iter().map(profile_from).collect()
+        })
+    }
+
+    // ---- model registry -------------------------------------------------------------
+
+    /// Records a metadata version of a model. When the document is byte-identical to the
+    /// latest version, no new version is made and the latest is returned.
+    pub async fn put_model_version(
+        &self,
+        tenant: &str,
+        v: &NewModelVersion<'_>,
+        now: i64,
+    ) -> Result<(ModelVersion, bool)> {
+        for _ in 0..5 {
+            if let Some(latest) = self.latest_model_version(tenant, v.model_ref).await?
+                && latest.document_digest == v.document_digest
+                && latest.format == v.format
+            {
+                return Ok((latest, false));
+            }
+            let next = on_pool!(self, |p| sqlx::query(
+                "SELECT COALESCE(MAX(version), 0) + 1 AS next FROM model_versions \
+                 WHERE tenant = $1 AND model_ref = $2"
+            )
+            .bind(tenant)
+            .bind(v.model_ref)
+            .fetch_one(p)
+            .await
+            .and_then(|r| r.try_get::<i64, _>("next")))?;
+            let done = on_pool!(self, |p| {
+                sqlx::query(
+                "INSERT INTO model_versions \
+                 (tenant, model_ref, version, format, document, record, document_digest, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (tenant, model_ref, version) DO NOTHING"
+            )
+            .bind(tenant)
+            .bind(v.model_ref)
+            .bind(next)
+            .bind(v.format)
+            .bind(v.document)
+            .bind(v.record_json)
+            .bind(v.document_digest)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+            })?;
+            if done == 1 {
+                return Ok((
+                    ModelVersion {
+                        model_ref: v.model_ref.to_string(),
+                        version: next,
+                        format: v.format.to_string(),
+                        document: v.document.to_vec(),
+                        record: v.record_json.to_string(),
+                        document_digest: v.document_digest.to_string(),
+                        created_at: now,
+                    },
+                    true,
+                ));
+            }
+        }
+        Err(StoreError::Db(sqlx::Error::Protocol(
+            "model version kept losing a race; try again".into(),
+        )))
+    }
+
+    pub async fn latest_model_version(
+        &self,
+        tenant: &str,
+        model_ref: &str,
+    ) -> Result<Option<ModelVersion>> {
+        on_pool!(self, |p| {
+            let row = sqlx::query(
+            "SELECT model_ref, version, format, document, record, document_digest, created_at \
+             FROM model_versions WHERE tenant = $1 AND model_ref = $2 ORDER BY version DESC LIMIT 1"
+        )
+        .bind(tenant)
+        .bind(model_ref)
+        .fetch_optional(p)
+        .await?;
+            row.map(|r| model_version_from(&r)).transpose()
+        })
+    }
+
+    /// Every metadata version of a model, oldest first (empty: not registered).
+    pub async fn model_versions(&self, tenant: &str, model_ref: &str) -> Result<Vec<ModelVersion>> {
+        on_pool!(self, |p| {
+            let rows = sqlx::query(
+                "SELECT model_ref, version, format, document, record, document_digest, created_at \
+             FROM model_versions WHERE tenant = $1 AND model_ref = $2 ORDER BY version",
+            )
+            .bind(tenant)
+            .bind(model_ref)
+            .fetch_all(p)
+            .await?;
+            rows.iter().map(model_version_from).collect()
+        })
+    }
+
+    /// The status board: one row per registered model and profile it was evaluated under
+    /// (a model never evaluated has one row without a decision), ordered by model and
+    /// profile, after the cursor, at most `limit` rows. `active_pack` decides staleness.
+    pub async fn status_board(
+        &self,
+        tenant: &str,
+        active_pack: &str,
+        status: Option<ModelStatus>,
+        after: Option<&BoardCursor>,
+        limit: u32,
+    ) -> Result<Vec<BoardRow>> {
+        self.board(tenant, active_pack, status, after, limit, None)
+            .await
+    }
+
+    /// The board rows of one model (one per profile it was evaluated under).
+    pub async fn model_status(
+        &self,
+        tenant: &str,
+        active_pack: &str,
+        model_ref: &str,
+    ) -> Result<Vec<BoardRow>> {
+        self.board(tenant, active_pack, None, None, 10_000, Some(model_ref))
+            .await
+    }
+
+    async fn board(
+        &self,
+        tenant: &str,
+        active_pack: &str,
+        status: Option<ModelStatus>,
+        after: Option<&BoardCursor>,
+        limit: u32,
+        model: Option<&str>,
+    ) -> Result<Vec<BoardRow>> {
+        let (after_model, after_profile) = match after {
+            Some(c) => (Some(c.model_ref.as_str()), c.profile.as_str()),
+            None => (None, ""),
+        };
+        on_pool!(self, |p| {
+            let rows = sqlx::query(BOARD_SQL)
+                .bind(tenant)
+                .bind(active_pack)
+                .bind(status.map(ModelStatus::as_str))
+                .bind(after_model)
+                .bind(after_profile)
+                .bind(i64::from(limit))
+                .bind(model)
+                .fetch_all(p)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    let status: String = r.try_get("status")?;
+                    Ok(BoardRow {
+                        model_ref: r.try_get("model_ref")?,
+                        latest_version: r.try_get("latest_version")?,
+                        profile: r.try_get("profile")?,
+                        status: ModelStatus::parse(&status)
+                            .ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+                        decision_id: r.try_get("decision_id")?,
+                        verdict: r.try_get("verdict")?,
+                        decided_at: r.try_get("decided_at")?,
+                        pack_digest: r.try_get("pack_digest")?,
+                        model_version: r.try_get("model_version")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    // ---- decisions ------------------------------------------------------------------
+
+    /// Records a decision. With an idempotency key, a repeat of the same request returns
+    /// the first decision ([`Inserted::Replayed`]) and a different request under the same
+    /// key is [`StoreError::IdempotencyConflict`].
+    pub async fn insert_decision(&self, d: &NewDecision<'_>) -> Result<Inserted> {
+        let done = on_pool!(self, |p| {
+            sqlx::query(
+            "INSERT INTO decisions (id, tenant, model_ref, model_version, profile, verdict, format, \
+             document, record, context, decision, pack_digest, engine_version, input_digest, \
+             created_at, requested_by, idempotency_key, request_digest) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+             ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+        )
+        .bind(d.id)
+        .bind(d.tenant)
+        .bind(d.model_ref)
+        .bind(d.model_version)
+        .bind(d.profile.unwrap_or(""))
+        .bind(d.verdict)
+        .bind(d.format)
+        .bind(d.document)
+        .bind(d.record_json)
+        .bind(d.context_json)
+        .bind(d.decision_json)
+        .bind(d.pack_digest)
+        .bind(d.engine_version)
+        .bind(d.input_digest)
+        .bind(d.created_at)
+        .bind(d.requested_by)
+        .bind(d.idempotency_key)
+        .bind(d.request_digest)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        if done == 1 {
+            return self
+                .get_decision(d.tenant, d.id)
+                .await?
+                .map(Inserted::New)
+                .ok_or_else(|| StoreError::Corrupt("decision vanished after writing".into()));
+        }
+        let key = d.idempotency_key.unwrap_or_default();
+        on_pool!(self, |p| {
+            let row = sqlx::query(&format!(
+            "SELECT {DECISION_COLUMNS} FROM decisions WHERE tenant = $1 AND idempotency_key = $2"
+        ))
+        .bind(d.tenant)
+        .bind(key)
+        .fetch_optional(p)
+        .await?;
+            let first = row
+                .map(|r| decision_from(&r))
+                .transpose()?
+                .ok_or_else(|| StoreError::Corrupt("idempotency conflict without a row".into()))?;
+            if first.request_digest.as_deref() == d.request_digest {
+                Ok(Inserted::Replayed(first))
+            } else {
+                Err(StoreError::IdempotencyConflict(key.to_string()))
+            }
+        })
+    }
+
+    pub async fn get_decision(&self, tenant: &str, id: &str) -> Result<Option<DecisionRow>> {
+        on_pool!(self, |p| {
+            let row = sqlx::query(&format!(
+                "SELECT {DECISION_COLUMNS} FROM decisions WHERE tenant = $1 AND id = $2"
+            ))
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(p)
+            .await?;
+            row.map(|r| decision_from(&r)).transpose()
+        })
+    }
+
+    /// Decisions, newest first, filtered; `after` is the last id of the previous page.
+    pub async fn list_decisions(
+        &self,
+        tenant: &str,
+        f: &DecisionFilter,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<DecisionRow>> {
+        on_pool!(self, |p| {
+            let rows = sqlx::query(&format!(
+                "SELECT {DECISION_COLUMNS} FROM decisions WHERE tenant = $1 \
+             AND ($2 IS NULL OR model_ref = $2) AND ($3 IS NULL OR verdict = $3) \
+             AND ($4 IS NULL OR created_at >= $4) AND ($5 IS NULL OR created_at < $5) \
+             AND ($6 IS NULL OR profile = $6) AND ($7 IS NULL OR id < $7) \
+             ORDER BY id DESC LIMIT $8"
+            ))
+            .bind(tenant)
+            .bind(f.model_ref.as_deref())
+            .bind(f.verdict.as_deref())
+            .bind(f.from)
+            .bind(f.until)
+            .bind(f.profile.as_deref())
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await?;
+            rows.iter().map(decision_from).collect()
+        })
+    }
+}
+
+/// The status of a (model, profile) pair on the board, computed in SQL so that a status
+/// filter still returns full pages.
+const BOARD_SQL: &str = "\
+WITH models AS (
+    SELECT model_ref, MAX(version) AS latest_version FROM model_versions
+    WHERE tenant = $1 GROUP BY model_ref
+),
+latest AS (
+    SELECT d.model_ref, d.profile, MAX(d.id) AS id FROM decisions d
+    JOIN models m ON m.model_ref = d.model_ref
+    WHERE d.tenant = $1 GROUP BY d.model_ref, d.profile
+),
+board AS (
+    SELECT m.model_ref, m.latest_version, COALESCE(l.profile, '') AS profile,
+           d.id AS decision_id, d.verdict, d.created_at AS decided_at, d.pack_digest,
+           d.model_version,
+           CASE
+               WHEN d.id IS NULL THEN 'unevaluated'
+               WHEN d.pack_digest <> $2 OR d.model_version IS NULL
+                    OR d.model_version <> m.latest_version THEN 'stale'
+               WHEN d.verdict = 'allow' THEN 'approved'
+               WHEN d.verdict = 'conditional' THEN 'conditional'
+               WHEN d.verdict = 'review' THEN 'pending_review'
+               ELSE 'rejected'
+           END AS status
+    FROM models m
+    LEFT JOIN latest l ON l.model_ref = m.model_ref
+    LEFT JOIN decisions d ON d.tenant = $1 AND d.id = l.id
+)
+SELECT model_ref, latest_version, profile, decision_id, verdict, decided_at, pack_digest,
+       model_version, status
+FROM board
+WHERE ($3 IS NULL OR status = $3) AND ($7 IS NULL OR model_ref = $7)
+  AND ($4 IS NULL OR model_ref > $4 OR (model_ref = $4 AND profile > $5))
+ORDER BY model_ref, profile
+LIMIT $6";

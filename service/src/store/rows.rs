@@ -1,0 +1,297 @@
+//! What the store reads and writes, and the row decoders.
+
+use super::{Result, StoreError};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+/// One file of a stored rule pack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFile {
+    pub path: String,
+    pub content: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPack {
+    pub digest: String,
+    pub name: String,
+    pub version: String,
+    pub files: Vec<StoredFile>,
+    pub builtin: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackSummary {
+    pub digest: String,
+    pub name: String,
+    pub version: String,
+    pub builtin: bool,
+    pub registered_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackRow {
+    pub summary: PackSummary,
+    pub files: Vec<StoredFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Activation {
+    pub seq: i64,
+    pub digest: String,
+    pub activated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Profile {
+    pub name: String,
+    pub description: Option<String>,
+    /// The use context, as JSON text.
+    pub context: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub(super) fn profile_from<R: Row>(r: &R) -> Result<Profile>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(Profile {
+        name: r.try_get("name")?,
+        description: r.try_get("description")?,
+        context: r.try_get("context")?,
+        version: r.try_get("version")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct NewModelVersion<'a> {
+    pub model_ref: &'a str,
+    pub format: &'a str,
+    pub document: &'a [u8],
+    pub record_json: &'a str,
+    pub document_digest: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelVersion {
+    pub model_ref: String,
+    pub version: i64,
+    pub format: String,
+    pub document: Vec<u8>,
+    /// The normalized model record, as JSON text.
+    pub record: String,
+    pub document_digest: String,
+    pub created_at: i64,
+}
+
+pub(super) fn model_version_from<R: Row>(r: &R) -> Result<ModelVersion>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Vec<u8>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(ModelVersion {
+        model_ref: r.try_get("model_ref")?,
+        version: r.try_get("version")?,
+        format: r.try_get("format")?,
+        document: r.try_get("document")?,
+        record: r.try_get("record")?,
+        document_digest: r.try_get("document_digest")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// Where a (model, profile) pair stands on the status board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelStatus {
+    Approved,
+    Conditional,
+    PendingReview,
+    Rejected,
+    /// The metadata or the active pack changed since the latest decision.
+    Stale,
+    /// Registered, never evaluated.
+    Unevaluated,
+}
+
+impl ModelStatus {
+    pub const ALL: &'static [&'static str] = &[
+        "approved",
+        "conditional",
+        "pending_review",
+        "rejected",
+        "stale",
+        "unevaluated",
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelStatus::Approved => "approved",
+            ModelStatus::Conditional => "conditional",
+            ModelStatus::PendingReview => "pending_review",
+            ModelStatus::Rejected => "rejected",
+            ModelStatus::Stale => "stale",
+            ModelStatus::Unevaluated => "unevaluated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ModelStatus> {
+        Some(match s {
+            "approved" => ModelStatus::Approved,
+            "conditional" => ModelStatus::Conditional,
+            "pending_review" => ModelStatus::PendingReview,
+            "rejected" => ModelStatus::Rejected,
+            "stale" => ModelStatus::Stale,
+            "unevaluated" => ModelStatus::Unevaluated,
+            _ => return None,
+        })
+    }
+}
+
+/// Position on the status board: the last (model, profile) of the previous page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardCursor {
+    pub model_ref: String,
+    pub profile: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardRow {
+    pub model_ref: String,
+    pub latest_version: i64,
+    /// `""` for decisions made under an ad-hoc context.
+    pub profile: String,
+    pub status: ModelStatus,
+    pub decision_id: Option<String>,
+    pub verdict: Option<String>,
+    pub decided_at: Option<i64>,
+    pub pack_digest: Option<String>,
+    pub model_version: Option<i64>,
+}
+
+/// A decision to record. `id` is a UUIDv7 (time-ordered) made by the caller.
+#[derive(Debug, Clone)]
+pub struct NewDecision<'a> {
+    pub id: &'a str,
+    pub tenant: &'a str,
+    pub model_ref: &'a str,
+    pub model_version: Option<i64>,
+    pub profile: Option<&'a str>,
+    pub verdict: &'a str,
+    pub format: &'a str,
+    pub document: &'a [u8],
+    pub record_json: &'a str,
+    pub context_json: &'a str,
+    pub decision_json: &'a str,
+    pub pack_digest: &'a str,
+    pub engine_version: &'a str,
+    pub input_digest: &'a str,
+    pub created_at: i64,
+    pub requested_by: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+    /// Digest of the request (body and the parts that shape it): tells a retry from a
+    /// different request under the same idempotency key.
+    pub request_digest: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionRow {
+    pub id: String,
+    pub model_ref: String,
+    pub model_version: Option<i64>,
+    /// `None` for an ad-hoc context.
+    pub profile: Option<String>,
+    pub verdict: String,
+    pub format: String,
+    pub document: Vec<u8>,
+    pub record: String,
+    pub context: String,
+    pub decision: String,
+    pub pack_digest: String,
+    pub engine_version: String,
+    pub input_digest: String,
+    pub created_at: i64,
+    pub requested_by: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub request_digest: Option<String>,
+}
+
+pub(super) const DECISION_COLUMNS: &str = "id, model_ref, model_version, profile, verdict, \
+    format, document, record, context, decision, pack_digest, engine_version, input_digest, \
+    created_at, requested_by, idempotency_key, request_digest";
+
+pub(super) fn decision_from<R: Row>(r: &R) -> Result<DecisionRow>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Vec<u8>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let profile: String = r.try_get("profile")?;
+    Ok(DecisionRow {
+        id: r.try_get("id")?,
+        model_ref: r.try_get("model_ref")?,
+        model_version: r.try_get("model_version")?,
+        profile: (!profile.is_empty()).then_some(profile),
+        verdict: r.try_get("verdict")?,
+        format: r.try_get("format")?,
+        document: r.try_get("document")?,
+        record: r.try_get("record")?,
+        context: r.try_get("context")?,
+        decision: r.try_get("decision")?,
+        pack_digest: r.try_get("pack_digest")?,
+        engine_version: r.try_get("engine_version")?,
+        input_digest: r.try_get("input_digest")?,
+        created_at: r.try_get("created_at")?,
+        requested_by: r.try_get("requested_by")?,
+        idempotency_key: r.try_get("idempotency_key")?,
+        request_digest: r.try_get("request_digest")?,
+    })
+}
+
+/// Filters of `GET /v1/decisions`. Times are Unix microseconds; `until` is exclusive.
+#[derive(Debug, Clone, Default)]
+pub struct DecisionFilter {
+    pub model_ref: Option<String>,
+    pub verdict: Option<String>,
+    pub profile: Option<String>,
+    pub from: Option<i64>,
+    pub until: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    New(DecisionRow),
+    /// A retry under the same idempotency key: the first decision, nothing written.
+    Replayed(DecisionRow),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+}
+
+/// Opaque cursors: a version tag and hex of the JSON position, so clients cannot build
+/// or read them and a server can change what is inside.
+pub fn encode_cursor<T: Serialize>(pos: &T) -> String {
+    let json = serde_json::to_vec(pos).unwrap_or_default();
+    format!("c1{}", hex::encode(json))
+}
+
+pub fn decode_cursor<T: for<'de> Deserialize<'de>>(s: &str) -> Result<T> {
+    let hexed = s.strip_prefix("c1").ok_or(StoreError::BadCursor)?;
+    let bytes = hex::decode(hexed).map_err(|_| StoreError::BadCursor)?;
+    serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)
+}

@@ -1,0 +1,148 @@
+//! The real server on a free port, over a fresh database, for the API suites.
+
+use crate::db::TestDb;
+use modelgate::http::{self, AppState, Limits, Metrics, PackCache};
+use serde_json::Value;
+
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+    pub db: TestDb,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("response is not JSON ({e}): {}", self.text))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// Asserts an RFC 9457 problem with this status; returns its body.
+    pub fn problem(&self, status: u16) -> Value {
+        assert_eq!(self.status, status, "status; body: {}", self.text);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "problem content type; body: {}",
+            self.text
+        );
+        let p = self.json();
+        assert_eq!(p["status"], status);
+        assert!(
+            p["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("https://"))
+        );
+        assert!(p["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        p
+    }
+}
+
+impl TestServer {
+    pub async fn start(db: TestDb) -> TestServer {
+        TestServer::start_with(db, Limits::default()).await
+    }
+
+    pub async fn start_with(db: TestDb, limits: Limits) -> TestServer {
+        let packs = PackCache::default();
+        http::bootstrap(&db.store, &packs, http::DEFAULT_TENANT, http::now_micros())
+            .await
+            .expect("bootstrap");
+        let state = actix_web::web::Data::new(AppState {
+            store: db.store.clone(),
+            packs,
+            metrics: Metrics::new().expect("metrics"),
+            limits,
+        });
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let server = http::server(state, listener, 1).expect("server");
+        let handle = server.handle();
+        tokio::spawn(server);
+        TestServer {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            handle,
+            db,
+        }
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+        let r = req.send().await.expect("request");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.expect("body");
+        Resp {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(self.client.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Resp {
+        self.send(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    pub async fn put_json(&self, path: &str, body: &Value) -> Resp {
+        self.send(
+            self.client
+                .put(format!("{}{path}", self.base))
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        self.db.finish().await;
+    }
+}
+
+/// Generates a test per backend for each `async fn name(s: &TestServer)`.
+#[macro_export]
+macro_rules! api_on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let s = $crate::api::TestServer::start($crate::db::TestDb::sqlite().await).await;
+                    super::$name(&s).await;
+                    s.stop().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let s = $crate::api::TestServer::start($crate::db::TestDb::postgres().await).await;
+                    super::$name(&s).await;
+                    s.stop().await;
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,598 @@
+//! The HTTP API through the real server, on SQLite and on PostgreSQL.
+
+use modelgate_tests::api::TestServer;
+use modelgate_tests::api_on_both_backends;
+use serde_json::{Value, json};
+
+api_on_both_backends!(
+    evaluation_is_recorded_and_fetched,
+    dry_run_records_nothing,
+    idempotency_key_replays_or_refuses,
+    client_mistakes_are_problems,
+    decisions_list_filters_and_pages,
+    registry_versions_and_status_board,
+    profiles_create_update_and_evaluate,
+    catalog_and_packs,
+    operations_endpoints,
+    every_format_and_several_models,
+);
+
+const CARD: &str = include_str!("../../examples/acme-chat-8b.md");
+const NC_CARD: &str = "---\nlicense: cc-by-nc-4.0\n---\n# NC Model\n\nA model.\n";
+
+fn eval_body(content: &str, extra: Value) -> Value {
+    let mut b = json!({ "document": { "format": "auto", "content": content } });
+    if let (Some(o), Some(e)) = (b.as_object_mut(), extra.as_object()) {
+        o.extend(e.clone());
+    }
+    b
+}
+
+/// The API body with the parts that change per run replaced.
+fn redacted(mut v: Value) -> Value {
+    for key in [
+        "id",
+        "created_at",
+        "evaluated_at",
+        "input_digest",
+        "engine_version",
+    ] {
+        if v.get(key).is_some() {
+            v[key] = json!(format!("[{key}]"));
+        }
+    }
+    if v.get("pack").is_some() {
+        v["pack"]["digest"] = json!("[digest]");
+    }
+    v
+}
+
+async fn evaluation_is_recorded_and_fetched(s: &TestServer) {
+    let r = s
+        .post_json(
+            "/v1/evaluations",
+            &eval_body(
+                CARD,
+                json!({ "context": { "purpose": "commercial", "deployment": "saas" } }),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let body = r.json();
+    let id = body["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/v1/decisions/{id}").as_str())
+    );
+    assert_eq!(body["verdict"], "conditional");
+    assert_eq!(body["model"]["id"], "Acme Chat 8B");
+    assert_eq!(body["profile"], Value::Null);
+    // The same fields as the CLI's JSON output, after id/created_at/profile.
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "created_at",
+            "profile",
+            "model",
+            "verdict",
+            "summary",
+            "findings",
+            "obligations",
+            "license",
+            "lineage",
+            "openness",
+            "context",
+            "pack",
+            "engine_version",
+            "input_digest",
+            "evaluated_at"
+        ]
+    );
+    let again = s.get(&format!("/v1/decisions/{id}")).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json(), body);
+    insta::assert_json_snapshot!("evaluation_acme_commercial_saas", redacted(body));
+
+    // The stored row keeps the exact document and the pack digest.
+    let row =
+        s.db.store
+            .get_decision("default", &id)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(row.document, CARD.as_bytes());
+    assert_eq!(row.format, "hf-card");
+    assert!(row.pack_digest.starts_with("sha256:"));
+    assert!(row.input_digest.starts_with("sha256:"));
+}
+
+async fn dry_run_records_nothing(s: &TestServer) {
+    let r = s
+        .post_json(
+            "/v1/evaluations?dry_run=true",
+            &eval_body(NC_CARD, json!({})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let body = r.json();
+    assert_eq!(body["verdict"], "deny");
+    assert!(body.get("id").is_none());
+    assert!(r.header("location").is_none());
+    let list = s.get("/v1/decisions").await.json();
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+}
+
+async fn idempotency_key_replays_or_refuses(s: &TestServer) {
+    let body = eval_body(CARD, json!({}));
+    let send = |b: Value, key: &'static str| {
+        s.send(
+            s.client
+                .post(format!("{}/v1/evaluations", s.base))
+                .header("content-type", "application/json")
+                .header("Idempotency-Key", key)
+                .body(b.to_string()),
+        )
+    };
+    let first = send(body.clone(), "order-42").await;
+    assert_eq!(first.status, 201);
+    let retry = send(body.clone(), "order-42").await;
+    assert_eq!(retry.status, 201);
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(retry.json()["id"], first.json()["id"]);
+    let other = send(eval_body(NC_CARD, json!({})), "order-42").await;
+    let p = other.problem(422);
+    assert!(p["detail"].as_str().unwrap().contains("order-42"));
+    let list = s.get("/v1/decisions").await.json();
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        1,
+        "one record for two retries"
+    );
+}
+
+async fn client_mistakes_are_problems(s: &TestServer) {
+    // Wrong content type.
+    let r = s
+        .send(
+            s.client
+                .post(format!("{}/v1/evaluations", s.base))
+                .header("content-type", "text/plain")
+                .body(eval_body(CARD, json!({})).to_string()),
+        )
+        .await;
+    r.problem(415);
+    // Not JSON: the line and column.
+    let r = s
+        .send(
+            s.client
+                .post(format!("{}/v1/evaluations", s.base))
+                .header("content-type", "application/json")
+                .body("{\"document\": {,}"),
+        )
+        .await;
+    let p = r.problem(400);
+    assert_eq!(p["line"], 1);
+    // JSON of the wrong shape.
+    s.post_json("/v1/evaluations", &json!({ "documnet": {} }))
+        .await
+        .problem(422);
+    // Over the 1 MiB limit.
+    let big = "x".repeat(1024 * 1024 + 10);
+    s.post_json("/v1/evaluations", &eval_body(&big, json!({})))
+        .await
+        .problem(413);
+    // A malformed card: the location is given.
+    let p = s
+        .post_json(
+            "/v1/evaluations",
+            &eval_body("---\nlicense: [unclosed\n---\n# X\n", json!({})),
+        )
+        .await
+        .problem(422);
+    assert_eq!(p["format"], "hf-card");
+    assert!(p["location"]["line"].as_u64().is_some(), "{p}");
+    // A document that does not name the model, without model_ref.
+    let p = s
+        .post_json(
+            "/v1/evaluations",
+            &eval_body("---\nlicense: mit\n---\nno heading\n", json!({})),
+        )
+        .await
+        .problem(422);
+    assert!(p["type"].as_str().unwrap().ends_with("model-ref-required"));
+    // ... is fine with one.
+    let r = s
+        .post_json(
+            "/v1/evaluations",
+            &eval_body(
+                "---\nlicense: mit\n---\nno heading\n",
+                json!({ "model_ref": "org/x" }),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["model"]["id"], "org/x");
+    // An unknown format lists the formats.
+    let p = s
+        .post_json(
+            "/v1/evaluations",
+            &json!({ "document": { "format": "pdf", "content": "x" } }),
+        )
+        .await
+        .problem(422);
+    assert!(p["detail"].as_str().unwrap().contains("hf-card"));
+    // A bad context value names the field.
+    let p = s
+        .post_json(
+            "/v1/evaluations",
+            &eval_body(CARD, json!({ "context": { "regions": ["Atlantis"] } })),
+        )
+        .await
+        .problem(422);
+    assert!(
+        p["field"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("regions")),
+        "{p}"
+    );
+    s.post_json(
+        "/v1/evaluations",
+        &eval_body(
+            CARD,
+            json!({ "context": { "purpose": "world-domination" } }),
+        ),
+    )
+    .await
+    .problem(422);
+    s.post_json(
+        "/v1/evaluations",
+        &eval_body(CARD, json!({ "profile": "nope" })),
+    )
+    .await
+    .problem(422);
+    // Routes, methods, parameters.
+    s.get("/v1/nothing-here").await.problem(404);
+    s.send(s.client.delete(format!("{}/v1/evaluations", s.base)))
+        .await
+        .problem(405);
+    s.get("/v1/decisions?limit=500").await.problem(400);
+    s.get("/v1/decisions?limit=abc").await.problem(400);
+    s.get("/v1/decisions?cursor=forged").await.problem(400);
+    s.get("/v1/decisions?from=yesterday").await.problem(400);
+    s.get("/v1/decisions?verdict=maybe").await.problem(400);
+    s.get("/v1/decisions?colour=red").await.problem(400);
+    s.get("/v1/decisions/not-a-uuid").await.problem(404);
+    s.get("/v1/decisions/0190f000-0000-7000-8000-000000000000")
+        .await
+        .problem(404);
+    s.get("/v1/models?status=happy").await.problem(400);
+}
+
+async fn decisions_list_filters_and_pages(s: &TestServer) {
+    let mut ids = Vec::new();
+    for (i, card) in [CARD, NC_CARD, CARD, NC_CARD, CARD].iter().enumerate() {
+        let r = s
+            .post_json(
+                "/v1/evaluations",
+                &eval_body(card, json!({ "model_ref": format!("org/m{}", i % 2) })),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        ids.push(r.json()["id"].as_str().unwrap().to_string());
+    }
+    let mut seen = Vec::new();
+    let mut url = "/v1/decisions?limit=2".to_string();
+    loop {
+        let page = s.get(&url).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        let page = page.json();
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        seen.extend(items.iter().map(|d| d["id"].as_str().unwrap().to_string()));
+        match page["next_cursor"].as_str() {
+            Some(c) => url = format!("/v1/decisions?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    ids.reverse();
+    assert_eq!(seen, ids, "newest first, each once");
+    let denied = s.get("/v1/decisions?verdict=deny").await.json();
+    assert_eq!(denied["items"].as_array().unwrap().len(), 2);
+    let m0 = s.get("/v1/decisions?model_ref=org/m0").await.json();
+    assert_eq!(m0["items"].as_array().unwrap().len(), 3);
+    let future = s
+        .get("/v1/decisions?from=2100-01-01T00:00:00Z")
+        .await
+        .json();
+    assert_eq!(future["items"].as_array().unwrap().len(), 0);
+    let past = s.get("/v1/decisions?until=2000-01-01").await.json();
+    assert_eq!(past["items"].as_array().unwrap().len(), 0);
+}
+
+async fn registry_versions_and_status_board(s: &TestServer) {
+    async fn put_model(s: &TestServer, r: &str, card: &str) -> modelgate_tests::api::Resp {
+        s.put_json(
+            &format!("/v1/models/{r}"),
+            &json!({ "document": { "content": card } }),
+        )
+        .await
+    }
+    let put = |r: &'static str, card: &'static str| put_model(s, r, card);
+    let r = put("acme/chat-8b", CARD).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["version"], 1);
+    let same = put("acme/chat-8b", CARD).await;
+    assert_eq!(
+        (same.status, same.json()["version"].clone()),
+        (200, json!(1))
+    );
+    assert_eq!(put("acme/nc", NC_CARD).await.status, 201);
+    assert_eq!(put("acme/idle", CARD).await.status, 201);
+
+    // Evaluate registered models by reference.
+    for m in ["acme/chat-8b", "acme/nc"] {
+        let r = s
+            .post_json("/v1/evaluations", &json!({ "model_ref": m }))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let board = s.get("/v1/models").await.json();
+    let status: Vec<(String, String)> = board["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["model_ref"].as_str().unwrap().into(),
+                i["status"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("acme/chat-8b".to_string(), "conditional".to_string()),
+            ("acme/idle".into(), "unevaluated".into()),
+            ("acme/nc".into(), "rejected".into()),
+        ]
+    );
+    // New metadata makes the decision stale.
+    let v2 = put("acme/chat-8b", NC_CARD).await;
+    assert_eq!((v2.status, v2.json()["version"].clone()), (201, json!(2)));
+    let stale = s.get("/v1/models?status=stale").await.json();
+    assert_eq!(stale["items"][0]["model_ref"], "acme/chat-8b");
+    assert_eq!(stale["items"].as_array().unwrap().len(), 1);
+
+    let m = s.get("/v1/models/acme/chat-8b").await;
+    assert_eq!(m.status, 200, "{}", m.text);
+    let m = m.json();
+    assert_eq!(m["versions"].as_array().unwrap().len(), 2);
+    assert_eq!(m["versions"][0]["record"]["id"], "acme/chat-8b");
+    assert_eq!(m["status"][0]["status"], "stale");
+    s.get("/v1/models/acme/unknown").await.problem(404);
+    // Registering a malformed document is refused with the location.
+    s.put_json(
+        "/v1/models/acme/bad",
+        &json!({ "document": { "content": "---\nlicense: [\n---\n" } }),
+    )
+    .await
+    .problem(422);
+    // Board pages.
+    let p1 = s.get("/v1/models?limit=2").await.json();
+    assert_eq!(p1["items"].as_array().unwrap().len(), 2);
+    let c = p1["next_cursor"].as_str().expect("more");
+    let p2 = s
+        .get(&format!("/v1/models?limit=2&cursor={c}"))
+        .await
+        .json();
+    assert_eq!(p2["items"][0]["model_ref"], "acme/nc");
+    assert_eq!(p2["next_cursor"], Value::Null);
+}
+
+async fn profiles_create_update_and_evaluate(s: &TestServer) {
+    let r = s
+        .post_json("/v1/profiles", &json!({ "name": "eu-saas", "description": "EU SaaS", "context": { "deployment": "saas", "domicile": "DE", "regions": ["EU"] } }))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.header("location"), Some("/v1/profiles/eu-saas"));
+    assert_eq!(r.json()["version"], 1);
+    s.post_json("/v1/profiles", &json!({ "name": "eu-saas", "context": {} }))
+        .await
+        .problem(409);
+    s.post_json(
+        "/v1/profiles",
+        &json!({ "name": "bad name!", "context": {} }),
+    )
+    .await
+    .problem(422);
+    s.post_json(
+        "/v1/profiles",
+        &json!({ "name": "x", "context": { "domains": ["juggling"] } }),
+    )
+    .await
+    .problem(422);
+    let up = s
+        .put_json(
+            "/v1/profiles/eu-saas",
+            &json!({ "context": { "purpose": "research" } }),
+        )
+        .await;
+    assert_eq!(up.status, 200, "{}", up.text);
+    assert_eq!(up.json()["version"], 2);
+    assert_eq!(up.json()["context"]["purpose"], "research");
+    let list = s.get("/v1/profiles").await.json();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    s.get("/v1/profiles/nope").await.problem(404);
+
+    let r = s
+        .post_json(
+            "/v1/evaluations",
+            &eval_body(NC_CARD, json!({ "profile": "eu-saas" })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let d = r.json();
+    assert_eq!(d["profile"], "eu-saas");
+    assert_eq!(d["context"]["purpose"], "research");
+    let by_profile = s.get("/v1/decisions?profile=eu-saas").await.json();
+    assert_eq!(by_profile["items"].as_array().unwrap().len(), 1);
+}
+
+async fn catalog_and_packs(s: &TestServer) {
+    let l = s.get("/v1/licenses").await.json();
+    let ids: Vec<&str> = l["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["id"].as_str())
+        .collect();
+    assert!(ids.len() >= 40);
+    assert!(ids.contains(&"llama3.1") && ids.contains(&"apache-2.0"));
+    let one = s.get("/v1/licenses/llama3.1").await.json();
+    assert_eq!(one["id"], "llama3.1");
+    assert!(one["clauses"].as_object().is_some_and(|c| !c.is_empty()));
+    s.get("/v1/licenses/no-such-licence").await.problem(404);
+
+    let packs = s.get("/v1/packs").await.json();
+    let items = packs["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["builtin"], true);
+    assert_eq!(items[0]["active"], true);
+    let digest = items[0]["digest"].as_str().unwrap();
+    assert_eq!(packs["active"]["digest"], digest);
+    let p = s.get(&format!("/v1/packs/{digest}")).await.json();
+    assert_eq!(p["name"], "modelgate-default");
+    assert!(p["rules"].as_u64().unwrap() >= 35);
+    assert!(
+        p["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "pack.yaml")
+    );
+    s.get("/v1/packs/sha256:0000").await.problem(404);
+}
+
+async fn operations_endpoints(s: &TestServer) {
+    assert_eq!(s.get("/healthz").await.json()["status"], "ok");
+    let ready = s.get("/readyz").await;
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.json()["pack"]["name"], "modelgate-default");
+    s.post_json("/v1/evaluations", &eval_body(CARD, json!({})))
+        .await;
+    s.get("/v1/nothing").await;
+    let m = s.get("/metrics").await;
+    assert_eq!(m.status, 200);
+    assert!(
+        m.text.contains(
+            r#"modelgate_http_requests_total{method="POST",route="/v1/evaluations",status="201"} 1"#
+        ),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.text.contains(r#"route="unmatched",status="404""#),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.text
+            .contains(r#"modelgate_decisions_total{verdict="conditional"} 1"#),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.text
+            .contains("modelgate_evaluation_duration_seconds_count 1"),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.text.contains("modelgate_db_pool_connections"),
+        "{}",
+        m.text
+    );
+    let o = s.get("/openapi.yaml").await;
+    assert_eq!(o.status, 200);
+    assert!(o.text.starts_with("openapi: 3.1"));
+}
+
+/// Every route the server has is in `openapi.yaml`, with the same methods, and the other
+/// way round.
+#[test]
+fn openapi_lists_exactly_the_routes() {
+    let spec: Value =
+        serde_norway::from_str(modelgate::http::OPENAPI).expect("openapi.yaml is YAML");
+    assert_eq!(spec["openapi"].as_str().map(|v| &v[..3]), Some("3.1"));
+    let mut documented: Vec<String> = Vec::new();
+    for (path, ops) in spec["paths"].as_object().expect("paths") {
+        for m in ops.as_object().unwrap().keys() {
+            if ["get", "put", "post", "delete", "patch"].contains(&m.as_str()) {
+                documented.push(format!("{} {path}", m.to_uppercase()));
+            }
+        }
+    }
+    documented.sort();
+    let mut served: Vec<String> = modelgate::http::route_list()
+        .iter()
+        .map(|(m, p)| format!("{m} {p}"))
+        .collect();
+    served.sort();
+    assert_eq!(documented, served);
+}
+
+async fn every_format_and_several_models(s: &TestServer) {
+    let fixture = |name: &str| {
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/formats").join(name),
+        )
+        .unwrap()
+    };
+    for (name, format) in [
+        ("cyclonedx-1.6-llama-finetune.json", "cyclonedx"),
+        ("spdx3-ai-minimal-apache.json", "spdx3"),
+        ("mof-acme-open.yml", "mof"),
+    ] {
+        let r = s.post_json("/v1/evaluations", &eval_body(&fixture(name), json!({}))).await;
+        assert_eq!(r.status, 201, "{name}: {}", r.text);
+        assert_eq!(r.json()["model"]["source_format"], format, "{name}");
+        let forced = s
+            .post_json(
+                "/v1/evaluations?dry_run=true",
+                &json!({ "document": { "format": format, "content": fixture(name) } }),
+            )
+            .await;
+        assert_eq!(forced.status, 200, "{name}: {}", forced.text);
+    }
+    // A BOM with several models: model_ref picks one.
+    let bom = fixture("cyclonedx-1.7-multi-model.json");
+    let p = s
+        .post_json("/v1/evaluations", &eval_body(&bom, json!({})))
+        .await
+        .problem(422);
+    let models: Vec<String> = p["models"]
+        .as_array()
+        .expect("models listed")
+        .iter()
+        .map(|m| m.as_str().unwrap().to_string())
+        .collect();
+    assert!(models.len() > 1, "{p}");
+    let r = s
+        .post_json("/v1/evaluations", &eval_body(&bom, json!({ "model_ref": models[1] })))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["model"]["id"], models[1].as_str());
+    // Content in no format modelgate reads.
+    let p = s
+        .post_json("/v1/evaluations", &eval_body("[1, 2, 3]", json!({})))
+        .await
+        .problem(422);
+    assert!(p["detail"].as_str().unwrap().contains("cyclonedx"), "{p}");
+}
