@@ -419,10 +419,7 @@ fn check(
         .map_err(|e| Failure::new(exit::DATA_ERR, e.to_string()))?;
     let digest = modelgate_engine::input_digest(&bytes, &ctx);
     let now = now_unix();
-    let decisions: Vec<Decision> = records
-        .iter()
-        .map(|rec| pack.evaluate(rec, &ctx, now, &digest))
-        .collect();
+    let decisions: Vec<Decision> = pack.evaluate_document(&records, &ctx, now, &digest);
     print_decisions(a, &decisions, &pack, &a.input, out)
 }
 

@@ -221,11 +221,20 @@ fn several_models_one_decision_each_and_the_worst_verdict() {
         .collect();
     assert!(models.contains("acme/helpdesk-router"), "{models:?}");
     assert!(models.contains("acme/helpdesk-llama-8b"), "{models:?}");
+    // The router's base is another model of the same BOM: it inherits that model's
+    // Llama 3.1 terms (not an unresolved base) and declares a more permissive licence.
     assert!(
         results
             .iter()
-            .any(|r| r["ruleId"] == "lineage-unresolved-base"
-                && r["properties"]["model"] == "acme/helpdesk-router")
+            .any(|r| r["ruleId"] == "lineage-more-permissive-than-base"
+                && r["properties"]["model"] == "acme/helpdesk-router"),
+        "{results:?}"
+    );
+    assert!(
+        !results
+            .iter()
+            .any(|r| r["ruleId"] == "lineage-unresolved-base"),
+        "{results:?}"
     );
 }
 

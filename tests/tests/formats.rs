@@ -92,7 +92,10 @@ fn check_document(path: &Path, snapshot: &str) -> Vec<Decision> {
         assert!(!r.id.trim().is_empty(), "{what}: empty id");
         assert_round_trip(r, &what);
     }
-    let decisions: Vec<Decision> = recs.iter().map(|r| decide(r, &bytes)).collect();
+    // As `check` does: every model, the others of the document as known ancestors.
+    let ctx = UseContext::default();
+    let digest = modelgate_engine::input_digest(&bytes, &ctx);
+    let decisions: Vec<Decision> = the_pack().evaluate_document(&recs, &ctx, T0, &digest);
     for d in &decisions {
         // Fail closed: no licence, no allow.
         if d.license.declared.is_empty() {

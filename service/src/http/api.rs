@@ -26,11 +26,14 @@ const UNNAMED: &str = "unnamed-model";
 
 /// Every route: the path as `openapi.yaml` writes it, actix's pattern, and the handler per
 /// method. Registration and the contract test both read this table.
-fn table() -> Vec<(
+/// (path in `openapi.yaml`, actix pattern, handlers by method).
+type RouteEntry = (
     &'static str,
     &'static str,
     Vec<(&'static str, actix_web::Route)>,
-)> {
+);
+
+fn table() -> Vec<RouteEntry> {
     vec![
         (
             "/v1/evaluations",
@@ -269,6 +272,8 @@ struct Parsed {
     bytes: Vec<u8>,
     format: String,
     record: ModelRecord,
+    /// The other models of the same document (known ancestors of this one).
+    siblings: Vec<ModelRecord>,
     /// The document named the model (else `model_ref` must be given).
     named: bool,
 }
@@ -296,8 +301,8 @@ fn parse_document(
                 .map_err(|e| ingest_problem(&e))?;
             // A document describing several models (a BOM with several model
             // components): `model_ref` picks one.
-            let rec = if records.len() == 1 {
-                records.swap_remove(0)
+            let index = if records.len() == 1 {
+                0
             } else {
                 let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
                 let pick = model_ref.and_then(|m| {
@@ -305,7 +310,7 @@ fn parse_document(
                     records.iter().position(|r| r.id == id || r.id == m)
                 });
                 match pick {
-                    Some(i) => records.swap_remove(i),
+                    Some(i) => i,
                     None => {
                         return Err(Problem::unprocessable(
                             "several-models",
@@ -319,17 +324,19 @@ fn parse_document(
                     }
                 }
             };
+            let rec = records.swap_remove(index);
             let format = rec.source_format.clone();
             let named = model_ref.is_some() || rec.id != UNNAMED;
             Ok(Parsed {
                 bytes,
                 format,
                 record: rec,
+                siblings: records,
                 named,
             })
         }
         (None, Some(v)) => {
-            let bytes = serde_json::to_vec(&v).map_err(|e| Problem::internal(e))?;
+            let bytes = serde_json::to_vec(&v).map_err(Problem::internal)?;
             let rec = pack
                 .record_from_json(v, &opts)
                 .map_err(|e| ingest_problem(&e))?;
@@ -337,6 +344,7 @@ fn parse_document(
                 bytes,
                 format: Format::Native.as_str().to_string(),
                 record: rec,
+                siblings: Vec::new(),
                 named: true,
             })
         }
@@ -474,11 +482,20 @@ async fn create_evaluation(
         };
         let record: ModelRecord = serde_json::from_str(&v.record)
             .map_err(|e| Problem::internal(format!("stored record of {r}: {e}")))?;
+        // The other models of a multi-model document are this one's known ancestors.
+        let siblings = match Format::parse(&v.format) {
+            Some(f) if f != Format::Native => pack
+                .parse_all(&v.document, Some(f), &ParseOptions::with_model_ref(r))
+                .map(|all| all.into_iter().filter(|o| o.id != record.id).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         (
             Parsed {
                 bytes: v.document,
                 format: v.format,
                 record,
+                siblings,
                 named: true,
             },
             Some(v.version),
@@ -499,8 +516,13 @@ async fn create_evaluation(
         .unwrap_or_else(|| parsed.record.id.clone());
     let digest = modelgate_engine::input_digest(&parsed.bytes, &ctx);
     let now = now_micros();
-    let decision: Decision =
-        pack.evaluate(&parsed.record, &ctx, now.div_euclid(1_000_000), &digest);
+    let decision: Decision = pack.evaluate_with_ancestors(
+        &parsed.record,
+        &parsed.siblings,
+        &ctx,
+        now.div_euclid(1_000_000),
+        &digest,
+    );
     st.metrics
         .evaluation
         .observe(started.elapsed().as_secs_f64());

@@ -9,9 +9,27 @@ use std::fmt;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
-/// A problem response.
+/// A problem response (boxed: it travels in every `Result` of the handlers).
 #[derive(Debug, Clone, Serialize)]
-pub struct Problem {
+#[serde(transparent)]
+pub struct Problem(Box<ProblemBody>);
+
+impl std::ops::Deref for Problem {
+    type Target = ProblemBody;
+    fn deref(&self) -> &ProblemBody {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Problem {
+    fn deref_mut(&mut self) -> &mut ProblemBody {
+        &mut self.0
+    }
+}
+
+/// The members of a problem (RFC 9457 §3).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProblemBody {
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
@@ -27,14 +45,14 @@ pub struct Problem {
 impl Problem {
     /// `slug` names the problem type: `https://modelgate.dev/problems/<slug>`.
     pub fn new(status: StatusCode, slug: &str, detail: impl Into<String>) -> Problem {
-        Problem {
+        Problem(Box::new(ProblemBody {
             kind: format!("https://modelgate.dev/problems/{slug}"),
             title: status.canonical_reason().unwrap_or("Error").to_string(),
             status: status.as_u16(),
             detail: detail.into(),
             extra: serde_json::Map::new(),
             headers: Vec::new(),
-        }
+        }))
     }
 
     pub fn with(mut self, key: &str, value: impl Serialize) -> Problem {
@@ -97,7 +115,7 @@ impl ResponseError for Problem {
         for (k, v) in &self.headers {
             r.insert_header((k.clone(), v.clone()));
         }
-        r.body(serde_json::to_string(self).unwrap_or_default())
+        r.body(serde_json::to_string(&*self.0).unwrap_or_default())
     }
 }
 

@@ -246,6 +246,42 @@ impl Pack {
         }
     }
 
+    /// Evaluates every model a document describes (see [`Pack::parse_all`]). A model whose
+    /// base is another model of the same document (a CycloneDX BOM listing a fine-tune and
+    /// its base, say) inherits that model's declared terms, as with models fetched from
+    /// the Hub; the base-model catalog still comes first.
+    pub fn evaluate_document(
+        &self,
+        records: &[ModelRecord],
+        ctx: &UseContext,
+        now_unix: i64,
+        input_digest: &str,
+    ) -> Vec<Decision> {
+        (0..records.len())
+            .filter_map(|i| self.evaluate_in_document(records, i, ctx, now_unix, input_digest))
+            .collect()
+    }
+
+    /// Evaluates model `index` of a document, with the other models as known ancestors
+    /// (`None` when there is no such model).
+    pub fn evaluate_in_document(
+        &self,
+        records: &[ModelRecord],
+        index: usize,
+        ctx: &UseContext,
+        now_unix: i64,
+        input_digest: &str,
+    ) -> Option<Decision> {
+        let siblings: Vec<ModelRecord> = records
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != index)
+            .map(|(_, r)| r.clone())
+            .collect();
+        let rec = records.get(index)?;
+        Some(self.evaluate_with_ancestors(rec, &siblings, ctx, now_unix, input_digest))
+    }
+
     /// The facts the rules see when `rec` is evaluated under `ctx` at `now_unix`: one
     /// [`Facts`] per licence alternative, built as [`Pack::evaluate`] builds them (for
     /// tools and tests that run expressions over real facts).

@@ -82,10 +82,7 @@ impl Pack {
             Ok(recs) => {
                 // A document with several models: the worst verdict, and the rules and
                 // obligations of every decision.
-                let ds: Vec<_> = recs
-                    .iter()
-                    .map(|rec| self.evaluate(rec, &ctx, now, "test"))
-                    .collect();
+                let ds = self.evaluate_document(&recs, &ctx, now, "test");
                 let verdict = ds.iter().map(|d| d.verdict).max();
                 if verdict.map(|v| v.as_str()) != Some(t.expect.verdict.as_str()) {
                     failures.push(format!(
