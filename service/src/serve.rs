@@ -260,3 +260,34 @@ pub async fn serve(cfg: ServeConfig, log: &mut dyn std::io::Write) -> Result<(),
     store.close().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_never_shows_credentials() {
+        for (url, want) in [
+            ("postgres://u:pw@db:5432/app", "postgres at db:5432"),
+            ("postgres://u:p/w?x@db/app", "postgres at db"),
+            ("postgres://u:p@ss@db/app?sslmode=require", "postgres at db"),
+            ("postgresql://db?password=pw", "postgresql at db"),
+            ("sqlite:/var/lib/mg.db?mode=rwc", "SQLite at /var/lib/mg.db"),
+            ("u:pw@db", "a database URL"),
+        ] {
+            let d = Database::Url(url.to_string()).describe();
+            assert_eq!(d, want, "{url}");
+            assert!(!d.contains("pw") && !d.contains("ss@"), "{url}: {d}");
+        }
+    }
+
+    #[test]
+    fn bind_must_be_addr_port() {
+        for ok in ["127.0.0.1:8080", "[::1]:0", "localhost:1"] {
+            assert!(check_bind(ok).is_ok(), "{ok}");
+        }
+        for bad in ["8080", ":8080", "127.0.0.1", "127.0.0.1:65536", "h:x", ""] {
+            assert!(check_bind(bad).is_err(), "{bad}");
+        }
+    }
+}
