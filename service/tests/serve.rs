@@ -446,7 +446,9 @@ fn bad_configuration_exits_64_naming_the_problem() {
     .expect("write");
     std::fs::write(root.join("broken.yaml"), "bind: [127.0.0.1\n").expect("write");
     std::fs::write(root.join("wrong-type.yaml"), "workers: many\n").expect("write");
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, Vec<&str>)> = vec![
+    // (arguments, environment, what the message must name)
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             vec!["serve", "--config", "unknown.yaml"],
             vec![],
