@@ -59,10 +59,21 @@ pub enum Command {
     /// Run the HTTP service (SQLite in the data directory, or Postgres with DATABASE_URL).
     ///
     /// Configuration: flags > environment (MODELGATE_BIND, MODELGATE_DATA_DIR, DATABASE_URL,
-    /// MODELGATE_WORKERS, MODELGATE_LOG_FORMAT) > --config FILE > defaults. Stops gracefully
-    /// on SIGTERM/SIGINT (in-flight requests finish).
+    /// MODELGATE_WORKERS, MODELGATE_LOG_FORMAT) > --config FILE > defaults. The database:
+    /// --data-dir, else DATABASE_URL (postgres://user:password@host:port/db or sqlite:PATH),
+    /// else MODELGATE_DATA_DIR, else the file's database_url, then its data_dir, else
+    /// ./modelgate-data. Applies the migrations and registers the built-in rule pack at
+    /// start. Stops gracefully on SIGTERM/SIGINT (in-flight requests finish, up to 30 s).
+    ///
+    /// Exit codes: 0 stopped by a signal, 64 bad flag, variable or config file, 69 the
+    /// database cannot be opened or the address cannot be bound.
     Serve(crate::serve::ServeArgs),
     /// Apply the database migrations and exit (serve also applies them at start).
+    ///
+    /// The database is chosen as for serve: --data-dir, else DATABASE_URL, else
+    /// MODELGATE_DATA_DIR, else the --config file's database_url or data_dir, else
+    /// ./modelgate-data. Exit codes: 0 done, 64 bad configuration, 69 the database cannot
+    /// be opened or migrated.
     Migrate(crate::serve::DbArgs),
 }
 

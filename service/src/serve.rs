@@ -8,13 +8,15 @@ use crate::store::{PoolConfig, Store};
 use clap::Args;
 use serde::Deserialize;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 #[derive(Args, Debug, Default, Clone)]
 pub struct DbArgs {
     /// Data directory of the embedded SQLite database [env: MODELGATE_DATA_DIR] [default: ./modelgate-data].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Configuration file (YAML or JSON): bind, data_dir, database_url, workers, log_format.
+    /// Configuration file (YAML or JSON) with the keys bind, data_dir, database_url, workers,
+    /// log_format; unknown keys are refused. Flags and environment variables override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -58,17 +60,40 @@ impl Database {
     pub fn describe(&self) -> String {
         match self {
             Database::DataDir(d) => format!("SQLite in {}", d.display()),
-            Database::Url(u) => {
-                let scheme = u.split("://").next().unwrap_or("database");
-                let host = u
-                    .split("://")
-                    .nth(1)
-                    .map(|rest| rest.rsplit('@').next().unwrap_or(rest))
-                    .map(|h| h.split('/').next().unwrap_or(h))
-                    .unwrap_or("");
-                format!("{scheme} at {host}")
+            Database::Url(u) if u.starts_with("sqlite:") => {
+                let path = u.trim_start_matches("sqlite:").trim_start_matches("//");
+                format!("SQLite at {}", path.split('?').next().unwrap_or(path))
             }
+            Database::Url(u) => match u.split_once("://") {
+                Some((scheme, rest)) => {
+                    // After the last `@`: a password may hold `/` or `?`, a host never `@`.
+                    let host = rest.rsplit('@').next().unwrap_or(rest);
+                    let host = host.split(['/', '?', '#']).next().unwrap_or(host);
+                    format!("{scheme} at {host}")
+                }
+                None => "a database URL".to_string(),
+            },
         }
+    }
+
+    /// Refuses a URL this binary cannot open, before any connection (a usage error).
+    pub fn check(&self) -> Result<(), String> {
+        let Database::Url(u) = self else {
+            return Ok(());
+        };
+        let scheme = u.split(':').next().unwrap_or_default();
+        let parsed = match scheme {
+            "postgres" | "postgresql" => sqlx::postgres::PgConnectOptions::from_str(u).map(|_| ()),
+            "sqlite" => sqlx::sqlite::SqliteConnectOptions::from_str(u).map(|_| ()),
+            other => {
+                return Err(format!(
+                    "the database URL ({}) has the scheme `{other}`; modelgate opens postgres://, \
+                     postgresql:// and sqlite: URLs",
+                    self.describe()
+                ));
+            }
+        };
+        parsed.map_err(|e| format!("the database URL ({}) is not valid: {e}", self.describe()))
     }
 
     pub async fn open(&self) -> Result<Store, crate::store::StoreError> {
@@ -88,18 +113,37 @@ pub struct ServeConfig {
     pub log_format: String,
 }
 
+/// An environment variable; set but empty counts as unset.
+fn var(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    env(name).filter(|v| !v.trim().is_empty())
+}
+
+/// `ADDR:PORT` (`127.0.0.1:8080`, `[::1]:8080`, `localhost:8080`); port 0 picks a free port.
+fn check_bind(bind: &str) -> Result<(), String> {
+    let port = bind
+        .rsplit_once(':')
+        .map(|(host, port)| (host, port.parse::<u16>()));
+    match port {
+        Some((host, Ok(_))) if !host.is_empty() => Ok(()),
+        _ => Err(format!(
+            "the address to listen on must be ADDR:PORT (like 127.0.0.1:8080), got `{bind}`"
+        )),
+    }
+}
+
 /// Resolves the configuration; `env` reads an environment variable.
 pub fn resolve(a: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<ServeConfig, String> {
     let file = read_file(a.db.config.as_ref())?;
     let bind = a
         .bind
         .clone()
-        .or_else(|| env("MODELGATE_BIND"))
+        .or_else(|| var(env, "MODELGATE_BIND"))
         .or(file.bind.clone())
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    check_bind(&bind)?;
     let workers = match a.workers {
         Some(n) => n,
-        None => match env("MODELGATE_WORKERS") {
+        None => match var(env, "MODELGATE_WORKERS") {
             Some(s) => s
                 .parse()
                 .map_err(|_| format!("MODELGATE_WORKERS must be a number, got `{s}`"))?,
@@ -111,7 +155,7 @@ pub fn resolve(a: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Se
     let log_format = a
         .log_format
         .clone()
-        .or_else(|| env("MODELGATE_LOG_FORMAT"))
+        .or_else(|| var(env, "MODELGATE_LOG_FORMAT"))
         .or(file.log_format.clone())
         .unwrap_or_else(|| "text".to_string());
     if !["text", "json"].contains(&log_format.as_str()) {
@@ -119,9 +163,11 @@ pub fn resolve(a: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Se
             "log format must be text or json, got `{log_format}`"
         ));
     }
+    let database = database(&a.db, env, &file);
+    database.check()?;
     Ok(ServeConfig {
         bind,
-        database: database(&a.db, env, &file),
+        database,
         workers: workers.max(1),
         log_format,
     })
@@ -144,10 +190,10 @@ pub fn database(a: &DbArgs, env: &dyn Fn(&str) -> Option<String>, file: &FileCon
     if let Some(d) = &a.data_dir {
         return Database::DataDir(d.clone());
     }
-    if let Some(u) = env("DATABASE_URL").filter(|u| !u.is_empty()) {
+    if let Some(u) = var(env, "DATABASE_URL") {
         return Database::Url(u);
     }
-    if let Some(d) = env("MODELGATE_DATA_DIR").filter(|d| !d.is_empty()) {
+    if let Some(d) = var(env, "MODELGATE_DATA_DIR") {
         return Database::DataDir(PathBuf::from(d));
     }
     if let Some(u) = &file.database_url {
@@ -163,7 +209,9 @@ pub fn database(a: &DbArgs, env: &dyn Fn(&str) -> Option<String>, file: &FileCon
 /// The database of `migrate` (and other commands that share serve's configuration).
 pub fn database_of(a: &DbArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Database, String> {
     let file = read_file(a.config.as_ref())?;
-    Ok(database(a, env, &file))
+    let db = database(a, env, &file);
+    db.check()?;
+    Ok(db)
 }
 
 /// Opens and migrates the database, registers the built-in pack, serves until SIGTERM/SIGINT.
@@ -211,4 +259,35 @@ pub async fn serve(cfg: ServeConfig, log: &mut dyn std::io::Write) -> Result<(),
     server.await.map_err(|e| e.to_string())?;
     store.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_never_shows_credentials() {
+        for (url, want) in [
+            ("postgres://u:pw@db:5432/app", "postgres at db:5432"),
+            ("postgres://u:p/w?x@db/app", "postgres at db"),
+            ("postgres://u:p@ss@db/app?sslmode=require", "postgres at db"),
+            ("postgresql://db?password=pw", "postgresql at db"),
+            ("sqlite:/var/lib/mg.db?mode=rwc", "SQLite at /var/lib/mg.db"),
+            ("u:pw@db", "a database URL"),
+        ] {
+            let d = Database::Url(url.to_string()).describe();
+            assert_eq!(d, want, "{url}");
+            assert!(!d.contains("pw") && !d.contains("ss@"), "{url}: {d}");
+        }
+    }
+
+    #[test]
+    fn bind_must_be_addr_port() {
+        for ok in ["127.0.0.1:8080", "[::1]:0", "localhost:1"] {
+            assert!(check_bind(ok).is_ok(), "{ok}");
+        }
+        for bad in ["8080", ":8080", "127.0.0.1", "127.0.0.1:65536", "h:x", ""] {
+            assert!(check_bind(bad).is_err(), "{bad}");
+        }
+    }
 }

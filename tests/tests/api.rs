@@ -15,6 +15,8 @@ api_on_both_backends!(
     catalog_and_packs,
     operations_endpoints,
     every_format_and_several_models,
+    body_limits_per_route,
+    nul_characters_are_client_mistakes,
 );
 
 const CARD: &str = include_str!("../../examples/acme-chat-8b.md");
@@ -602,4 +604,173 @@ async fn every_format_and_several_models(s: &TestServer) {
         .await
         .problem(422);
     assert!(p["detail"].as_str().unwrap().contains("cyclonedx"), "{p}");
+}
+
+/// A JSON body of exactly `len` bytes: `{"document": {"content": "<card>xxx…"}}` (or, for
+/// profiles, a description padded the same way).
+fn padded(len: usize, make: impl Fn(&str) -> Value) -> String {
+    let base = make("").to_string().len();
+    assert!(len >= base, "{len} < {base}");
+    let body = make(&"x".repeat(len - base)).to_string();
+    assert_eq!(body.len(), len);
+    body
+}
+
+async fn send_raw(s: &TestServer, method: reqwest::Method, path: &str, body: String) -> u16 {
+    let r = s
+        .send(
+            s.client
+                .request(method, format!("{}{path}", s.base))
+                .header("content-type", "application/json")
+                .body(body),
+        )
+        .await;
+    if r.status >= 400 {
+        r.problem(r.status);
+    }
+    r.status
+}
+
+/// The default limits hold at the byte: 1 MiB for evaluations and `PUT /v1/models/…`,
+/// 64 KiB for profiles; one byte more is 413.
+async fn body_limits_per_route(s: &TestServer) {
+    use reqwest::Method;
+    const MIB: usize = 1024 * 1024;
+    const SMALL: usize = 64 * 1024;
+    let card = |pad: &str| json!({ "document": { "content": format!("---\nlicense: mit\n---\n# Big\n\n{pad}\n") } });
+    let eval = |pad: &str| {
+        let mut b = card(pad);
+        b["model_ref"] = json!("org/big");
+        b
+    };
+    assert_eq!(
+        send_raw(
+            s,
+            Method::POST,
+            "/v1/evaluations?dry_run=true",
+            padded(MIB, eval)
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        send_raw(s, Method::POST, "/v1/evaluations", padded(MIB + 1, eval)).await,
+        413
+    );
+    assert_eq!(
+        send_raw(s, Method::PUT, "/v1/models/org/big", padded(MIB, card)).await,
+        201
+    );
+    assert_eq!(
+        send_raw(
+            s,
+            Method::PUT,
+            "/v1/models/org/bigger",
+            padded(MIB + 1, card)
+        )
+        .await,
+        413
+    );
+    s.get("/v1/models/org/bigger").await.problem(404);
+
+    let profile = |name: &'static str| move |pad: &str| json!({ "name": name, "description": pad, "context": {} });
+    assert_eq!(
+        send_raw(
+            s,
+            Method::POST,
+            "/v1/profiles",
+            padded(SMALL, profile("p1"))
+        )
+        .await,
+        201
+    );
+    assert_eq!(
+        send_raw(
+            s,
+            Method::POST,
+            "/v1/profiles",
+            padded(SMALL + 1, profile("p2"))
+        )
+        .await,
+        413
+    );
+    assert_eq!(
+        send_raw(
+            s,
+            Method::PUT,
+            "/v1/profiles/p3",
+            padded(SMALL, profile("p3"))
+        )
+        .await,
+        201
+    );
+    assert_eq!(
+        send_raw(
+            s,
+            Method::PUT,
+            "/v1/profiles/p4",
+            padded(SMALL + 1, profile("p4"))
+        )
+        .await,
+        413
+    );
+    let names: Vec<String> = s.get("/v1/profiles").await.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["p1", "p3"]);
+}
+
+/// U+0000 cannot be stored in PostgreSQL text; on both backends it is a 4xx wherever a
+/// client can send it (it was a 500 on PostgreSQL).
+async fn nul_characters_are_client_mistakes(s: &TestServer) {
+    for path in [
+        "/v1/decisions?model_ref=a%00b",
+        "/v1/decisions?profile=%00",
+        "/v1/models/a%00b",
+        "/v1/profiles/%00",
+        "/v1/packs/%00",
+        "/v1/licenses/mit%00",
+    ] {
+        let r = s.get(path).await;
+        r.problem(400);
+    }
+    let p = s
+        .post_json(
+            "/v1/evaluations",
+            &eval_body(CARD, json!({ "model_ref": "a\u{0}b" })),
+        )
+        .await
+        .problem(422);
+    assert_eq!(p["pointer"], "/model_ref", "{p}");
+    s.post_json(
+        "/v1/evaluations",
+        &eval_body(CARD, json!({ "profile": "\u{0}" })),
+    )
+    .await
+    .problem(422);
+    s.put_json(
+        "/v1/profiles/p",
+        &json!({ "description": "a\u{0}", "context": {} }),
+    )
+    .await
+    .problem(422);
+    s.put_json(
+        "/v1/models/org/m",
+        &json!({ "record": { "id": "org/m", "name": "x\u{0}" } }),
+    )
+    .await
+    .problem(422);
+    // A NUL inside a document (escaped in the document's own JSON) names the model.
+    let native = json!({ "id": "org/n\u{0}ul" }).to_string();
+    let p = s
+        .post_json("/v1/evaluations", &eval_body(&native, json!({})))
+        .await
+        .problem(422);
+    assert!(p["type"].as_str().unwrap().ends_with("invalid-text"), "{p}");
+    // Nothing was stored.
+    let list = s.get("/v1/decisions").await.json();
+    assert_eq!(list["items"].as_array().unwrap().len(), 0, "{list}");
 }

@@ -6,8 +6,11 @@ use crate::store::{
     BoardCursor, BoardRow, DecisionFilter, DecisionRow, Inserted, ModelStatus, NewDecision,
     NewModelVersion, decode_cursor, encode_cursor,
 };
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use modelgate_engine::context::UseContext;
 use modelgate_engine::{Decision, Format, IngestError, ModelRecord, Pack, ParseOptions};
 use serde::Deserialize;
@@ -24,16 +27,16 @@ const DEFAULT_LIMIT: u32 = 50;
 /// The name the card parser gives a model it cannot name.
 const UNNAMED: &str = "unnamed-model";
 
-/// Every route: the path as `openapi.yaml` writes it, actix's pattern, and the handler per
-/// method. Registration and the contract test both read this table.
-/// (path in `openapi.yaml`, actix pattern, handlers by method).
-type RouteEntry = (
+/// (path in `openapi.yaml`, actix pattern, handler per method).
+type RouteRow = (
     &'static str,
     &'static str,
     Vec<(&'static str, actix_web::Route)>,
 );
 
-fn table() -> Vec<RouteEntry> {
+/// Every route: the path as `openapi.yaml` writes it, actix's pattern, and the handler per
+/// method. Registration and the contract test both read this table.
+fn table() -> Vec<RouteRow> {
     vec![
         (
             "/v1/evaluations",
@@ -124,7 +127,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         for (_, route) in methods {
             r = r.route(route);
         }
-        cfg.service(r.default_service(web::to(method_not_allowed)));
+        cfg.service(
+            r.default_service(web::to(method_not_allowed))
+                .wrap(actix_web::middleware::from_fn(reject_nul)),
+        );
     }
 }
 
@@ -134,6 +140,27 @@ pub fn route_list() -> Vec<(&'static str, &'static str)> {
         .into_iter()
         .flat_map(|(path, _, methods)| methods.into_iter().map(move |(m, _)| (m, path)))
         .collect()
+}
+
+/// A path or query string with an encoded NUL (`%00`) is refused: no identifier, name or
+/// filter holds one, and PostgreSQL cannot store it in text.
+async fn reject_nul<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    if req
+        .uri()
+        .path_and_query()
+        .is_some_and(|pq| pq.as_str().contains("%00"))
+    {
+        let p = Problem::bad_request(
+            "the path or query string contains an encoded NUL character (%00)",
+        );
+        return Ok(req.into_response(p.error_response()).map_into_right_body());
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 pub async fn not_found(req: HttpRequest) -> Problem {
@@ -185,7 +212,43 @@ fn json_body<T: for<'de> Deserialize<'de>>(
             ),
         ));
     }
+    if body.windows(6).any(|w| w == b"\\u0000")
+        && let Ok(v) = serde_json::from_slice::<Value>(body)
+        && let Some(at) = nul_string(&v, String::new())
+    {
+        return Err(nul_problem(&at));
+    }
     serde_json::from_slice(body).map_err(|e| problem::body_problem(&e))
+}
+
+/// The JSON pointer of the first string (or key) holding U+0000.
+fn nul_string(v: &Value, at: String) -> Option<String> {
+    match v {
+        Value::String(s) => s.contains('\0').then_some(at),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| nul_string(x, format!("{at}/{i}"))),
+        Value::Object(o) => o.iter().find_map(|(k, x)| {
+            let here = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+            if k.contains('\0') {
+                Some(here)
+            } else {
+                nul_string(x, here)
+            }
+        }),
+        _ => None,
+    }
+}
+
+fn nul_problem(at: &str) -> Problem {
+    Problem::unprocessable(
+        "invalid-text",
+        format!(
+            "the request body holds a NUL character (U+0000) at `{at}`; modelgate does not store it"
+        ),
+    )
+    .with("pointer", at)
 }
 
 /// Reads the whole body up to `limit` bytes (a longer one is 413 without reading it all).
@@ -514,6 +577,12 @@ async fn create_evaluation(
         .model_ref
         .clone()
         .unwrap_or_else(|| parsed.record.id.clone());
+    if model_ref.contains('\0') {
+        return Err(Problem::unprocessable(
+            "invalid-text",
+            "the model's name holds a NUL character (U+0000); give a `model_ref` without one",
+        ));
+    }
     let digest = modelgate_engine::input_digest(&parsed.bytes, &ctx);
     let now = now_micros();
     let decision: Decision = pack.evaluate_with_ancestors(
@@ -896,9 +965,10 @@ async fn save_profile(
         .await?)
 }
 
-async fn create_profile(req: HttpRequest, st: Data, body: web::Json<ProfileIn>) -> Reply {
+async fn create_profile(req: HttpRequest, st: Data, payload: web::Payload) -> Reply {
     let tenant = tenant(&req);
-    let body = body.into_inner();
+    let raw = read_body(payload, st.limits.small_body).await?;
+    let body: ProfileIn = json_body(&req, &raw, st.limits.small_body)?;
     let Some(name) = body.name.clone() else {
         return Err(Problem::unprocessable(
             "invalid-body",
@@ -922,11 +992,12 @@ async fn put_profile(
     req: HttpRequest,
     st: Data,
     path: web::Path<String>,
-    body: web::Json<ProfileIn>,
+    payload: web::Payload,
 ) -> Reply {
     let tenant = tenant(&req);
     let name = path.into_inner();
-    let body = body.into_inner();
+    let raw = read_body(payload, st.limits.small_body).await?;
+    let body: ProfileIn = json_body(&req, &raw, st.limits.small_body)?;
     if let Some(n) = &body.name
         && *n != name
     {

@@ -144,6 +144,17 @@ impl From<crate::store::StoreError> for Problem {
                 Problem::unavailable("the database is busy; retry shortly")
                     .header(header::RETRY_AFTER, "1")
             }
+            // PostgreSQL refuses U+0000 in text (22021) and characters its encoding lacks
+            // (22P05): text the client sent, e.g. a model name inside a document.
+            E::Db(sqlx::Error::Database(d))
+                if d.code().is_some_and(|c| c == "22021" || c == "22P05") =>
+            {
+                Problem::unprocessable(
+                    "invalid-text",
+                    "a text of the request (a model name, a profile description...) holds a \
+                     character that cannot be stored, such as NUL (U+0000)",
+                )
+            }
             other => Problem::internal(other),
         }
     }

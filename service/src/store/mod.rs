@@ -138,6 +138,12 @@ impl Store {
         match scheme {
             "postgres" | "postgresql" => {
                 let opts = PgConnectOptions::from_str(url)?;
+                // One connection first: its error says why (refused, unknown host, bad
+                // password) where the pool would only report a timeout.
+                let probe = <sqlx::PgConnection as sqlx::Connection>::connect_with(&opts);
+                if let Ok(conn) = tokio::time::timeout(cfg.acquire_timeout, probe).await {
+                    let _ = sqlx::Connection::close(conn?).await;
+                }
                 let pool = PgPoolOptions::new()
                     .max_connections(cfg.max_connections)
                     .acquire_timeout(cfg.acquire_timeout)

@@ -1,0 +1,744 @@
+//! `modelgate serve` and `modelgate migrate` as real processes: start-up with no set-up,
+//! configuration precedence, PostgreSQL through `DATABASE_URL`, exit codes, `--help`, and
+//! graceful shutdown on SIGTERM/SIGINT.
+//!
+//! These tests live in the `modelgate` package (not in `modelgate-tests`) because cargo
+//! builds a package's binary before that package's integration tests and names it in
+//! `CARGO_BIN_EXE_modelgate`: the binary under test is always the current one, without a
+//! nested `cargo build` or a guess about the target directory.
+//!
+//! PostgreSQL is reached at `MODELGATE_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); each test that needs it creates a fresh
+//! database and drops it. A PostgreSQL that cannot be reached fails the test, never skips it.
+
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_modelgate");
+const CARD: &str = include_str!("../../examples/acme-chat-8b.md");
+/// Every variable the binary reads for its configuration: cleared for each run so the
+/// environment of the test runner cannot leak in.
+const CONFIG_VARS: [&str; 5] = [
+    "MODELGATE_BIND",
+    "MODELGATE_DATA_DIR",
+    "MODELGATE_WORKERS",
+    "MODELGATE_LOG_FORMAT",
+    "DATABASE_URL",
+];
+const READY_WITHIN: Duration = Duration::from_secs(90);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temporary directory")
+}
+
+/// `modelgate ARGS` in `cwd` with only the configuration variables given.
+fn modelgate(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut c = Command::new(BIN);
+    c.current_dir(cwd).args(args).stdin(Stdio::null());
+    for v in CONFIG_VARS {
+        c.env_remove(v);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+/// Runs a command that ends by itself (migrate, a refused serve), with a time limit.
+fn run(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut child = modelgate(cwd, args, env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn modelgate");
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("modelgate {args:?} did not end within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("output")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A running `modelgate serve`; killed when dropped (if a test failed before stopping it).
+struct Server {
+    child: Child,
+    log: PathBuf,
+    _logdir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts `modelgate serve ARGS` and waits until `/readyz` on `port` answers 200.
+    fn start(cwd: &Path, port: u16, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let logdir = tempdir();
+        let log = logdir.path().join("stderr.log");
+        let file = std::fs::File::create(&log).expect("log file");
+        let mut all = vec!["serve", "--workers", "2"];
+        all.extend_from_slice(args);
+        let child = modelgate(cwd, &all, env)
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("spawn modelgate serve");
+        let mut s = Server {
+            child,
+            log,
+            _logdir: logdir,
+        };
+        let started = Instant::now();
+        loop {
+            if let Some(status) = s.child.try_wait().expect("wait") {
+                panic!(
+                    "modelgate serve {args:?} exited ({status}) before it was ready:\n{}",
+                    s.stderr()
+                );
+            }
+            if get(port, "/readyz").is_some_and(|(code, _)| code == 200) {
+                return s;
+            }
+            if started.elapsed() > READY_WITHIN {
+                panic!(
+                    "modelgate serve {args:?} not ready on port {port} within {READY_WITHIN:?}:\n{}",
+                    s.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn signal(&self, sig: &str) {
+        let st = Command::new("kill")
+            .args([format!("-{sig}"), self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(st.success(), "kill -{sig} failed");
+    }
+
+    /// Waits for the process to end (at most `limit`).
+    fn wait(&mut self, limit: Duration) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().expect("wait") {
+                return st;
+            }
+            if started.elapsed() > limit {
+                panic!(
+                    "modelgate serve did not exit within {limit:?}:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM, then asserts a clean exit (0).
+    fn stop(mut self) {
+        self.signal("TERM");
+        let st = self.wait(Duration::from_secs(40));
+        assert_eq!(st.code(), Some(0), "exit after SIGTERM:\n{}", self.stderr());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("HTTP client")
+}
+
+/// GET; `None` when nothing answers on the port.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let r = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .ok()?
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .send()
+        .ok()?;
+    let code = r.status().as_u16();
+    Some((code, r.text().unwrap_or_default()))
+}
+
+fn get_json(port: u16, path: &str) -> Value {
+    let (code, body) = get(port, path).unwrap_or_else(|| panic!("no answer on port {port}"));
+    assert_eq!(code, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path} is not JSON ({e}): {body}"))
+}
+
+fn evaluate(port: u16, content: &str) -> (u16, Value) {
+    let r = client()
+        .post(format!("http://127.0.0.1:{port}/v1/evaluations"))
+        .header("content-type", "application/json")
+        .body(json!({ "document": { "content": content } }).to_string())
+        .send()
+        .expect("POST /v1/evaluations");
+    let code = r.status().as_u16();
+    let body = r.text().expect("body");
+    let v = serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
+    (code, v)
+}
+
+/// Nothing accepts connections on this port.
+fn closed(port: u16) -> bool {
+    TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().expect("address"),
+        Duration::from_millis(500),
+    )
+    .is_err()
+}
+
+fn db_file(dir: &Path) -> bool {
+    dir.join("modelgate.db").is_file()
+}
+
+// ---- PostgreSQL --------------------------------------------------------------------------
+
+fn pg_admin_url() -> String {
+    std::env::var("MODELGATE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// A fresh PostgreSQL database, dropped at the end of the test.
+struct PgDb {
+    name: String,
+    url: String,
+}
+
+fn pg_exec(sql: &str) -> Result<(), String> {
+    use sqlx::Connection;
+    let admin = pg_admin_url();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let mut c = sqlx::PgConnection::connect(&admin).await.map_err(|e| {
+            format!(
+                "PostgreSQL is not reachable at {admin} ({e}); start it or set \
+                 MODELGATE_TEST_DATABASE_URL"
+            )
+        })?;
+        sqlx::query(sql)
+            .execute(&mut c)
+            .await
+            .map_err(|e| format!("{sql}: {e}"))?;
+        c.close().await.map_err(|e| e.to_string())
+    })
+}
+
+impl PgDb {
+    fn create() -> PgDb {
+        let name = format!("mg_serve_{}", uuid::Uuid::now_v7().simple());
+        if let Err(e) = pg_exec(&format!("CREATE DATABASE {name}")) {
+            panic!("{e}");
+        }
+        let admin = pg_admin_url();
+        let (base, query) = match admin.split_once('?') {
+            Some((b, q)) => (b.to_string(), format!("?{q}")),
+            None => (admin.clone(), String::new()),
+        };
+        let base = base.rsplit_once('/').map_or(base.as_str(), |(b, _)| b);
+        let url = format!("{base}/{name}{query}");
+        PgDb { name, url }
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let _ = pg_exec(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
+
+// ---- tests -------------------------------------------------------------------------------
+
+/// Nothing but a port: the data directory, the schema and the built-in pack appear.
+#[test]
+fn starts_with_no_setup_in_an_empty_directory() {
+    let cwd = tempdir();
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let s = Server::start(cwd.path(), port, &[], &[("MODELGATE_BIND", &bind)]);
+    assert!(
+        db_file(&cwd.path().join("modelgate-data")),
+        "./modelgate-data/modelgate.db was not created"
+    );
+    let ready = get_json(port, "/readyz");
+    assert_eq!(ready["database"], "sqlite", "{ready}");
+    assert_eq!(ready["pack"]["name"], "modelgate-default", "{ready}");
+    let packs = get_json(port, "/v1/packs");
+    assert_eq!(packs["items"][0]["builtin"], true, "{packs}");
+    assert_eq!(
+        packs["active"]["digest"], ready["pack"]["digest"],
+        "{packs}"
+    );
+    let (code, d) = evaluate(port, CARD);
+    assert_eq!(code, 201, "{d}");
+    assert_eq!(d["verdict"], "conditional", "{d}");
+    assert_eq!(d["pack"]["digest"], ready["pack"]["digest"]);
+    let log = s.stderr();
+    assert!(
+        log.contains(&port.to_string()),
+        "the log names the address: {log}"
+    );
+    s.stop();
+}
+
+/// No flag, no variable: 127.0.0.1:8080. Skipped (with a message) when 8080 is taken.
+#[test]
+fn the_default_address_is_localhost_8080() {
+    if TcpListener::bind("127.0.0.1:8080").is_err() {
+        eprintln!("SKIP: 127.0.0.1:8080 is in use; the default address is not tested");
+        return;
+    }
+    let cwd = tempdir();
+    let s = Server::start(cwd.path(), 8080, &[], &[]);
+    assert_eq!(get_json(8080, "/healthz")["status"], "ok");
+    s.stop();
+}
+
+/// Flag > environment > config file > default, for the address and the data directory.
+#[test]
+fn flags_beat_environment_beat_config_file() {
+    let cwd = tempdir();
+    let root = cwd.path();
+    let (flag_port, env_port, file_port) = (free_port(), free_port(), free_port());
+    let (flag_dir, env_dir, file_dir) = (root.join("flag"), root.join("env"), root.join("file"));
+    let config = root.join("modelgate.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "bind: 127.0.0.1:{file_port}\ndata_dir: {}\nworkers: 1\n",
+            file_dir.display()
+        ),
+    )
+    .expect("write config");
+    let config = config.to_string_lossy().into_owned();
+    let env_bind = format!("127.0.0.1:{env_port}");
+    let env_dir_s = env_dir.to_string_lossy().into_owned();
+    let env = [
+        ("MODELGATE_BIND", env_bind.as_str()),
+        ("MODELGATE_DATA_DIR", env_dir_s.as_str()),
+    ];
+
+    // Flags win over both.
+    let flag_bind = format!("127.0.0.1:{flag_port}");
+    let flag_dir_s = flag_dir.to_string_lossy().into_owned();
+    let s = Server::start(
+        root,
+        flag_port,
+        &[
+            "--config",
+            &config,
+            "--bind",
+            &flag_bind,
+            "--data-dir",
+            &flag_dir_s,
+        ],
+        &env,
+    );
+    assert!(closed(env_port) && closed(file_port));
+    assert!(db_file(&flag_dir) && !db_file(&env_dir) && !db_file(&file_dir));
+    s.stop();
+
+    // The environment wins over the file.
+    let s = Server::start(root, env_port, &["--config", &config], &env);
+    assert!(closed(flag_port) && closed(file_port));
+    assert!(db_file(&env_dir) && !db_file(&file_dir));
+    s.stop();
+
+    // The file wins over the defaults.
+    let s = Server::start(root, file_port, &["--config", &config], &[]);
+    assert!(db_file(&file_dir));
+    assert!(!root.join("modelgate-data").exists());
+    s.stop();
+}
+
+/// `DATABASE_URL` beats `MODELGATE_DATA_DIR` and the file; `--data-dir` beats `DATABASE_URL`.
+#[test]
+fn database_url_precedence() {
+    let cwd = tempdir();
+    let root = cwd.path();
+    let url_db = root.join("by-url.db");
+    let url = format!("sqlite:{}", url_db.display());
+    let env_dir = root.join("env");
+    let env_dir_s = env_dir.to_string_lossy().into_owned();
+    let config = root.join("c.json");
+    std::fs::write(
+        &config,
+        json!({ "database_url": format!("sqlite:{}", root.join("by-file.db").display()) })
+            .to_string(),
+    )
+    .expect("write config");
+    let config = config.to_string_lossy().into_owned();
+
+    let out = run(
+        root,
+        &["migrate", "--config", &config],
+        &[("DATABASE_URL", &url), ("MODELGATE_DATA_DIR", &env_dir_s)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(url_db.is_file(), "DATABASE_URL was not used");
+    assert!(!db_file(&env_dir) && !root.join("by-file.db").exists());
+
+    // The file's database_url when the environment names no database.
+    let out = run(root, &["migrate", "--config", &config], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(root.join("by-file.db").is_file());
+
+    let flag_dir = root.join("flag");
+    let out = run(
+        root,
+        &["migrate", "--data-dir", &flag_dir.to_string_lossy()],
+        &[("DATABASE_URL", &url)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        db_file(&flag_dir),
+        "--data-dir did not win over DATABASE_URL"
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("schema at version"), "{stdout}");
+}
+
+/// A configuration the binary cannot use is a usage error (64) that names the culprit,
+/// before anything is opened.
+#[test]
+fn bad_configuration_exits_64_naming_the_problem() {
+    let cwd = tempdir();
+    let root = cwd.path();
+    std::fs::write(
+        root.join("unknown.yaml"),
+        "bind: 127.0.0.1:1\ncolour: red\n",
+    )
+    .expect("write");
+    std::fs::write(root.join("broken.yaml"), "bind: [127.0.0.1\n").expect("write");
+    std::fs::write(root.join("wrong-type.yaml"), "workers: many\n").expect("write");
+    // (arguments, environment, what the message must name)
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
+        (
+            vec!["serve", "--config", "unknown.yaml"],
+            vec![],
+            vec!["unknown.yaml", "colour"],
+        ),
+        (
+            vec!["serve", "--config", "broken.yaml"],
+            vec![],
+            vec!["broken.yaml", "line"],
+        ),
+        (
+            vec!["serve", "--config", "wrong-type.yaml"],
+            vec![],
+            vec!["wrong-type.yaml", "workers"],
+        ),
+        (
+            vec!["serve", "--config", "missing.yaml"],
+            vec![],
+            vec!["missing.yaml"],
+        ),
+        (
+            vec!["migrate", "--config", "unknown.yaml"],
+            vec![],
+            vec!["unknown.yaml", "colour"],
+        ),
+        (
+            vec!["serve", "--bind", "localhost"],
+            vec![],
+            vec!["ADDR:PORT", "localhost"],
+        ),
+        (
+            vec!["serve"],
+            vec![("MODELGATE_BIND", "127.0.0.1:99999")],
+            vec!["127.0.0.1:99999"],
+        ),
+        (
+            vec!["serve"],
+            vec![("MODELGATE_WORKERS", "lots")],
+            vec!["MODELGATE_WORKERS", "lots"],
+        ),
+        (vec!["serve", "--log-format", "xml"], vec![], vec!["xml"]),
+        (
+            vec!["migrate"],
+            vec![("DATABASE_URL", "mysql://app:hunter2@db.internal/app")],
+            vec!["mysql", "db.internal"],
+        ),
+        (
+            vec!["serve"],
+            vec![(
+                "DATABASE_URL",
+                "postgres://app:hunter2@db.internal:notaport/app",
+            )],
+            vec!["not valid", "postgres"],
+        ),
+        (
+            vec!["serve", "--no-such-flag"],
+            vec![],
+            vec!["--no-such-flag"],
+        ),
+    ];
+    for (args, env, needles) in cases {
+        let out = run(root, &args, &env);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{args:?} {env:?}: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{args:?} {env:?}: `{n}` not in: {err}");
+        }
+        assert!(!err.contains("hunter2"), "the password is printed: {err}");
+    }
+    assert!(
+        !root.join("modelgate-data").exists(),
+        "a refused configuration created the data directory"
+    );
+}
+
+/// An unreachable database is 69 (EX_UNAVAILABLE), quickly, and the password is never
+/// printed.
+#[test]
+fn unreachable_database_exits_69_without_the_password() {
+    let cwd = tempdir();
+    let port = free_port();
+    let url = format!("postgres://mguser:Sup3rS3cret@127.0.0.1:{port}/modelgate");
+    for cmd in [vec!["migrate"], vec!["serve", "--bind", "127.0.0.1:0"]] {
+        let started = Instant::now();
+        let out = run(cwd.path(), &cmd, &[("DATABASE_URL", &url)]);
+        let took = started.elapsed();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(69), "{cmd:?}: {err}");
+        assert!(
+            !err.contains("Sup3rS3cret"),
+            "{cmd:?} prints the password: {err}"
+        );
+        assert!(!err.contains("mguser"), "{cmd:?} prints the user: {err}");
+        assert!(err.contains(&format!("127.0.0.1:{port}")), "{cmd:?}: {err}");
+        assert!(
+            err.to_lowercase().contains("refused"),
+            "{cmd:?} says why: {err}"
+        );
+        assert!(took < Duration::from_secs(30), "{cmd:?} took {took:?}");
+    }
+}
+
+/// A port that is taken: 69, naming the address.
+#[test]
+fn a_taken_port_exits_69() {
+    let cwd = tempdir();
+    let holder = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = holder.local_addr().expect("address").to_string();
+    let out = run(cwd.path(), &["serve", "--bind", &addr], &[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(err.contains(&addr), "{err}");
+}
+
+#[test]
+fn migrate_then_serve_on_the_same_directory() {
+    let cwd = tempdir();
+    let dir = cwd.path().join("data");
+    let dir_s = dir.to_string_lossy().into_owned();
+    let first = run(cwd.path(), &["migrate", "--data-dir", &dir_s], &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    assert!(db_file(&dir));
+    let again = run(cwd.path(), &["migrate", "--data-dir", &dir_s], &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(
+        text(&first.stdout),
+        text(&again.stdout),
+        "migrate is idempotent"
+    );
+    assert!(text(&first.stdout).contains("schema at version"));
+    let port = free_port();
+    let s = Server::start(
+        cwd.path(),
+        port,
+        &["--bind", &format!("127.0.0.1:{port}"), "--data-dir", &dir_s],
+        &[],
+    );
+    let (code, d) = evaluate(port, CARD);
+    assert_eq!(code, 201, "{d}");
+    s.stop();
+    // The decision is still there after a restart.
+    let s = Server::start(
+        cwd.path(),
+        port,
+        &["--bind", &format!("127.0.0.1:{port}"), "--data-dir", &dir_s],
+        &[],
+    );
+    let id = d["id"].as_str().expect("id");
+    let again = get_json(port, &format!("/v1/decisions/{id}"));
+    assert_eq!(again["verdict"], d["verdict"]);
+    s.stop();
+}
+
+#[test]
+fn postgres_through_database_url() {
+    let db = PgDb::create();
+    let cwd = tempdir();
+    let out = run(cwd.path(), &["migrate"], &[("DATABASE_URL", &db.url)]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stdout.starts_with("postgres at "), "{stdout}");
+    assert!(stdout.contains("schema at version"), "{stdout}");
+    let port = free_port();
+    let s = Server::start(
+        cwd.path(),
+        port,
+        &["--bind", &format!("127.0.0.1:{port}")],
+        &[("DATABASE_URL", &db.url)],
+    );
+    assert_eq!(get_json(port, "/readyz")["database"], "postgres");
+    assert!(
+        !cwd.path().join("modelgate-data").exists(),
+        "a data directory was created although DATABASE_URL is set"
+    );
+    let (code, d) = evaluate(port, CARD);
+    assert_eq!(code, 201, "{d}");
+    s.stop();
+}
+
+/// SIGTERM while a request body is still arriving: the request is answered, then the
+/// process exits 0. SIGINT does the same for an idle server.
+#[test]
+fn sigterm_lets_the_in_flight_request_finish() {
+    let cwd = tempdir();
+    let port = free_port();
+    let mut s = Server::start(
+        cwd.path(),
+        port,
+        &["--bind", &format!("127.0.0.1:{port}")],
+        &[],
+    );
+    // A large (about 400 KiB) but allowed evaluation body.
+    let mut content = String::from(CARD);
+    content.push_str("\n## Notes\n\n");
+    while content.len() < 400 * 1024 {
+        content.push_str("A line of notes that only makes the card longer.\n");
+    }
+    let body = json!({ "document": { "content": content } }).to_string();
+    let body = body.as_bytes();
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let head = format!(
+        "POST /v1/evaluations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).expect("write head");
+    let (first, rest) = body.split_at(body.len() / 2);
+    conn.write_all(first).expect("write first half");
+    conn.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(500));
+    let signalled = Instant::now();
+    s.signal("TERM");
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        s.child.try_wait().expect("wait").is_none(),
+        "the server exited with a request in flight:\n{}",
+        s.stderr()
+    );
+    conn.write_all(rest).expect("write second half");
+    let mut resp = String::new();
+    conn.read_to_string(&mut resp).expect("read the response");
+    let status_line = resp.lines().next().unwrap_or_default();
+    assert!(
+        status_line.starts_with("HTTP/1.1 201"),
+        "in-flight request: {status_line}\n{}",
+        s.stderr()
+    );
+    assert!(resp.contains("\"verdict\""), "{resp}");
+    let st = s.wait(Duration::from_secs(40));
+    assert_eq!(st.code(), Some(0), "exit after SIGTERM:\n{}", s.stderr());
+    eprintln!(
+        "SIGTERM to exit with one in-flight request: {:?}",
+        signalled.elapsed()
+    );
+
+    // SIGINT on an idle server.
+    let mut s = Server::start(
+        cwd.path(),
+        port,
+        &["--bind", &format!("127.0.0.1:{port}")],
+        &[],
+    );
+    let signalled = Instant::now();
+    s.signal("INT");
+    let st = s.wait(Duration::from_secs(40));
+    assert_eq!(st.code(), Some(0), "exit after SIGINT:\n{}", s.stderr());
+    eprintln!("SIGINT to exit, idle: {:?}", signalled.elapsed());
+}
+
+/// `serve --help` lists every setting with its variable and default; `migrate --help` its
+/// database settings.
+#[test]
+fn help_lists_every_setting() {
+    let cwd = tempdir();
+    let out = run(cwd.path(), &["serve", "--help"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    for needle in [
+        "--bind",
+        "MODELGATE_BIND",
+        "127.0.0.1:8080",
+        "--data-dir",
+        "MODELGATE_DATA_DIR",
+        "./modelgate-data",
+        "DATABASE_URL",
+        "--config",
+        "--workers",
+        "MODELGATE_WORKERS",
+        "--log-format",
+        "MODELGATE_LOG_FORMAT",
+        "SIGTERM",
+    ] {
+        assert!(
+            help.contains(needle),
+            "`{needle}` not in serve --help:\n{help}"
+        );
+    }
+    let out = run(cwd.path(), &["migrate", "--help"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    for needle in [
+        "--data-dir",
+        "MODELGATE_DATA_DIR",
+        "DATABASE_URL",
+        "--config",
+    ] {
+        assert!(
+            help.contains(needle),
+            "`{needle}` not in migrate --help:\n{help}"
+        );
+    }
+}
