@@ -551,7 +551,9 @@ fn openapi_lists_exactly_the_routes() {
 async fn every_format_and_several_models(s: &TestServer) {
     let fixture = |name: &str| {
         std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/formats").join(name),
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures/formats")
+                .join(name),
         )
         .unwrap()
     };
@@ -560,7 +562,9 @@ async fn every_format_and_several_models(s: &TestServer) {
         ("spdx3-ai-minimal-apache.json", "spdx3"),
         ("mof-acme-open.yml", "mof"),
     ] {
-        let r = s.post_json("/v1/evaluations", &eval_body(&fixture(name), json!({}))).await;
+        let r = s
+            .post_json("/v1/evaluations", &eval_body(&fixture(name), json!({})))
+            .await;
         assert_eq!(r.status, 201, "{name}: {}", r.text);
         assert_eq!(r.json()["model"]["source_format"], format, "{name}");
         let forced = s
@@ -585,7 +589,10 @@ async fn every_format_and_several_models(s: &TestServer) {
         .collect();
     assert!(models.len() > 1, "{p}");
     let r = s
-        .post_json("/v1/evaluations", &eval_body(&bom, json!({ "model_ref": models[1] })))
+        .post_json(
+            "/v1/evaluations",
+            &eval_body(&bom, json!({ "model_ref": models[1] })),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.json()["model"]["id"], models[1].as_str());

@@ -1,5 +1,9 @@
 //! The routes of `openapi.yaml`.
 
+// `Problem` is the error response itself (RFC 9457 body and headers); handlers return it by
+// value on purpose, so its size is not worth boxing for.
+#![allow(clippy::result_large_err)]
+
 use super::problem::{self, Problem};
 use super::{AppState, DEFAULT_TENANT, now_micros, parse_rfc3339_micros, rfc3339_micros};
 use crate::store::{
@@ -15,6 +19,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Instant;
+use tracing::Instrument;
 
 type Data = web::Data<AppState>;
 type Reply = Result<HttpResponse, Problem>;
@@ -24,13 +29,16 @@ const DEFAULT_LIMIT: u32 = 50;
 /// The name the card parser gives a model it cannot name.
 const UNNAMED: &str = "unnamed-model";
 
-/// Every route: the path as `openapi.yaml` writes it, actix's pattern, and the handler per
-/// method. Registration and the contract test both read this table.
-fn table() -> Vec<(
+/// A route: its `openapi.yaml` path, actix pattern, and handler per method.
+type RouteEntry = (
     &'static str,
     &'static str,
     Vec<(&'static str, actix_web::Route)>,
-)> {
+);
+
+/// Every route: the path as `openapi.yaml` writes it, actix's pattern, and the handler per
+/// method. Registration and the contract test both read this table.
+fn table() -> Vec<RouteEntry> {
     vec![
         (
             "/v1/evaluations",
@@ -273,6 +281,7 @@ struct Parsed {
     named: bool,
 }
 
+#[tracing::instrument(name = "document.parse", skip_all, fields(bytes, format))]
 fn parse_document(
     pack: &Pack,
     doc: Option<DocumentIn>,
@@ -291,6 +300,9 @@ fn parse_document(
         (Some(d), None) => {
             let format = format_arg(&d.format)?;
             let bytes = d.content.into_bytes();
+            let span = tracing::Span::current();
+            span.record("bytes", bytes.len());
+            span.record("format", d.format.as_str());
             let mut records = pack
                 .parse_all(&bytes, format, &opts)
                 .map_err(|e| ingest_problem(&e))?;
@@ -329,7 +341,7 @@ fn parse_document(
             })
         }
         (None, Some(v)) => {
-            let bytes = serde_json::to_vec(&v).map_err(|e| Problem::internal(e))?;
+            let bytes = serde_json::to_vec(&v).map_err(Problem::internal)?;
             let rec = pack
                 .record_from_json(v, &opts)
                 .map_err(|e| ingest_problem(&e))?;
@@ -455,7 +467,16 @@ async fn create_evaluation(
         .with("field", &e.field)
     })?;
 
-    // The document: inline, or the latest registered metadata of `model_ref`.
+    // The document: inline, or the latest registered metadata of `model_ref`. Parse and
+    // evaluation run in one span.
+    let eval_span = tracing::info_span!(
+        "evaluation",
+        pack = %pack.digest,
+        model_ref = tracing::field::Empty,
+        format = tracing::field::Empty,
+        verdict = tracing::field::Empty,
+        findings = tracing::field::Empty,
+    );
     let started = Instant::now();
     let (parsed, model_version) = if body.document.is_none() && body.record.is_none() {
         let Some(r) = body.model_ref.as_deref() else {
@@ -464,7 +485,12 @@ async fn create_evaluation(
                 "the body needs `document`, `record`, or the `model_ref` of a registered model",
             ));
         };
-        let Some(v) = st.store.latest_model_version(tenant, r).await? else {
+        let Some(v) = st
+            .store
+            .latest_model_version(tenant, r)
+            .instrument(eval_span.clone())
+            .await?
+        else {
             return Err(Problem::unprocessable(
                 "unknown-model",
                 format!(
@@ -484,7 +510,9 @@ async fn create_evaluation(
             Some(v.version),
         )
     } else {
-        let parsed = parse_document(&pack, body.document, body.record, body.model_ref.as_deref())?;
+        let parsed = eval_span.in_scope(|| {
+            parse_document(&pack, body.document, body.record, body.model_ref.as_deref())
+        })?;
         (parsed, None)
     };
     if !parsed.named {
@@ -499,8 +527,13 @@ async fn create_evaluation(
         .unwrap_or_else(|| parsed.record.id.clone());
     let digest = modelgate_engine::input_digest(&parsed.bytes, &ctx);
     let now = now_micros();
-    let decision: Decision =
-        pack.evaluate(&parsed.record, &ctx, now.div_euclid(1_000_000), &digest);
+    let decision: Decision = eval_span
+        .in_scope(|| pack.evaluate(&parsed.record, &ctx, now.div_euclid(1_000_000), &digest));
+    eval_span.record("model_ref", model_ref.as_str());
+    eval_span.record("format", parsed.format.as_str());
+    eval_span.record("verdict", decision.verdict.as_str());
+    eval_span.record("findings", decision.findings.len());
+    drop(eval_span);
     st.metrics
         .evaluation
         .observe(started.elapsed().as_secs_f64());
@@ -548,6 +581,7 @@ async fn create_evaluation(
             request_digest: Some(&request_digest),
         })
         .await?;
+    super::trace::record_decision_id(&id);
     let (row, replayed) = match inserted {
         Inserted::New(r) => {
             st.metrics.decisions.with_label_values(&[verdict]).inc();
