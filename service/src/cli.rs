@@ -582,9 +582,18 @@ fn serve(
     log: &mut dyn std::io::Write,
 ) -> Result<i32, Failure> {
     let cfg = crate::serve::resolve(a, env).map_err(|e| Failure::new(exit::USAGE, e))?;
-    actix_web::rt::System::new()
-        .block_on(crate::serve::serve(cfg, log))
-        .map_err(|e| Failure::new(exit::UNAVAILABLE, e))?;
+    // Outside the runtime: the exporter's blocking HTTP client must not live inside it.
+    let mut telemetry =
+        crate::telemetry::init(&cfg.log_format, env).map_err(|e| Failure::new(exit::USAGE, e))?;
+    let served = actix_web::rt::System::new().block_on(crate::serve::serve(cfg));
+    if let Err(e) = &served {
+        tracing::error!("{e}");
+    }
+    // Graceful shutdown: the spans still buffered are exported before the process ends.
+    if let Err(e) = telemetry.shutdown() {
+        let _ = writeln!(log, "modelgate: {e}");
+    }
+    served.map_err(|e| Failure::new(exit::UNAVAILABLE, e))?;
     Ok(0)
 }
 

@@ -7,5 +7,6 @@ pub mod output;
 pub mod packdir;
 pub mod serve;
 pub mod store;
+pub mod telemetry;
 
 pub use modelgate_engine as engine;

@@ -215,7 +215,8 @@ pub fn database_of(a: &DbArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<D
 }
 
 /// Opens and migrates the database, registers the built-in pack, serves until SIGTERM/SIGINT.
-pub async fn serve(cfg: ServeConfig, log: &mut dyn std::io::Write) -> Result<(), String> {
+/// Logs go through `tracing` (install a subscriber first: [`crate::telemetry::init`]).
+pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
     let store = cfg.database.open().await.map_err(|e| {
         format!(
             "cannot open the database ({}): {e}",
@@ -236,28 +237,23 @@ pub async fn serve(cfg: ServeConfig, log: &mut dyn std::io::Write) -> Result<(),
     let listener = std::net::TcpListener::bind(&cfg.bind)
         .map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let line = if cfg.log_format == "json" {
-        serde_json::json!({
-            "level": "info",
-            "message": "modelgate listening",
-            "address": addr.to_string(),
-            "database": cfg.database.describe(),
-            "pack": pack.digest,
-        })
-        .to_string()
-    } else {
-        format!(
-            "modelgate listening on http://{addr} ({}; pack {} {} {})",
-            cfg.database.describe(),
-            pack.manifest.name,
-            pack.manifest.version,
-            pack.digest
-        )
-    };
-    let _ = writeln!(log, "{line}");
+    let database = cfg.database.describe();
+    tracing::info!(
+        address = %addr,
+        database = %database,
+        pack = %pack.digest,
+        pack_name = %pack.manifest.name,
+        pack_version = %pack.manifest.version,
+        workers = cfg.workers,
+        "modelgate listening on http://{addr} ({database}; pack {} {} {})",
+        pack.manifest.name,
+        pack.manifest.version,
+        pack.digest
+    );
     let server = http::server(state, listener, cfg.workers).map_err(|e| e.to_string())?;
     server.await.map_err(|e| e.to_string())?;
     store.close().await;
+    tracing::info!("modelgate stopped");
     Ok(())
 }
 

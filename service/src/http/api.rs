@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Instant;
+use tracing::Instrument;
 
 type Data = web::Data<AppState>;
 type Reply = Result<HttpResponse, Problem>;
@@ -341,6 +342,7 @@ struct Parsed {
     named: bool,
 }
 
+#[tracing::instrument(name = "document.parse", skip_all, fields(bytes, format))]
 fn parse_document(
     pack: &Pack,
     doc: Option<DocumentIn>,
@@ -359,6 +361,9 @@ fn parse_document(
         (Some(d), None) => {
             let format = format_arg(&d.format)?;
             let bytes = d.content.into_bytes();
+            let span = tracing::Span::current();
+            span.record("bytes", bytes.len());
+            span.record("format", d.format.as_str());
             let mut records = pack
                 .parse_all(&bytes, format, &opts)
                 .map_err(|e| ingest_problem(&e))?;
@@ -526,7 +531,16 @@ async fn create_evaluation(
         .with("field", &e.field)
     })?;
 
-    // The document: inline, or the latest registered metadata of `model_ref`.
+    // The document: inline, or the latest registered metadata of `model_ref`. Parse and
+    // evaluation run in one span.
+    let eval_span = tracing::info_span!(
+        "evaluation",
+        pack = %pack.digest,
+        model_ref = tracing::field::Empty,
+        format = tracing::field::Empty,
+        verdict = tracing::field::Empty,
+        findings = tracing::field::Empty,
+    );
     let started = Instant::now();
     let (parsed, model_version) = if body.document.is_none() && body.record.is_none() {
         let Some(r) = body.model_ref.as_deref() else {
@@ -535,7 +549,12 @@ async fn create_evaluation(
                 "the body needs `document`, `record`, or the `model_ref` of a registered model",
             ));
         };
-        let Some(v) = st.store.latest_model_version(tenant, r).await? else {
+        let Some(v) = st
+            .store
+            .latest_model_version(tenant, r)
+            .instrument(eval_span.clone())
+            .await?
+        else {
             return Err(Problem::unprocessable(
                 "unknown-model",
                 format!(
@@ -564,7 +583,9 @@ async fn create_evaluation(
             Some(v.version),
         )
     } else {
-        let parsed = parse_document(&pack, body.document, body.record, body.model_ref.as_deref())?;
+        let parsed = eval_span.in_scope(|| {
+            parse_document(&pack, body.document, body.record, body.model_ref.as_deref())
+        })?;
         (parsed, None)
     };
     if !parsed.named {
@@ -585,13 +606,20 @@ async fn create_evaluation(
     }
     let digest = modelgate_engine::input_digest(&parsed.bytes, &ctx);
     let now = now_micros();
-    let decision: Decision = pack.evaluate_with_ancestors(
-        &parsed.record,
-        &parsed.siblings,
-        &ctx,
-        now.div_euclid(1_000_000),
-        &digest,
-    );
+    let decision: Decision = eval_span.in_scope(|| {
+        pack.evaluate_with_ancestors(
+            &parsed.record,
+            &parsed.siblings,
+            &ctx,
+            now.div_euclid(1_000_000),
+            &digest,
+        )
+    });
+    eval_span.record("model_ref", model_ref.as_str());
+    eval_span.record("format", parsed.format.as_str());
+    eval_span.record("verdict", decision.verdict.as_str());
+    eval_span.record("findings", decision.findings.len());
+    drop(eval_span);
     st.metrics
         .evaluation
         .observe(started.elapsed().as_secs_f64());
@@ -639,6 +667,7 @@ async fn create_evaluation(
             request_digest: Some(&request_digest),
         })
         .await?;
+    super::trace::record_decision_id(&id);
     let (row, replayed) = match inserted {
         Inserted::New(r) => {
             st.metrics.decisions.with_label_values(&[verdict]).inc();

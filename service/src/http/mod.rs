@@ -5,11 +5,13 @@ mod api;
 mod metrics;
 pub mod problem;
 mod time;
+mod trace;
 
 pub use api::{OPENAPI, route_list};
 pub use metrics::Metrics;
 pub use problem::Problem;
 pub use time::{parse_rfc3339_micros, rfc3339_micros};
+pub use trace::RootSpan;
 
 use crate::packdir;
 use crate::store::{NewPack, Store, StoreError, StoredFile};
@@ -185,6 +187,7 @@ pub fn now_micros() -> i64 {
 
 /// Builds the server on a bound listener; the caller awaits it. actix stops gracefully on
 /// SIGTERM/SIGINT: the listener closes and in-flight requests finish (up to 30 s).
+/// Every request runs in a `tracing` span ([`RootSpan`]) and ends with one log event.
 pub fn server(
     state: web::Data<AppState>,
     listener: TcpListener,
@@ -193,6 +196,7 @@ pub fn server(
     let s = HttpServer::new(move || {
         App::new()
             .wrap(actix_web::middleware::from_fn(metrics::observe))
+            .wrap(tracing_actix_web::TracingLogger::<RootSpan>::new())
             .configure(configure(state.clone()))
             .default_service(web::to(api::not_found))
     })

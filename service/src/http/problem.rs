@@ -96,7 +96,7 @@ impl Problem {
 }
 
 fn tracing_error(detail: &dyn fmt::Display) {
-    eprintln!("modelgate: internal error: {detail}");
+    tracing::error!("internal error: {detail}");
 }
 
 impl fmt::Display for Problem {

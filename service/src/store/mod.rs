@@ -106,6 +106,7 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrati
 
 impl Store {
     /// Opens the embedded SQLite database `modelgate.db` in `dir` (created if needed).
+    #[tracing::instrument(name = "store.open", skip_all, fields(backend = "sqlite"))]
     pub async fn open_sqlite_dir(dir: &Path, cfg: &PoolConfig) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::DataDir {
             path: dir.display().to_string(),
@@ -133,6 +134,7 @@ impl Store {
     }
 
     /// Opens a database by URL: `postgres://…` / `postgresql://…` or `sqlite:PATH`.
+    #[tracing::instrument(name = "store.open", skip_all, fields(backend = url.split(':').next().unwrap_or_default()))]
     pub async fn open_url(url: &str, cfg: &PoolConfig) -> Result<Store> {
         let scheme = url.split(':').next().unwrap_or_default();
         match scheme {
@@ -169,6 +171,7 @@ impl Store {
     }
 
     /// Applies the embedded migrations (idempotent).
+    #[tracing::instrument(name = "store.migrate", skip_all, fields(backend = self.backend().as_str()))]
     pub async fn migrate(&self) -> Result<()> {
         match &self.pool {
             Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
@@ -189,6 +192,7 @@ impl Store {
     }
 
     /// A round trip to the database (readiness).
+    #[tracing::instrument(name = "store.ping", skip_all, fields(backend = self.backend().as_str()))]
     pub async fn ping(&self) -> Result<()> {
         on_pool!(self, |p| sqlx::query("SELECT 1")
             .execute(p)
@@ -214,6 +218,7 @@ impl Store {
 
     /// Registers a pack (idempotent: a pack is immutable and addressed by its digest).
     /// Returns true when it was new.
+    #[tracing::instrument(name = "store.register_pack", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, digest = %pack.digest))]
     pub async fn register_pack(&self, tenant: &str, pack: &NewPack, now: i64) -> Result<bool> {
         let files =
             serde_json::to_string(&pack.files).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -235,6 +240,7 @@ impl Store {
     }
 
     /// Makes a registered pack the active one. Returns the activation.
+    #[tracing::instrument(name = "store.activate_pack", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, digest = digest))]
     pub async fn activate_pack(&self, tenant: &str, digest: &str, now: i64) -> Result<Activation> {
         let known = on_pool!(self, |p| sqlx::query(
             "SELECT 1 FROM packs WHERE tenant = $1 AND digest = $2"
@@ -283,6 +289,7 @@ impl Store {
     }
 
     /// The active pack, if one was ever activated.
+    #[tracing::instrument(name = "store.active_pack", skip_all, fields(backend = self.backend().as_str(), tenant = tenant))]
     pub async fn active_pack(&self, tenant: &str) -> Result<Option<Activation>> {
         on_pool!(self, |p| {
             let row = sqlx::query(
@@ -303,6 +310,7 @@ impl Store {
         })
     }
 
+    #[tracing::instrument(name = "store.get_pack", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, digest = digest))]
     pub async fn get_pack(&self, tenant: &str, digest: &str) -> Result<Option<PackRow>> {
         on_pool!(self, |p| {
             let row = sqlx::query(
@@ -332,6 +340,7 @@ impl Store {
     }
 
     /// Registered packs, newest first.
+    #[tracing::instrument(name = "store.list_packs", skip_all, fields(backend = self.backend().as_str(), tenant = tenant))]
     pub async fn list_packs(&self, tenant: &str) -> Result<Vec<PackSummary>> {
         on_pool!(self, |p| {
             let rows = sqlx::query(
@@ -358,6 +367,7 @@ impl Store {
     // ---- profiles -------------------------------------------------------------------
 
     /// Creates or updates a named use context; each update bumps its version.
+    #[tracing::instrument(name = "store.put_profile", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, profile = name))]
     pub async fn put_profile(
         &self,
         tenant: &str,
@@ -387,6 +397,7 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt(format!("profile {name} vanished after writing")))
     }
 
+    #[tracing::instrument(name = "store.get_profile", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, profile = name))]
     pub async fn get_profile(&self, tenant: &str, name: &str) -> Result<Option<Profile>> {
         on_pool!(self, |p| {
             let row = sqlx::query(
@@ -401,6 +412,7 @@ impl Store {
         })
     }
 
+    #[tracing::instrument(name = "store.list_profiles", skip_all, fields(backend = self.backend().as_str(), tenant = tenant))]
     pub async fn list_profiles(&self, tenant: &str) -> Result<Vec<Profile>> {
         on_pool!(self, |p| {
             let rows = sqlx::query(
@@ -418,6 +430,7 @@ impl Store {
 
     /// Records a metadata version of a model. When the document is byte-identical to the
     /// latest version, no new version is made and the latest is returned.
+    #[tracing::instrument(name = "store.put_model_version", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, model_ref = v.model_ref))]
     pub async fn put_model_version(
         &self,
         tenant: &str,
@@ -479,6 +492,7 @@ impl Store {
         )))
     }
 
+    #[tracing::instrument(name = "store.latest_model_version", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, model_ref = model_ref))]
     pub async fn latest_model_version(
         &self,
         tenant: &str,
@@ -498,6 +512,7 @@ impl Store {
     }
 
     /// Every metadata version of a model, oldest first (empty: not registered).
+    #[tracing::instrument(name = "store.model_versions", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, model_ref = model_ref))]
     pub async fn model_versions(&self, tenant: &str, model_ref: &str) -> Result<Vec<ModelVersion>> {
         on_pool!(self, |p| {
             let rows = sqlx::query(
@@ -515,6 +530,7 @@ impl Store {
     /// The status board: one row per registered model and profile it was evaluated under
     /// (a model never evaluated has one row without a decision), ordered by model and
     /// profile, after the cursor, at most `limit` rows. `active_pack` decides staleness.
+    #[tracing::instrument(name = "store.status_board", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, limit = limit))]
     pub async fn status_board(
         &self,
         tenant: &str,
@@ -528,6 +544,7 @@ impl Store {
     }
 
     /// The board rows of one model (one per profile it was evaluated under).
+    #[tracing::instrument(name = "store.model_status", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, model_ref = model_ref))]
     pub async fn model_status(
         &self,
         tenant: &str,
@@ -587,6 +604,7 @@ impl Store {
     /// Records a decision. With an idempotency key, a repeat of the same request returns
     /// the first decision ([`Inserted::Replayed`]) and a different request under the same
     /// key is [`StoreError::IdempotencyConflict`].
+    #[tracing::instrument(name = "store.insert_decision", skip_all, fields(backend = self.backend().as_str(), tenant = d.tenant, decision_id = d.id, model_ref = d.model_ref, verdict = d.verdict))]
     pub async fn insert_decision(&self, d: &NewDecision<'_>) -> Result<Inserted> {
         let done = on_pool!(self, |p| {
             sqlx::query(
@@ -646,6 +664,7 @@ impl Store {
         })
     }
 
+    #[tracing::instrument(name = "store.get_decision", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, decision_id = id))]
     pub async fn get_decision(&self, tenant: &str, id: &str) -> Result<Option<DecisionRow>> {
         on_pool!(self, |p| {
             let row = sqlx::query(&format!(
@@ -660,6 +679,7 @@ impl Store {
     }
 
     /// Decisions, newest first, filtered; `after` is the last id of the previous page.
+    #[tracing::instrument(name = "store.list_decisions", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, limit = limit))]
     pub async fn list_decisions(
         &self,
         tenant: &str,
