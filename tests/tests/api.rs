@@ -81,6 +81,7 @@ async fn evaluation_is_recorded_and_fetched(s: &TestServer) {
         [
             "id",
             "created_at",
+            "trace_id",
             "profile",
             "model",
             "verdict",

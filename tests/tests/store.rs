@@ -48,6 +48,7 @@ struct D {
     at: i64,
     key: Option<&'static str>,
     request: Option<&'static str>,
+    trace: Option<&'static str>,
     document: Vec<u8>,
 }
 
@@ -64,6 +65,7 @@ impl D {
             at: i64::from(n) * 1_000_000,
             key: None,
             request: None,
+            trace: None,
             document: format!("document {n}").into_bytes(),
         }
     }
@@ -87,6 +89,7 @@ impl D {
             requested_by: Some("key_1"),
             idempotency_key: self.key,
             request_digest: self.request,
+            trace_id: self.trace,
         })
         .await
     }
@@ -104,6 +107,7 @@ async fn migrations_are_idempotent_and_named_alike(s: &Store) {
     let names = s.migrations();
     assert!(!names.is_empty());
     assert_eq!(names[0], (1, "init".to_string()));
+    assert_eq!(names[1], (2, "decision trace id".to_string()));
     s.ping().await.expect("ping");
 }
 
@@ -203,11 +207,16 @@ async fn decisions_keep_the_exact_input(s: &Store) {
     // Not UTF-8 and with a NUL: stored and returned byte for byte.
     d.document = vec![0xff, 0x00, b'-', b'-', b'-', 0xfe];
     d.profile = Some("eu-saas");
+    d.trace = Some("4bf92f3577b34da6a3ce929d0e0e4736");
     let row = new_row(d.insert(s).await);
     let got = s.get_decision(T, &d.id).await.unwrap().expect("stored");
     assert_eq!(got, row);
     assert_eq!(got.document, d.document);
     assert_eq!(got.profile.as_deref(), Some("eu-saas"));
+    assert_eq!(
+        got.trace_id.as_deref(),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736")
+    );
     assert_eq!(got.decision, r#"{"verdict":"deny"}"#);
     assert_eq!(got.record, r#"{"id":"m"}"#);
     assert_eq!(got.context, r#"{"purpose":"commercial"}"#);
@@ -222,7 +231,8 @@ async fn decisions_keep_the_exact_input(s: &Store) {
     assert!(s.get_decision(T, &id(999)).await.unwrap().is_none());
     // Without a profile the row says so.
     let d2 = D::new(2, "org/m", "allow");
-    assert_eq!(new_row(d2.insert(s).await).profile, None);
+    let r2 = new_row(d2.insert(s).await);
+    assert_eq!((r2.profile, r2.trace_id), (None, None));
 }
 
 async fn idempotency_keys_replay_or_conflict(s: &Store) {

@@ -493,6 +493,14 @@ fn spans_are_exported_over_otlp_and_flushed_on_shutdown() {
         "otlp-token",
         &[("traceparent", &format!("00-{trace_id}-{parent}-01"))],
     );
+    // The decision records the trace it was made in.
+    let stored: Value = reqwest::blocking::Client::new()
+        .get(s.url(&format!("/v1/decisions/{id}")))
+        .send()
+        .and_then(|r| r.text())
+        .map(|t| serde_json::from_str(&t).expect("JSON decision"))
+        .expect("GET the decision");
+    assert_eq!(stored["trace_id"], trace_id, "{stored}");
     let started = Instant::now();
     let lines = s.stop();
     let all = lines.join("\n");

@@ -426,19 +426,20 @@ fn parse_document(
 /// The decision as the API shows it: `id`, `created_at`, `profile`, then the fields of
 /// the CLI's JSON output.
 fn decision_body(
-    id: Option<&str>,
-    created_at: Option<i64>,
+    recorded: Option<&DecisionRow>,
     profile: Option<&str>,
     decision_json: &str,
 ) -> Result<Value, Problem> {
     let inner: Map<String, Value> = serde_json::from_str(decision_json)
         .map_err(|e| Problem::internal(format!("stored decision is not JSON: {e}")))?;
     let mut out = Map::new();
-    if let Some(id) = id {
-        out.insert("id".into(), id.into());
-    }
-    if let Some(t) = created_at {
-        out.insert("created_at".into(), rfc3339_micros(t).into());
+    if let Some(d) = recorded {
+        out.insert("id".into(), d.id.clone().into());
+        out.insert("created_at".into(), rfc3339_micros(d.created_at).into());
+        out.insert(
+            "trace_id".into(),
+            d.trace_id.clone().map_or(Value::Null, Value::from),
+        );
     }
     out.insert("profile".into(), profile.map_or(Value::Null, Value::from));
     out.extend(inner);
@@ -446,12 +447,16 @@ fn decision_body(
 }
 
 fn row_body(d: &DecisionRow) -> Result<Value, Problem> {
-    decision_body(
-        Some(&d.id),
-        Some(d.created_at),
-        d.profile.as_deref(),
-        &d.decision,
-    )
+    decision_body(Some(d), d.profile.as_deref(), &d.decision)
+}
+
+/// The OpenTelemetry trace id of the current request, when traces are exported.
+fn current_trace_id() -> Option<String> {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let cx = tracing::Span::current().context();
+    let sc = cx.span().span_context().clone();
+    sc.is_valid().then(|| sc.trace_id().to_string())
 }
 
 fn location(id: &str) -> (header::HeaderName, String) {
@@ -626,7 +631,7 @@ async fn create_evaluation(
     let decision_json = serde_json::to_string(&decision).map_err(Problem::internal)?;
 
     if q.dry_run {
-        let body = decision_body(None, None, profile.as_deref(), &decision_json)?;
+        let body = decision_body(None, profile.as_deref(), &decision_json)?;
         return Ok(HttpResponse::Ok().json(body));
     }
     // A document sent inline that is the registered latest version is linked to it.
@@ -643,6 +648,7 @@ async fn create_evaluation(
     let record_json = serde_json::to_string(&parsed.record).map_err(Problem::internal)?;
     let context_json = serde_json::to_string(&ctx).map_err(Problem::internal)?;
     let request_digest = format!("sha256:{}", hex::encode(Sha256::digest(&raw)));
+    let trace_id = current_trace_id();
     let verdict = decision.verdict.as_str();
     let inserted = st
         .store
@@ -665,6 +671,7 @@ async fn create_evaluation(
             requested_by: None,
             idempotency_key: idem_key.as_deref(),
             request_digest: Some(&request_digest),
+            trace_id: trace_id.as_deref(),
         })
         .await?;
     super::trace::record_decision_id(&id);

@@ -610,8 +610,8 @@ impl Store {
             sqlx::query(
             "INSERT INTO decisions (id, tenant, model_ref, model_version, profile, verdict, format, \
              document, record, context, decision, pack_digest, engine_version, input_digest, \
-             created_at, requested_by, idempotency_key, request_digest) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+             created_at, requested_by, idempotency_key, request_digest, trace_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
              ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
         )
         .bind(d.id)
@@ -632,6 +632,7 @@ impl Store {
         .bind(d.requested_by)
         .bind(d.idempotency_key)
         .bind(d.request_digest)
+        .bind(d.trace_id)
         .execute(p)
         .await
         .map(|r| r.rows_affected())

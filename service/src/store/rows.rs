@@ -201,6 +201,8 @@ pub struct NewDecision<'a> {
     /// Digest of the request (body and the parts that shape it): tells a retry from a
     /// different request under the same idempotency key.
     pub request_digest: Option<&'a str>,
+    /// OpenTelemetry trace id (32 hex digits) of the request, when traces are exported.
+    pub trace_id: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,11 +225,12 @@ pub struct DecisionRow {
     pub requested_by: Option<String>,
     pub idempotency_key: Option<String>,
     pub request_digest: Option<String>,
+    pub trace_id: Option<String>,
 }
 
 pub(super) const DECISION_COLUMNS: &str = "id, model_ref, model_version, profile, verdict, \
     format, document, record, context, decision, pack_digest, engine_version, input_digest, \
-    created_at, requested_by, idempotency_key, request_digest";
+    created_at, requested_by, idempotency_key, request_digest, trace_id";
 
 pub(super) fn decision_from<R: Row>(r: &R) -> Result<DecisionRow>
 where
@@ -257,6 +260,7 @@ where
         requested_by: r.try_get("requested_by")?,
         idempotency_key: r.try_get("idempotency_key")?,
         request_digest: r.try_get("request_digest")?,
+        trace_id: r.try_get("trace_id")?,
     })
 }
 
