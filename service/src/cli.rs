@@ -609,7 +609,7 @@ fn migrate(
         .map_err(|e| Failure::new(exit::INTERNAL, e.to_string()))?;
     let applied = rt
         .block_on(async {
-            let store = db.open().await?;
+            let store = db.open(&crate::store::PoolConfig::default()).await?;
             store.migrate().await?;
             let m = store.migrations();
             store.close().await;

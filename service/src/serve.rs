@@ -15,8 +15,11 @@ pub struct DbArgs {
     /// Data directory of the embedded SQLite database [env: MODELGATE_DATA_DIR] [default: ./modelgate-data].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Configuration file (YAML or JSON) with the keys bind, data_dir, database_url, workers,
-    /// log_format; unknown keys are refused. Flags and environment variables override it.
+    /// Database connections kept in the pool, 1 to 1000 [env: MODELGATE_DB_POOL] [default: 10].
+    #[arg(long, value_name = "N")]
+    pub db_pool: Option<u32>,
+    /// Configuration file (YAML or JSON) with the keys bind, data_dir, database_url, db_pool,
+    /// workers, log_format; unknown keys are refused. Flags and environment variables override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -43,6 +46,7 @@ pub struct FileConfig {
     pub bind: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
+    pub db_pool: Option<u32>,
     pub workers: Option<usize>,
     pub log_format: Option<String>,
 }
@@ -96,11 +100,10 @@ impl Database {
         parsed.map_err(|e| format!("the database URL ({}) is not valid: {e}", self.describe()))
     }
 
-    pub async fn open(&self) -> Result<Store, crate::store::StoreError> {
-        let cfg = PoolConfig::default();
+    pub async fn open(&self, cfg: &PoolConfig) -> Result<Store, crate::store::StoreError> {
         match self {
-            Database::DataDir(d) => Store::open_sqlite_dir(d, &cfg).await,
-            Database::Url(u) => Store::open_url(u, &cfg).await,
+            Database::DataDir(d) => Store::open_sqlite_dir(d, cfg).await,
+            Database::Url(u) => Store::open_url(u, cfg).await,
         }
     }
 }
@@ -109,6 +112,7 @@ impl Database {
 pub struct ServeConfig {
     pub bind: String,
     pub database: Database,
+    pub pool: PoolConfig,
     pub workers: usize,
     pub log_format: String,
 }
@@ -131,6 +135,49 @@ fn check_bind(bind: &str) -> Result<(), String> {
     }
 }
 
+/// A number setting: flag > environment > file > default.
+fn number<T: std::str::FromStr>(
+    flag: Option<T>,
+    env: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    file: Option<T>,
+    default: T,
+) -> Result<T, String> {
+    if let Some(v) = flag {
+        return Ok(v);
+    }
+    match var(env, name) {
+        Some(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name} must be a number, got `{s}`")),
+        None => Ok(file.unwrap_or(default)),
+    }
+}
+
+/// The database pool: `--db-pool` > `MODELGATE_DB_POOL` > file `db_pool` > 10.
+fn pool_config(
+    a: &DbArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+    file: &FileConfig,
+) -> Result<PoolConfig, String> {
+    let default = PoolConfig::default();
+    let n = number(
+        a.db_pool,
+        env,
+        "MODELGATE_DB_POOL",
+        file.db_pool,
+        default.max_connections,
+    )?;
+    if !(1..=1000).contains(&n) {
+        return Err(format!("the database pool size must be 1 to 1000, got {n}"));
+    }
+    Ok(PoolConfig {
+        max_connections: n,
+        ..default
+    })
+}
+
 /// Resolves the configuration; `env` reads an environment variable.
 pub fn resolve(a: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<ServeConfig, String> {
     let file = read_file(a.db.config.as_ref())?;
@@ -141,17 +188,14 @@ pub fn resolve(a: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Se
         .or(file.bind.clone())
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
     check_bind(&bind)?;
-    let workers = match a.workers {
-        Some(n) => n,
-        None => match var(env, "MODELGATE_WORKERS") {
-            Some(s) => s
-                .parse()
-                .map_err(|_| format!("MODELGATE_WORKERS must be a number, got `{s}`"))?,
-            None => file
-                .workers
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
-        },
-    };
+    let workers = number(
+        a.workers,
+        env,
+        "MODELGATE_WORKERS",
+        file.workers,
+        std::thread::available_parallelism().map_or(2, |n| n.get()),
+    )?;
+    let pool = pool_config(&a.db, env, &file)?;
     let log_format = a
         .log_format
         .clone()
@@ -168,6 +212,7 @@ pub fn resolve(a: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Se
     Ok(ServeConfig {
         bind,
         database,
+        pool,
         workers: workers.max(1),
         log_format,
     })
@@ -217,7 +262,7 @@ pub fn database_of(a: &DbArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<D
 /// Opens and migrates the database, registers the built-in pack, serves until SIGTERM/SIGINT.
 /// Logs go through `tracing` (install a subscriber first: [`crate::telemetry::init`]).
 pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
-    let store = cfg.database.open().await.map_err(|e| {
+    let store = cfg.database.open(&cfg.pool).await.map_err(|e| {
         format!(
             "cannot open the database ({}): {e}",
             cfg.database.describe()
@@ -260,6 +305,41 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pool_size_flag_beats_env_beats_file_beats_default() {
+        let env_with = |v: Option<&'static str>| {
+            move |k: &str| {
+                (k == "MODELGATE_DB_POOL")
+                    .then_some(v)
+                    .flatten()
+                    .map(str::to_string)
+            }
+        };
+        let file = FileConfig {
+            db_pool: Some(7),
+            ..FileConfig::default()
+        };
+        let flag = DbArgs {
+            db_pool: Some(3),
+            ..DbArgs::default()
+        };
+        let none = DbArgs::default();
+        let size = |a: &DbArgs, e: Option<&'static str>, f: &FileConfig| {
+            pool_config(a, &env_with(e), f).map(|p| p.max_connections)
+        };
+        assert_eq!(size(&flag, Some("5"), &file), Ok(3));
+        assert_eq!(size(&none, Some("5"), &file), Ok(5));
+        assert_eq!(size(&none, None, &file), Ok(7));
+        assert_eq!(size(&none, None, &FileConfig::default()), Ok(10));
+        assert!(
+            size(&none, Some("many"), &file)
+                .unwrap_err()
+                .contains("MODELGATE_DB_POOL")
+        );
+        assert!(size(&none, Some("0"), &file).is_err());
+        assert!(size(&none, Some("5000"), &file).is_err());
+    }
 
     #[test]
     fn describe_never_shows_credentials() {

@@ -22,8 +22,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_modelgate");
 const CARD: &str = include_str!("../../examples/acme-chat-8b.md");
 /// Every variable the binary reads for its configuration: cleared for each run so the
 /// environment of the test runner cannot leak in.
-const CONFIG_VARS: [&str; 5] = [
+const CONFIG_VARS: [&str; 6] = [
     "MODELGATE_BIND",
+    "MODELGATE_DB_POOL",
     "MODELGATE_DATA_DIR",
     "MODELGATE_WORKERS",
     "MODELGATE_LOG_FORMAT",
@@ -718,6 +719,8 @@ fn help_lists_every_setting() {
         "--config",
         "--workers",
         "MODELGATE_WORKERS",
+        "--db-pool",
+        "MODELGATE_DB_POOL",
         "--log-format",
         "MODELGATE_LOG_FORMAT",
         "SIGTERM",
