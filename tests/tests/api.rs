@@ -397,6 +397,29 @@ async fn registry_versions_and_status_board(s: &TestServer) {
         .json();
     assert_eq!(p2["items"][0]["model_ref"], "acme/nc");
     assert_eq!(p2["next_cursor"], Value::Null);
+
+    // A document sent inline that is the registered latest version is linked to it...
+    let r = s
+        .post_json(
+            "/v1/evaluations",
+            &eval_body(CARD, json!({ "model_ref": "acme/idle" })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let idle = s.get("/v1/models/acme/idle").await.json();
+    assert_eq!(idle["status"][0]["status"], "conditional", "{idle}");
+    assert_eq!(idle["status"][0]["decision"]["model_version"], 1);
+    // ... and another document is not: the registered metadata was not what was decided.
+    let r = s
+        .post_json(
+            "/v1/evaluations",
+            &eval_body(NC_CARD, json!({ "model_ref": "acme/idle" })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let idle = s.get("/v1/models/acme/idle").await.json();
+    assert_eq!(idle["status"][0]["status"], "stale", "{idle}");
+    assert_eq!(idle["status"][0]["decision"]["model_version"], Value::Null);
 }
 
 async fn profiles_create_update_and_evaluate(s: &TestServer) {

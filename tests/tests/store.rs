@@ -200,6 +200,31 @@ async fn model_versions_dedupe_identical_documents(s: &Store) {
     assert_eq!(all[1].document, b"two");
     assert_eq!(s.latest_model_version(T, "org/m").await.unwrap(), Some(v2));
     assert!(s.model_versions(T, "org/none").await.unwrap().is_empty());
+    // Only the latest version counts, by its digest.
+    assert_eq!(
+        s.latest_version_with_digest(T, "org/m", "d2")
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        s.latest_version_with_digest(T, "org/m", "d1")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.latest_version_with_digest(T, "org/none", "d2")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.latest_version_with_digest(OTHER, "org/m", "d2")
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn decisions_keep_the_exact_input(s: &Store) {

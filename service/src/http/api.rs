@@ -450,6 +450,11 @@ fn row_body(d: &DecisionRow) -> Result<Value, Problem> {
     decision_body(Some(d), d.profile.as_deref(), &d.decision)
 }
 
+/// The digest a registered metadata version is known by.
+fn document_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
 /// The OpenTelemetry trace id of the current request, when traces are exported.
 fn current_trace_id() -> Option<String> {
     use opentelemetry::trace::TraceContextExt;
@@ -637,12 +642,12 @@ async fn create_evaluation(
     // A document sent inline that is the registered latest version is linked to it.
     let model_version = match model_version {
         Some(v) => Some(v),
-        None => st
-            .store
-            .latest_model_version(tenant, &model_ref)
-            .await?
-            .filter(|v| v.document == parsed.bytes)
-            .map(|v| v.version),
+        None => {
+            let digest = document_digest(&parsed.bytes);
+            st.store
+                .latest_version_with_digest(tenant, &model_ref, &digest)
+                .await?
+        }
     };
     let id = uuid::Uuid::now_v7().to_string();
     let record_json = serde_json::to_string(&parsed.record).map_err(Problem::internal)?;
@@ -801,7 +806,7 @@ async fn put_model(
     let pack = active_pack(&st, tenant).await?;
     let parsed = parse_document(&pack, body.document, body.record, Some(&model_ref))?;
     let record_json = serde_json::to_string(&parsed.record).map_err(Problem::internal)?;
-    let digest = format!("sha256:{}", hex::encode(Sha256::digest(&parsed.bytes)));
+    let digest = document_digest(&parsed.bytes);
     let (v, created) = st
         .store
         .put_model_version(

@@ -511,6 +511,33 @@ impl Store {
         })
     }
 
+    /// The latest metadata version of a model, if its document has this digest (a document
+    /// sent inline that is the registered latest version). Reads no document bytes.
+    #[tracing::instrument(name = "store.latest_version_with_digest", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, model_ref = model_ref))]
+    pub async fn latest_version_with_digest(
+        &self,
+        tenant: &str,
+        model_ref: &str,
+        document_digest: &str,
+    ) -> Result<Option<i64>> {
+        on_pool!(self, |p| {
+            let row = sqlx::query(
+                "SELECT version, document_digest FROM model_versions \
+                 WHERE tenant = $1 AND model_ref = $2 ORDER BY version DESC LIMIT 1",
+            )
+            .bind(tenant)
+            .bind(model_ref)
+            .fetch_optional(p)
+            .await?;
+            match row {
+                Some(r) if r.try_get::<String, _>("document_digest")? == document_digest => {
+                    Ok(Some(r.try_get::<i64, _>("version")?))
+                }
+                _ => Ok(None),
+            }
+        })
+    }
+
     /// Every metadata version of a model, oldest first (empty: not registered).
     #[tracing::instrument(name = "store.model_versions", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, model_ref = model_ref))]
     pub async fn model_versions(&self, tenant: &str, model_ref: &str) -> Result<Vec<ModelVersion>> {
