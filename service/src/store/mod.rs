@@ -665,11 +665,8 @@ impl Store {
         .map(|r| r.rows_affected())
         })?;
         if done == 1 {
-            return self
-                .get_decision(d.tenant, d.id)
-                .await?
-                .map(Inserted::New)
-                .ok_or_else(|| StoreError::Corrupt("decision vanished after writing".into()));
+            // The row is what was written: no second round trip to read it back.
+            return Ok(Inserted::New(d.to_row()));
         }
         let key = d.idempotency_key.unwrap_or_default();
         on_pool!(self, |p| {

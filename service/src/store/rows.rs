@@ -205,6 +205,32 @@ pub struct NewDecision<'a> {
     pub trace_id: Option<&'a str>,
 }
 
+impl NewDecision<'_> {
+    /// The row this decision becomes once written (the profile `None` for an ad-hoc context).
+    pub fn to_row(&self) -> DecisionRow {
+        DecisionRow {
+            id: self.id.to_string(),
+            model_ref: self.model_ref.to_string(),
+            model_version: self.model_version,
+            profile: self.profile.filter(|p| !p.is_empty()).map(str::to_string),
+            verdict: self.verdict.to_string(),
+            format: self.format.to_string(),
+            document: self.document.to_vec(),
+            record: self.record_json.to_string(),
+            context: self.context_json.to_string(),
+            decision: self.decision_json.to_string(),
+            pack_digest: self.pack_digest.to_string(),
+            engine_version: self.engine_version.to_string(),
+            input_digest: self.input_digest.to_string(),
+            created_at: self.created_at,
+            requested_by: self.requested_by.map(str::to_string),
+            idempotency_key: self.idempotency_key.map(str::to_string),
+            request_digest: self.request_digest.map(str::to_string),
+            trace_id: self.trace_id.map(str::to_string),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecisionRow {
     pub id: String,
