@@ -1,6 +1,8 @@
 //! The command line: `check`, `pack test`, `pack lint`.
 
 use crate::{hub, output, packdir};
+mod audit;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use modelgate_engine::context::{Deployment, Modification, Purpose, UseContext};
 use modelgate_engine::{Decision, Format, Pack, ParseOptions, Verdict};
@@ -75,6 +77,10 @@ pub enum Command {
     /// ./modelgate-data. Exit codes: 0 done, 64 bad configuration, 69 the database cannot
     /// be opened or migrated.
     Migrate(crate::serve::DbArgs),
+    /// The audit log: print the verifier key, verify the log in the database, or check an
+    /// evidence bundle offline.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -279,6 +285,7 @@ where
         Command::Pack(PackCommand::Lint { dir }) => pack_lint(dir.as_deref(), out),
         Command::Serve(a) => serve(&a, env, err),
         Command::Migrate(a) => migrate(&a, env, out),
+        Command::Audit(c) => audit::run(&c, env, out),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! modelgate: the service crate. All IO lives here; the engine is pure.
 
+pub mod audit;
 pub mod cli;
 pub mod http;
 pub mod hub;
@@ -8,5 +9,6 @@ pub mod packdir;
 pub mod serve;
 pub mod store;
 pub mod telemetry;
+pub mod time;
 
 pub use modelgate_engine as engine;

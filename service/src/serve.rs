@@ -18,8 +18,13 @@ pub struct DbArgs {
     /// Database connections kept in the pool, 1 to 1000 [env: MODELGATE_DB_POOL] [default: 10].
     #[arg(long, value_name = "N")]
     pub db_pool: Option<u32>,
+    /// Audit log signing key file, created (mode 0600) on first start
+    /// [env: MODELGATE_AUDIT_KEY] [default: audit-log.key in the data directory].
+    #[arg(long, value_name = "FILE")]
+    pub audit_key: Option<PathBuf>,
     /// Configuration file (YAML or JSON) with the keys bind, data_dir, database_url, db_pool,
-    /// workers, log_format; unknown keys are refused. Flags and environment variables override it.
+    /// workers, log_format, audit_key; unknown keys are refused. Flags and environment
+    /// variables override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -49,6 +54,7 @@ pub struct FileConfig {
     pub db_pool: Option<u32>,
     pub workers: Option<usize>,
     pub log_format: Option<String>,
+    pub audit_key: Option<PathBuf>,
 }
 
 /// Where the database is.
@@ -115,6 +121,7 @@ pub struct ServeConfig {
     pub pool: PoolConfig,
     pub workers: usize,
     pub log_format: String,
+    pub audit_key: PathBuf,
 }
 
 /// An environment variable; set but empty counts as unset.
@@ -215,6 +222,7 @@ pub fn resolve(a: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Se
         pool,
         workers: workers.max(1),
         log_format,
+        audit_key: audit_key(&a.db, env, &file),
     })
 }
 
@@ -251,6 +259,39 @@ pub fn database(a: &DbArgs, env: &dyn Fn(&str) -> Option<String>, file: &FileCon
     )
 }
 
+/// The audit signing key file: `--audit-key` > `MODELGATE_AUDIT_KEY` > file `audit_key` >
+/// `audit-log.key` in the data directory (`--data-dir` > `MODELGATE_DATA_DIR` > file
+/// `data_dir` > `./modelgate-data`, also when the database is a URL).
+pub fn audit_key(a: &DbArgs, env: &dyn Fn(&str) -> Option<String>, file: &FileConfig) -> PathBuf {
+    if let Some(k) = &a.audit_key {
+        return k.clone();
+    }
+    if let Some(k) = var(env, "MODELGATE_AUDIT_KEY") {
+        return PathBuf::from(k);
+    }
+    if let Some(k) = &file.audit_key {
+        return k.clone();
+    }
+    let dir = a
+        .data_dir
+        .clone()
+        .or_else(|| var(env, "MODELGATE_DATA_DIR").map(PathBuf::from))
+        .or_else(|| file.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("modelgate-data"));
+    dir.join("audit-log.key")
+}
+
+/// The database and audit key of commands that share serve's configuration.
+pub fn database_and_key(
+    a: &DbArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Database, PathBuf), String> {
+    let file = read_file(a.config.as_ref())?;
+    let db = database(a, env, &file);
+    db.check()?;
+    Ok((db, audit_key(a, env, &file)))
+}
+
 /// The database of `migrate` (and other commands that share serve's configuration).
 pub fn database_of(a: &DbArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Database, String> {
     let file = read_file(a.config.as_ref())?;
@@ -269,15 +310,19 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
         )
     })?;
     store.migrate().await.map_err(|e| e.to_string())?;
+    let signer = crate::audit::load_or_create_key(&cfg.audit_key).map_err(|e| e.to_string())?;
+    let log = crate::audit::Log::new(signer);
     let packs = PackCache::default();
     let pack = http::bootstrap(&store, &packs, http::DEFAULT_TENANT, http::now_micros())
         .await
         .map_err(|e| e.to_string())?;
+    let sequencer = log.spawn(store.clone());
     let state = actix_web::web::Data::new(AppState {
         store: store.clone(),
         packs,
         metrics: Metrics::new().map_err(|e| e.to_string())?,
         limits: Limits::default(),
+        log,
     });
     let listener = std::net::TcpListener::bind(&cfg.bind)
         .map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;
@@ -297,6 +342,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
     );
     let server = http::server(state, listener, cfg.workers).map_err(|e| e.to_string())?;
     server.await.map_err(|e| e.to_string())?;
+    sequencer.abort();
     store.close().await;
     tracing::info!("modelgate stopped");
     Ok(())

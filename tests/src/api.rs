@@ -9,6 +9,10 @@ pub struct TestServer {
     pub client: reqwest::Client,
     handle: actix_web::dev::ServerHandle,
     pub db: TestDb,
+    /// The audit log of this server (its signing key lives in `key_dir`).
+    pub log: modelgate::audit::Log,
+    pub key_dir: tempfile::TempDir,
+    sequencer: tokio::task::JoinHandle<()>,
 }
 
 /// A response, read whole.
@@ -58,11 +62,17 @@ impl TestServer {
         http::bootstrap(&db.store, &packs, http::DEFAULT_TENANT, http::now_micros())
             .await
             .expect("bootstrap");
+        let key_dir = tempfile::tempdir().expect("key directory");
+        let signer = modelgate::audit::load_or_create_key(&key_dir.path().join("audit-log.key"))
+            .expect("audit signing key");
+        let log = modelgate::audit::Log::new(signer);
+        let sequencer = log.spawn(db.store.clone());
         let state = actix_web::web::Data::new(AppState {
             store: db.store.clone(),
             packs,
             metrics: Metrics::new().expect("metrics"),
             limits,
+            log: log.clone(),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("address");
@@ -74,6 +84,9 @@ impl TestServer {
             client: reqwest::Client::new(),
             handle,
             db,
+            log,
+            key_dir,
+            sequencer,
         }
     }
 
@@ -116,6 +129,8 @@ impl TestServer {
 
     pub async fn stop(self) {
         self.handle.stop(true).await;
+        self.sequencer.abort();
+        let _ = self.sequencer.await;
         self.db.finish().await;
     }
 }

@@ -90,6 +90,7 @@ impl D {
             idempotency_key: self.key,
             request_digest: self.request,
             trace_id: self.trace,
+            leaf_hash: Some([7; 32]),
         })
         .await
     }
@@ -112,9 +113,21 @@ async fn migrations_are_idempotent_and_named_alike(s: &Store) {
 }
 
 async fn packs_are_immutable_and_activation_is_ordered(s: &Store) {
-    assert!(s.register_pack(T, &pack("sha256:a"), 10).await.unwrap());
-    assert!(!s.register_pack(T, &pack("sha256:a"), 20).await.unwrap());
-    assert!(s.register_pack(T, &pack("sha256:b"), 30).await.unwrap());
+    assert!(
+        s.register_pack(T, &pack("sha256:a"), 10, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.register_pack(T, &pack("sha256:a"), 20, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.register_pack(T, &pack("sha256:b"), 30, None)
+            .await
+            .unwrap()
+    );
     let got = s.get_pack(T, "sha256:a").await.unwrap().expect("pack a");
     assert_eq!(
         got.summary.registered_at, 10,
@@ -127,12 +140,12 @@ async fn packs_are_immutable_and_activation_is_ordered(s: &Store) {
         ["sha256:b", "sha256:a"]
     );
     assert!(s.active_pack(T).await.unwrap().is_none());
-    match s.activate_pack(T, "sha256:nope", 40).await {
+    match s.activate_pack(T, "sha256:nope", 40, None).await {
         Err(StoreError::UnknownPack(d)) => assert_eq!(d, "sha256:nope"),
         other => panic!("expected UnknownPack, got {other:?}"),
     }
-    let a1 = s.activate_pack(T, "sha256:a", 50).await.unwrap();
-    let a2 = s.activate_pack(T, "sha256:b", 60).await.unwrap();
+    let a1 = s.activate_pack(T, "sha256:a", 50, None).await.unwrap();
+    let a2 = s.activate_pack(T, "sha256:b", 60, None).await.unwrap();
     assert_eq!((a1.seq, a2.seq), (1, 2));
     assert_eq!(s.active_pack(T).await.unwrap(), Some(a2));
 }
@@ -440,7 +453,9 @@ async fn status_board_reports_each_status(s: &Store) {
 }
 
 async fn tenants_never_see_each_other(s: &Store) {
-    s.register_pack(T, &pack("sha256:a"), 1).await.unwrap();
+    s.register_pack(T, &pack("sha256:a"), 1, None)
+        .await
+        .unwrap();
     s.put_profile(T, "p", None, "{}", 1).await.unwrap();
     s.put_model_version(T, &mv("org/m", b"x", "x"), 1)
         .await
@@ -451,7 +466,7 @@ async fn tenants_never_see_each_other(s: &Store) {
     assert!(s.get_pack(OTHER, "sha256:a").await.unwrap().is_none());
     assert!(s.list_packs(OTHER).await.unwrap().is_empty());
     assert!(matches!(
-        s.activate_pack(OTHER, "sha256:a", 2).await,
+        s.activate_pack(OTHER, "sha256:a", 2, None).await,
         Err(StoreError::UnknownPack(_))
     ));
     assert!(s.get_profile(OTHER, "p").await.unwrap().is_none());

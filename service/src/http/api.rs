@@ -1,5 +1,6 @@
 //! The routes of `openapi.yaml`.
 
+use super::auditlog;
 use super::problem::{self, Problem};
 use super::{AppState, DEFAULT_TENANT, now_micros, parse_rfc3339_micros, rfc3339_micros};
 use crate::store::{
@@ -21,7 +22,7 @@ use std::time::Instant;
 use tracing::Instrument;
 
 type Data = web::Data<AppState>;
-type Reply = Result<HttpResponse, Problem>;
+pub(super) type Reply = Result<HttpResponse, Problem>;
 
 const MAX_LIMIT: u32 = 200;
 const DEFAULT_LIMIT: u32 = 50;
@@ -53,6 +54,41 @@ fn table() -> Vec<RouteRow> {
             "/v1/decisions/{id}",
             "/v1/decisions/{id}",
             vec![("GET", web::get().to(get_decision))],
+        ),
+        (
+            "/v1/decisions/{id}/evidence",
+            "/v1/decisions/{id}/evidence",
+            vec![("GET", web::get().to(auditlog::evidence))],
+        ),
+        (
+            "/v1/decisions/{id}/replay",
+            "/v1/decisions/{id}/replay",
+            vec![("POST", web::post().to(auditlog::replay))],
+        ),
+        (
+            "/v1/log/checkpoint",
+            "/v1/log/checkpoint",
+            vec![("GET", web::get().to(auditlog::checkpoint))],
+        ),
+        (
+            "/v1/log/keys",
+            "/v1/log/keys",
+            vec![("GET", web::get().to(auditlog::keys))],
+        ),
+        (
+            "/v1/log/proof/inclusion",
+            "/v1/log/proof/inclusion",
+            vec![("GET", web::get().to(auditlog::inclusion))],
+        ),
+        (
+            "/v1/log/proof/consistency",
+            "/v1/log/proof/consistency",
+            vec![("GET", web::get().to(auditlog::consistency))],
+        ),
+        (
+            "/v1/log/entries",
+            "/v1/log/entries",
+            vec![("GET", web::get().to(auditlog::entries))],
         ),
         (
             "/v1/models",
@@ -179,7 +215,7 @@ async fn method_not_allowed(req: HttpRequest) -> Problem {
 // ---- request helpers -----------------------------------------------------------------
 
 /// The tenant of the request. Until API keys exist every request is the default tenant.
-fn tenant(_req: &HttpRequest) -> &'static str {
+pub(super) fn tenant(_req: &HttpRequest) -> &'static str {
     DEFAULT_TENANT
 }
 
@@ -655,30 +691,33 @@ async fn create_evaluation(
     let request_digest = format!("sha256:{}", hex::encode(Sha256::digest(&raw)));
     let trace_id = current_trace_id();
     let verdict = decision.verdict.as_str();
-    let inserted = st
-        .store
-        .insert_decision(&NewDecision {
-            id: &id,
-            tenant,
-            model_ref: &model_ref,
-            model_version,
-            profile: profile.as_deref(),
-            verdict,
-            format: &parsed.format,
-            document: &parsed.bytes,
-            record_json: &record_json,
-            context_json: &context_json,
-            decision_json: &decision_json,
-            pack_digest: &pack.digest,
-            engine_version: modelgate_engine::ENGINE_VERSION,
-            input_digest: &digest,
-            created_at: now,
-            requested_by: None,
-            idempotency_key: idem_key.as_deref(),
-            request_digest: Some(&request_digest),
-            trace_id: trace_id.as_deref(),
-        })
-        .await?;
+    let mut new = NewDecision {
+        id: &id,
+        tenant,
+        model_ref: &model_ref,
+        model_version,
+        profile: profile.as_deref(),
+        verdict,
+        format: &parsed.format,
+        document: &parsed.bytes,
+        record_json: &record_json,
+        context_json: &context_json,
+        decision_json: &decision_json,
+        pack_digest: &pack.digest,
+        engine_version: modelgate_engine::ENGINE_VERSION,
+        input_digest: &digest,
+        created_at: now,
+        requested_by: None,
+        idempotency_key: idem_key.as_deref(),
+        request_digest: Some(&request_digest),
+        trace_id: trace_id.as_deref(),
+        leaf_hash: None,
+    };
+    // The decision's audit-log leaf: the row and its queue entry are written together.
+    new.leaf_hash =
+        Some(crate::audit::decision_leaf_hash(&new.to_row()).map_err(Problem::internal)?);
+    let inserted = st.store.insert_decision(&new).await?;
+    st.log.wake();
     super::trace::record_decision_id(&id);
     let (row, replayed) = match inserted {
         Inserted::New(r) => {

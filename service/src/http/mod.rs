@@ -2,15 +2,16 @@
 //! repository root is the contract.
 
 mod api;
+mod auditlog;
 mod metrics;
 pub mod problem;
-mod time;
+
 mod trace;
 
+pub use crate::time::{parse_rfc3339_micros, rfc3339_micros};
 pub use api::{OPENAPI, route_list};
 pub use metrics::Metrics;
 pub use problem::Problem;
-pub use time::{parse_rfc3339_micros, rfc3339_micros};
 pub use trace::RootSpan;
 
 use crate::packdir;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub packs: PackCache,
     pub metrics: Metrics,
     pub limits: Limits,
+    /// The audit log: its signer, and the sequencer's wake-up.
+    pub log: crate::audit::Log,
 }
 
 /// Compiled packs by digest, loaded from the store on first use.
@@ -128,6 +131,14 @@ pub async fn bootstrap(
                 builtin: true,
             },
             now,
+            Some(&crate::audit::pack_registered(
+                tenant,
+                now,
+                &pack.digest,
+                &pack.manifest.name,
+                &pack.manifest.version,
+                true,
+            )?),
         )
         .await?;
     let activate = match store.active_pack(tenant).await? {
@@ -139,7 +150,10 @@ pub async fn bootstrap(
             .is_some_and(|p| p.summary.builtin),
     };
     if activate {
-        store.activate_pack(tenant, &pack.digest, now).await?;
+        let event = crate::audit::pack_activated(tenant, now, &pack.digest)?;
+        store
+            .activate_pack(tenant, &pack.digest, now, Some(&event))
+            .await?;
     }
     let pack = Arc::new(pack);
     cache.insert(pack.clone());
@@ -154,6 +168,8 @@ pub enum BootstrapError {
     NotText(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("audit log entry: {0}")]
+    Audit(#[from] modelgate_audit::AuditError),
 }
 
 /// Adds every route, the extractor error handlers and the 404 fallback.

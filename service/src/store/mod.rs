@@ -85,6 +85,29 @@ macro_rules! on_pool {
     };
 }
 
+/// Inserts an audit event (its queue row follows by trigger) on an executor of either
+/// backend, typically a transaction that also writes what the event records.
+macro_rules! insert_event_in {
+    ($exec:expr, $tenant:expr, $ev:expr) => {
+        sqlx::query(
+            "INSERT INTO log_events (id, tenant, kind, leaf_hash, leaf, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&$ev.id)
+        .bind($tenant)
+        .bind(&$ev.kind)
+        .bind($ev.leaf_hash.to_vec())
+        .bind(&$ev.leaf)
+        .bind($ev.created_at)
+        .execute($exec)
+        .await?
+    };
+}
+
+mod log;
+
+pub use log::*;
+
 /// Pool sizes and timeouts.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
@@ -219,29 +242,50 @@ impl Store {
     /// Registers a pack (idempotent: a pack is immutable and addressed by its digest).
     /// Returns true when it was new.
     #[tracing::instrument(name = "store.register_pack", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, digest = %pack.digest))]
-    pub async fn register_pack(&self, tenant: &str, pack: &NewPack, now: i64) -> Result<bool> {
+    pub async fn register_pack(
+        &self,
+        tenant: &str,
+        pack: &NewPack,
+        now: i64,
+        event: Option<&NewEvent>,
+    ) -> Result<bool> {
         let files =
             serde_json::to_string(&pack.files).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let done = on_pool!(self, |p| sqlx::query(
-            "INSERT INTO packs (tenant, digest, name, version, files, builtin, registered_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, digest) DO NOTHING"
-        )
-        .bind(tenant)
-        .bind(&pack.digest)
-        .bind(&pack.name)
-        .bind(&pack.version)
-        .bind(files)
-        .bind(pack.builtin)
-        .bind(now)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(done == 1)
+        on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            let done = sqlx::query(
+                "INSERT INTO packs (tenant, digest, name, version, files, builtin, registered_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, digest) DO NOTHING",
+            )
+            .bind(tenant)
+            .bind(&pack.digest)
+            .bind(&pack.name)
+            .bind(&pack.version)
+            .bind(files)
+            .bind(pack.builtin)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if done == 1
+                && let Some(ev) = event
+            {
+                insert_event_in!(&mut *tx, tenant, ev);
+            }
+            tx.commit().await?;
+            Ok(done == 1)
+        })
     }
 
     /// Makes a registered pack the active one. Returns the activation.
     #[tracing::instrument(name = "store.activate_pack", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, digest = digest))]
-    pub async fn activate_pack(&self, tenant: &str, digest: &str, now: i64) -> Result<Activation> {
+    pub async fn activate_pack(
+        &self,
+        tenant: &str,
+        digest: &str,
+        now: i64,
+        event: Option<&NewEvent>,
+    ) -> Result<Activation> {
         let known = on_pool!(self, |p| sqlx::query(
             "SELECT 1 FROM packs WHERE tenant = $1 AND digest = $2"
         )
@@ -264,17 +308,27 @@ impl Store {
             .await
             .and_then(|r| r.try_get::<i64, _>("next"))
             })?;
-            let done = on_pool!(self, |p| sqlx::query(
-                "INSERT INTO pack_activations (tenant, seq, digest, activated_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (tenant, seq) DO NOTHING"
-            )
-            .bind(tenant)
-            .bind(seq)
-            .bind(digest)
-            .bind(now)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
+            let done = on_pool!(self, |p| {
+                let mut tx = p.begin().await?;
+                let done = sqlx::query(
+                    "INSERT INTO pack_activations (tenant, seq, digest, activated_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (tenant, seq) DO NOTHING",
+                )
+                .bind(tenant)
+                .bind(seq)
+                .bind(digest)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if done == 1
+                    && let Some(ev) = event
+                {
+                    insert_event_in!(&mut *tx, tenant, ev);
+                }
+                tx.commit().await?;
+                Ok::<_, StoreError>(done)
+            })?;
             if done == 1 {
                 return Ok(Activation {
                     seq,
@@ -637,8 +691,8 @@ impl Store {
             sqlx::query(
             "INSERT INTO decisions (id, tenant, model_ref, model_version, profile, verdict, format, \
              document, record, context, decision, pack_digest, engine_version, input_digest, \
-             created_at, requested_by, idempotency_key, request_digest, trace_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+             created_at, requested_by, idempotency_key, request_digest, trace_id, leaf_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
              ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
         )
         .bind(d.id)
@@ -660,6 +714,7 @@ impl Store {
         .bind(d.idempotency_key)
         .bind(d.request_digest)
         .bind(d.trace_id)
+        .bind(d.leaf_hash.map(|h| h.to_vec()))
         .execute(p)
         .await
         .map(|r| r.rows_affected())

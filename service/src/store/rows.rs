@@ -96,6 +96,7 @@ where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
     for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
     for<'a> Vec<u8>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<Vec<u8>>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
     for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
 {
     Ok(ModelVersion {
@@ -203,6 +204,9 @@ pub struct NewDecision<'a> {
     pub request_digest: Option<&'a str>,
     /// OpenTelemetry trace id (32 hex digits) of the request, when traces are exported.
     pub trace_id: Option<&'a str>,
+    /// Hash of the decision's audit-log leaf (`crate::audit::decision_leaf`); writing the
+    /// row queues it for the log in the same statement.
+    pub leaf_hash: Option<[u8; 32]>,
 }
 
 impl NewDecision<'_> {
@@ -210,6 +214,7 @@ impl NewDecision<'_> {
     pub fn to_row(&self) -> DecisionRow {
         DecisionRow {
             id: self.id.to_string(),
+            tenant: self.tenant.to_string(),
             model_ref: self.model_ref.to_string(),
             model_version: self.model_version,
             profile: self.profile.filter(|p| !p.is_empty()).map(str::to_string),
@@ -227,6 +232,7 @@ impl NewDecision<'_> {
             idempotency_key: self.idempotency_key.map(str::to_string),
             request_digest: self.request_digest.map(str::to_string),
             trace_id: self.trace_id.map(str::to_string),
+            leaf_hash: self.leaf_hash.map(|h| h.to_vec()),
         }
     }
 }
@@ -234,6 +240,7 @@ impl NewDecision<'_> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecisionRow {
     pub id: String,
+    pub tenant: String,
     pub model_ref: String,
     pub model_version: Option<i64>,
     /// `None` for an ad-hoc context.
@@ -252,11 +259,13 @@ pub struct DecisionRow {
     pub idempotency_key: Option<String>,
     pub request_digest: Option<String>,
     pub trace_id: Option<String>,
+    /// Hash of the audit-log leaf written with the row (`None` for rows older than the log).
+    pub leaf_hash: Option<Vec<u8>>,
 }
 
-pub(super) const DECISION_COLUMNS: &str = "id, model_ref, model_version, profile, verdict, \
+pub(super) const DECISION_COLUMNS: &str = "id, tenant, model_ref, model_version, profile, verdict, \
     format, document, record, context, decision, pack_digest, engine_version, input_digest, \
-    created_at, requested_by, idempotency_key, request_digest, trace_id";
+    created_at, requested_by, idempotency_key, request_digest, trace_id, leaf_hash";
 
 pub(super) fn decision_from<R: Row>(r: &R) -> Result<DecisionRow>
 where
@@ -270,6 +279,7 @@ where
     let profile: String = r.try_get("profile")?;
     Ok(DecisionRow {
         id: r.try_get("id")?,
+        tenant: r.try_get("tenant")?,
         model_ref: r.try_get("model_ref")?,
         model_version: r.try_get("model_version")?,
         profile: (!profile.is_empty()).then_some(profile),
@@ -287,6 +297,7 @@ where
         idempotency_key: r.try_get("idempotency_key")?,
         request_digest: r.try_get("request_digest")?,
         trace_id: r.try_get("trace_id")?,
+        leaf_hash: r.try_get("leaf_hash")?,
     })
 }
 

@@ -1,4 +1,4 @@
-//! RFC 3339 timestamps of the API (UTC, microseconds).
+//! RFC 3339 timestamps of the API and the audit log (UTC, microseconds).
 
 use modelgate_engine::rules::eval::{date_of, days_from_civil};
 

@@ -1,0 +1,132 @@
+//! The audit log (DESIGN §6): log entries for decisions and events, the signing key, the
+//! sequencer and checkpointer, and verification of the whole log against the database.
+//!
+//! The arithmetic (canonical leaves, RFC 6962 tree, proofs, signed checkpoints, evidence
+//! bundles) is the pure crate `modelgate_audit`; this module does the IO around it.
+
+mod key;
+mod sequencer;
+mod verify;
+
+pub use key::{KeyError, load_or_create_key, read_key};
+pub use sequencer::{Log, SEQUENCER_BATCH};
+pub use verify::{VerifyError, VerifyReport, verify_log};
+
+use crate::store::{DecisionRow, NewEvent};
+use modelgate_audit::{AuditError, Hash, entry};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+/// The kind of a decision's log entry.
+pub const DECISION_KIND: &str = "decision";
+
+fn sha256_tagged(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// The log entry of a decision: what was decided, for whom, when, on which input (by
+/// digest), under which pack and engine. Rebuilt from the stored row by `audit verify`, so
+/// it depends on nothing else.
+pub fn decision_entry(d: &DecisionRow) -> Result<Value, AuditError> {
+    let decision: Value = serde_json::from_str(&d.decision).map_err(|e| {
+        AuditError::Canonicalize(format!(
+            "decision {}: the stored decision is not JSON: {e}",
+            d.id
+        ))
+    })?;
+    Ok(json!({
+        "id": d.id,
+        "tenant": d.tenant,
+        "model_ref": d.model_ref,
+        "model_version": d.model_version,
+        "profile": d.profile,
+        "requested_by": d.requested_by,
+        "created_at": crate::time::rfc3339_micros(d.created_at),
+        "format": d.format,
+        "document_digest": sha256_tagged(&d.document),
+        "record_digest": sha256_tagged(d.record.as_bytes()),
+        "context_digest": sha256_tagged(d.context.as_bytes()),
+        "input_digest": d.input_digest,
+        "pack_digest": d.pack_digest,
+        "engine_version": d.engine_version,
+        "trace_id": d.trace_id,
+        "decision": decision,
+    }))
+}
+
+/// The leaf bytes of a decision (`"decision/v1\n"` + canonical JSON).
+pub fn decision_leaf(d: &DecisionRow) -> Result<Vec<u8>, AuditError> {
+    entry::leaf_bytes(DECISION_KIND, &decision_entry(d)?)
+}
+
+/// The leaf hash of a decision.
+pub fn decision_leaf_hash(d: &DecisionRow) -> Result<[u8; 32], AuditError> {
+    Ok(entry::leaf_hash(&decision_leaf(d)?).0)
+}
+
+/// An audit event of `kind` with `entry` as its content (the tenant and time are added).
+pub fn event(kind: &str, tenant: &str, now: i64, mut entry: Value) -> Result<NewEvent, AuditError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    if let Value::Object(m) = &mut entry {
+        m.insert("id".into(), Value::from(id.clone()));
+        m.insert("tenant".into(), Value::from(tenant));
+        m.insert(
+            "created_at".into(),
+            Value::from(crate::time::rfc3339_micros(now)),
+        );
+    }
+    let leaf = entry::leaf_bytes(kind, &entry)?;
+    let leaf_hash = entry::leaf_hash(&leaf).0;
+    Ok(NewEvent {
+        id,
+        kind: kind.to_string(),
+        leaf,
+        leaf_hash,
+        created_at: now,
+    })
+}
+
+/// `pack_registered`: a rule pack became available (by digest; its files are in the store).
+pub fn pack_registered(
+    tenant: &str,
+    now: i64,
+    digest: &str,
+    name: &str,
+    version: &str,
+    builtin: bool,
+) -> Result<NewEvent, AuditError> {
+    event(
+        "pack_registered",
+        tenant,
+        now,
+        json!({"pack_digest": digest, "name": name, "version": version, "builtin": builtin}),
+    )
+}
+
+/// `pack_activated`: the pack evaluations use from now on.
+pub fn pack_activated(tenant: &str, now: i64, digest: &str) -> Result<NewEvent, AuditError> {
+    event(
+        "pack_activated",
+        tenant,
+        now,
+        json!({"pack_digest": digest}),
+    )
+}
+
+/// Converts a stored hash.
+pub fn hash(d: [u8; 32]) -> Hash {
+    Hash(d)
+}
+
+/// Stored tree hashes by index, as the tree arithmetic wants them.
+pub async fn tree_hashes(
+    store: &crate::store::Store,
+    ids: &[u64],
+) -> Result<std::collections::HashMap<u64, Hash>, crate::store::StoreError> {
+    Ok(store
+        .tree_hashes(ids)
+        .await?
+        .into_iter()
+        .map(|(k, v)| (k, Hash(v)))
+        .collect())
+}

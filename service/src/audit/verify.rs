@@ -1,0 +1,323 @@
+//! `modelgate audit verify`: checks the whole log against the database it lives in.
+//!
+//! Every entry's leaf is rebuilt from its source row (a decision or an event) and must hash
+//! to the logged leaf hash; indices must be contiguous from 0; the tree is recomputed from
+//! the leaf hashes and every stored hash must match; every checkpoint's root must be the
+//! recomputed root at its size and its signature must verify with a trusted key (so
+//! consecutive checkpoints are consistent: their roots come from one sequence of leaves);
+//! every decision must be in the log or the queue. The first problem stops the check and
+//! names the index.
+
+use super::{DECISION_KIND, decision_leaf};
+use crate::store::{CheckpointRow, EntrySource, Store, StoreError};
+use modelgate_audit::checkpoint::open_checkpoint;
+use modelgate_audit::{Hash, entry, tree};
+use std::collections::{HashMap, VecDeque};
+
+/// Entries read per page.
+const PAGE: u64 = 5000;
+
+/// What a successful verification covered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub size: u64,
+    pub root: String,
+    pub checkpoints: u64,
+    pub queued: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The first bad log index and what is wrong with it.
+    #[error("index {index}: {reason}")]
+    BadIndex { index: u64, reason: String },
+    /// A problem not tied to one index (a checkpoint, an unlogged decision).
+    #[error("{0}")]
+    Bad(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl VerifyError {
+    /// The first bad index, when the problem has one.
+    pub fn index(&self) -> Option<u64> {
+        match self {
+            VerifyError::BadIndex { index, .. } => Some(*index),
+            _ => None,
+        }
+    }
+}
+
+fn bad(index: u64, reason: impl Into<String>) -> VerifyError {
+    VerifyError::BadIndex {
+        index,
+        reason: reason.into(),
+    }
+}
+
+/// The stored hashes, read in index order alongside the recomputation.
+struct StoredHashes<'a> {
+    store: &'a Store,
+    buf: VecDeque<(u64, Vec<u8>)>,
+    next: u64,
+    done: bool,
+}
+
+impl StoredHashes<'_> {
+    async fn fill(&mut self) -> Result<(), StoreError> {
+        if self.buf.is_empty() && !self.done {
+            let page = self.store.tree_hash_page(self.next, 20_000).await?;
+            if page.is_empty() {
+                self.done = true;
+            }
+            if let Some((last, _)) = page.last() {
+                self.next = last + 1;
+            }
+            self.buf.extend(page);
+        }
+        Ok(())
+    }
+
+    /// Checks the stored hash at `id` against the recomputed one.
+    async fn expect(&mut self, id: u64, want: &Hash) -> Result<(), VerifyError> {
+        let (level, n) = tlog_tiles::tlog::split_stored_hash_index(id);
+        let first_leaf = n << level;
+        self.fill().await?;
+        match self.buf.pop_front() {
+            Some((got, h)) if got == id => {
+                if h.as_slice() == want.0.as_slice() {
+                    Ok(())
+                } else {
+                    Err(bad(
+                        first_leaf,
+                        format!(
+                            "the stored tree hash at level {level}, position {n} was changed \
+                             (it no longer matches the leaves under it)"
+                        ),
+                    ))
+                }
+            }
+            Some((got, _)) if got < id => Err(bad(
+                first_leaf,
+                format!("an unexpected stored tree hash (stored index {got}) is in the log"),
+            )),
+            other => {
+                if let Some(o) = other {
+                    self.buf.push_front(o);
+                }
+                Err(bad(
+                    first_leaf,
+                    format!("the stored tree hash at level {level}, position {n} is missing"),
+                ))
+            }
+        }
+    }
+}
+
+/// Stored-hash indexes a tree of `size` leaves needs to grow: its perfect subtrees' roots.
+fn frontier_ids(size: u64) -> Vec<u64> {
+    (0..64)
+        .filter(|l| size >> l & 1 == 1)
+        .map(|l| tlog_tiles::tlog::stored_hash_index(l as u8, (size >> l) - 1))
+        .collect()
+}
+
+/// Verifies the log in `store`; checkpoints must be signed by one of `trusted` (verifier
+/// keys, `name+id+key`).
+pub async fn verify_log(store: &Store, trusted: &[String]) -> Result<VerifyReport, VerifyError> {
+    let state = store.log_state().await?;
+    let mut checkpoints: Vec<CheckpointRow> = Vec::new();
+    loop {
+        let page = store
+            .checkpoints_page(checkpoints.last().map(|c| c.size), 10_000, false)
+            .await?;
+        if page.is_empty() {
+            break;
+        }
+        checkpoints.extend(page);
+    }
+    if let Some(c) = checkpoints.iter().find(|c| c.size > state.size) {
+        return Err(VerifyError::Bad(format!(
+            "the checkpoint of size {} is larger than the log ({} entries)",
+            c.size, state.size
+        )));
+    }
+    let check_checkpoint = |c: &CheckpointRow, root: &Hash| -> Result<(), VerifyError> {
+        let at = c.size.saturating_sub(1);
+        if c.root != root.0 {
+            return Err(bad(
+                at,
+                format!(
+                    "the checkpoint of size {} records a root the log's leaves do not give",
+                    c.size
+                ),
+            ));
+        }
+        let mut last_err = String::from("no trusted key was given");
+        for key in trusted {
+            match open_checkpoint(&c.note, key) {
+                Ok(o) if o.size == c.size && o.root == *root => return Ok(()),
+                Ok(_) => {
+                    last_err = "its signed size or root differs from the log's".into();
+                }
+                Err(e) => last_err = e.to_string(),
+            }
+        }
+        Err(bad(
+            at,
+            format!(
+                "the signed checkpoint of size {} does not verify: {last_err}",
+                c.size
+            ),
+        ))
+    };
+
+    let mut cps = checkpoints.iter().peekable();
+    let empty_root = tree::root(0, &HashMap::new()).map_err(|e| VerifyError::Bad(e.to_string()))?;
+    while let Some(c) = cps.next_if(|c| c.size == 0) {
+        check_checkpoint(c, &empty_root)?;
+    }
+    let mut stored = StoredHashes {
+        store,
+        buf: VecDeque::new(),
+        next: 0,
+        done: false,
+    };
+    let mut frontier: HashMap<u64, Hash> = HashMap::new();
+    let mut size = 0u64;
+    let mut root = empty_root;
+    while size < state.size {
+        let end = (size + PAGE).min(state.size);
+        let entries = store.log_entries(size, end).await?;
+        for (i, e) in entries.iter().enumerate() {
+            if e.idx != size + i as u64 {
+                return Err(bad(size + i as u64, "the entry is missing from the log"));
+            }
+        }
+        if (entries.len() as u64) < end - size {
+            return Err(bad(
+                size + entries.len() as u64,
+                "the entry is missing from the log",
+            ));
+        }
+        let sources = store.entry_sources(&entries).await?;
+        let mut leaves = Vec::with_capacity(entries.len());
+        for (e, src) in entries.iter().zip(sources) {
+            let rebuilt = match src {
+                EntrySource::Decision(d) => {
+                    let leaf = decision_leaf(&d).map_err(|err| bad(e.idx, err.to_string()))?;
+                    let h = entry::leaf_hash(&leaf);
+                    if d.leaf_hash.as_deref().is_some_and(|own| own != h.0) {
+                        return Err(bad(
+                            e.idx,
+                            format!(
+                                "decision {} was changed after it was logged (its content \
+                                 no longer gives the leaf hash recorded with it)",
+                                e.ref_id
+                            ),
+                        ));
+                    }
+                    h
+                }
+                EntrySource::Event { leaf } => {
+                    match entry::parse_leaf(&leaf) {
+                        Ok((kind, _)) if kind == e.kind => {}
+                        Ok((kind, _)) => {
+                            return Err(bad(
+                                e.idx,
+                                format!(
+                                    "event {} is a `{kind}`, the log says `{}`",
+                                    e.ref_id, e.kind
+                                ),
+                            ));
+                        }
+                        Err(err) => return Err(bad(e.idx, format!("event {}: {err}", e.ref_id))),
+                    }
+                    entry::leaf_hash(&leaf)
+                }
+                EntrySource::Missing => {
+                    let what = if e.kind == DECISION_KIND {
+                        "decision"
+                    } else {
+                        "event"
+                    };
+                    return Err(bad(
+                        e.idx,
+                        format!(
+                            "the logged {what} {} is missing from the database",
+                            e.ref_id
+                        ),
+                    ));
+                }
+            };
+            if e.leaf_hash.as_slice() != rebuilt.0.as_slice() {
+                return Err(bad(
+                    e.idx,
+                    format!(
+                        "the {} {} does not match its log entry (changed after it was logged, \
+                         or the entry's leaf hash was rewritten)",
+                        if e.kind == DECISION_KIND {
+                            "decision"
+                        } else {
+                            "event"
+                        },
+                        e.ref_id
+                    ),
+                ));
+            }
+            leaves.push(rebuilt);
+        }
+        // Extend the recomputed tree, cutting at checkpoint sizes.
+        let mut at = 0usize;
+        while at < leaves.len() {
+            let remaining = (leaves.len() - at) as u64;
+            let len = match cps.peek() {
+                Some(c) if c.size > size && c.size - size <= remaining => c.size - size,
+                _ => remaining,
+            } as usize;
+            let out = tree::append(size, &leaves[at..at + len], &frontier)
+                .map_err(|e| bad(size, e.to_string()))?;
+            for (id, h) in &out.new_hashes {
+                stored.expect(*id, h).await?;
+                frontier.insert(*id, *h);
+            }
+            size += len as u64;
+            at += len;
+            root = out.root;
+            let keep = frontier_ids(size);
+            frontier.retain(|k, _| keep.contains(k));
+            while let Some(c) = cps.next_if(|c| c.size == size) {
+                check_checkpoint(c, &root)?;
+            }
+        }
+    }
+    if root.0 != state.root {
+        return Err(VerifyError::Bad(format!(
+            "the log state records a root for size {} that its leaves do not give",
+            state.size
+        )));
+    }
+    stored.fill().await?;
+    if let Some((id, _)) = stored.buf.front() {
+        let (level, n) = tlog_tiles::tlog::split_stored_hash_index(*id);
+        return Err(bad(
+            n << level,
+            format!(
+                "a stored tree hash beyond the log's {} entries exists (level {level}, position {n})",
+                state.size
+            ),
+        ));
+    }
+    if let Some(d) = store.unlogged_decisions(1).await?.first() {
+        return Err(VerifyError::Bad(format!(
+            "decision {} is neither in the log nor queued for it",
+            d.id
+        )));
+    }
+    Ok(VerifyReport {
+        size: state.size,
+        root: entry::hex_hash(&root),
+        checkpoints: checkpoints.len() as u64,
+        queued: store.queue_len().await?,
+    })
+}

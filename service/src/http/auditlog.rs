@@ -1,0 +1,393 @@
+//! The audit log over HTTP: checkpoint, keys, proofs, entries, a decision's evidence
+//! bundle, and replay of a recorded decision.
+
+use super::AppState;
+use super::api::{Reply, tenant};
+use super::problem::Problem;
+use crate::audit::{DECISION_KIND, decision_leaf};
+use crate::store::{EntrySource, LogPosition};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use modelgate_audit::evidence::{EvidenceBundle, render_html};
+use modelgate_audit::{Hash, entry, tree};
+use modelgate_engine::context::UseContext;
+use modelgate_engine::{Format, ParseOptions};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+type Data = web::Data<AppState>;
+
+/// Entries per `GET /v1/log/entries` answer.
+pub const MAX_ENTRIES: u64 = 256;
+/// How long a request for evidence waits for its decision to reach a checkpoint.
+const EVIDENCE_WAIT: Duration = Duration::from_secs(3);
+
+async fn hashes(
+    st: &AppState,
+    ids: &[u64],
+) -> Result<std::collections::HashMap<u64, Hash>, Problem> {
+    Ok(crate::audit::tree_hashes(&st.store, ids).await?)
+}
+
+fn tree_problem(e: modelgate_audit::AuditError) -> Problem {
+    Problem::internal(format!("audit log tree: {e}"))
+}
+
+pub async fn checkpoint(st: Data) -> Reply {
+    let c = st.store.latest_checkpoint().await?.ok_or_else(|| {
+        Problem::unavailable("the audit log has no checkpoint yet; retry shortly")
+            .header(header::RETRY_AFTER, "1")
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(c.note))
+}
+
+pub async fn keys(st: Data) -> Reply {
+    let current = st.log.signer().verifier_key();
+    let mut all = st.store.checkpoint_keys().await?;
+    if !all.contains(&current) {
+        all.push(current.clone());
+    }
+    let keys: Vec<Value> = all
+        .iter()
+        .map(|k| {
+            let name = k.split('+').next().unwrap_or_default();
+            json!({"name": name, "verifier_key": k, "current": *k == current})
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "origin": st.log.signer().origin(),
+        "keys": keys,
+    })))
+}
+
+/// A tree size the log has reached, for proofs.
+async fn checked_size(st: &AppState, size: u64, name: &str) -> Result<(), Problem> {
+    let now = st.store.log_state().await?.size;
+    if size > now {
+        return Err(Problem::unprocessable(
+            "beyond-log",
+            format!("`{name}` is {size} but the log holds {now} entries"),
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionQuery {
+    index: u64,
+    tree_size: u64,
+}
+
+pub async fn inclusion(st: Data, q: web::Query<InclusionQuery>) -> Reply {
+    let (index, size) = (q.index, q.tree_size);
+    if index >= size {
+        return Err(Problem::unprocessable(
+            "invalid-proof-request",
+            format!("`index` ({index}) must be below `tree_size` ({size})"),
+        ));
+    }
+    checked_size(&st, size, "tree_size").await?;
+    let stored = hashes(&st, &tree::needed_for_inclusion(index, size)).await?;
+    let proof = tree::inclusion_proof(index, size, &stored).map_err(tree_problem)?;
+    let leaf = hashes(&st, &[tlog_tiles::tlog::stored_hash_index(0, index)]).await?;
+    let leaf = leaf
+        .values()
+        .next()
+        .ok_or_else(|| Problem::internal(format!("stored leaf hash {index} is missing")))?;
+    let root = tree::root(size, &hashes(&st, &tree::needed_for_root(size)).await?)
+        .map_err(tree_problem)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "index": index,
+        "tree_size": size,
+        "leaf_hash": entry::hex_hash(leaf),
+        "root_hash": entry::hex_hash(&root),
+        "proof": proof.iter().map(entry::hex_hash).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyQuery {
+    first: u64,
+    second: u64,
+}
+
+pub async fn consistency(st: Data, q: web::Query<ConsistencyQuery>) -> Reply {
+    let (first, second) = (q.first, q.second);
+    if first > second {
+        return Err(Problem::unprocessable(
+            "invalid-proof-request",
+            format!("`first` ({first}) must not exceed `second` ({second})"),
+        ));
+    }
+    checked_size(&st, second, "second").await?;
+    let stored = hashes(&st, &tree::needed_for_consistency(first, second)).await?;
+    let proof = tree::consistency_proof(first, second, &stored).map_err(tree_problem)?;
+    let first_root = tree::root(first, &hashes(&st, &tree::needed_for_root(first)).await?)
+        .map_err(tree_problem)?;
+    let second_root = tree::root(second, &hashes(&st, &tree::needed_for_root(second)).await?)
+        .map_err(tree_problem)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "first": first,
+        "second": second,
+        "first_root": entry::hex_hash(&first_root),
+        "second_root": entry::hex_hash(&second_root),
+        "proof": proof.iter().map(entry::hex_hash).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntriesQuery {
+    start: u64,
+    end: Option<u64>,
+}
+
+/// Entries `start..end` (at most [`MAX_ENTRIES`]). Another tenant's entries show their
+/// index, kind and leaf hash only.
+pub async fn entries(req: HttpRequest, st: Data, q: web::Query<EntriesQuery>) -> Reply {
+    let size = st.store.log_state().await?.size;
+    let start = q.start;
+    let end = q.end.unwrap_or(start.saturating_add(MAX_ENTRIES)).min(size);
+    if q.end.is_some_and(|e| e < start) {
+        return Err(Problem::unprocessable(
+            "invalid-range",
+            format!("`end` must not be below `start` ({start})"),
+        ));
+    }
+    if q.end.is_some_and(|e| e - start > MAX_ENTRIES) {
+        return Err(Problem::unprocessable(
+            "invalid-range",
+            format!("at most {MAX_ENTRIES} entries per request"),
+        ));
+    }
+    let rows = if start < end {
+        st.store.log_entries(start, end).await?
+    } else {
+        Vec::new()
+    };
+    let sources = st.store.entry_sources(&rows).await?;
+    let me = tenant(&req);
+    let mut out = Vec::with_capacity(rows.len());
+    for (e, src) in rows.iter().zip(sources) {
+        let mut item = json!({
+            "index": e.idx,
+            "kind": e.kind,
+            "leaf_hash": hex::encode(&e.leaf_hash),
+            "sequenced_at": crate::time::rfc3339_micros(e.sequenced_at),
+        });
+        if e.tenant == me {
+            let leaf = match src {
+                EntrySource::Decision(d) => Some(decision_leaf(&d).map_err(Problem::internal)?),
+                EntrySource::Event { leaf } => Some(leaf),
+                EntrySource::Missing => None,
+            };
+            item["leaf"] = leaf.map_or(Value::Null, |l| {
+                Value::from(String::from_utf8_lossy(&l).into_owned())
+            });
+        }
+        out.push(item);
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "tree_size": size,
+        "start": start,
+        "entries": out,
+    })))
+}
+
+fn wants_html(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| {
+            let html = a.find("text/html");
+            let json = a.find("application/json");
+            match (html, json) {
+                (Some(h), Some(j)) => h < j,
+                (Some(_), None) => true,
+                _ => false,
+            }
+        })
+}
+
+/// `GET /v1/decisions/{id}/evidence`: the self-contained bundle (or its printable page).
+pub async fn evidence(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
+    let id = path.into_inner();
+    let not_found = || Problem::not_found(format!("there is no decision {id}"));
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(not_found());
+    }
+    let row = st
+        .store
+        .get_decision(tenant(&req), &id)
+        .await?
+        .ok_or_else(not_found)?;
+    let deadline = tokio::time::Instant::now() + EVIDENCE_WAIT;
+    let (entry_row, cp) = loop {
+        match st.store.log_position(DECISION_KIND, &id).await? {
+            LogPosition::Sequenced(e) => {
+                if let Some(cp) = st.store.latest_checkpoint().await?
+                    && cp.size > e.idx
+                {
+                    break (e, cp);
+                }
+            }
+            LogPosition::Queued => {}
+            LogPosition::Absent => {
+                return Err(Problem::internal(format!(
+                    "decision {id} is neither in the audit log nor queued; run `modelgate audit verify`"
+                )));
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Problem::conflict(
+                "not-yet-logged",
+                format!("decision {id} is not in a signed checkpoint yet; retry in a second"),
+            )
+            .header(header::RETRY_AFTER, "1"));
+        }
+        st.log.wake();
+        st.log.grown(Duration::from_millis(200)).await;
+    };
+    let leaf = decision_leaf(&row).map_err(Problem::internal)?;
+    if entry::leaf_hash(&leaf).0.as_slice() != entry_row.leaf_hash.as_slice() {
+        return Err(Problem::internal(format!(
+            "decision {id} no longer matches its audit log entry {}; run `modelgate audit verify`",
+            entry_row.idx
+        )));
+    }
+    let stored = hashes(&st, &tree::needed_for_inclusion(entry_row.idx, cp.size)).await?;
+    let proof = tree::inclusion_proof(entry_row.idx, cp.size, &stored).map_err(tree_problem)?;
+    let bundle = EvidenceBundle::build(&leaf, entry_row.idx, &proof, &cp.note, &cp.verifier_key)
+        .map_err(|e| Problem::internal(format!("evidence for {id}: {e}")))?;
+    if wants_html(&req) {
+        let page = render_html(&bundle).map_err(Problem::internal)?;
+        return Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(page));
+    }
+    Ok(HttpResponse::Ok().json(bundle))
+}
+
+/// `POST /v1/decisions/{id}/replay`: evaluates the stored input again with the stored pack
+/// (by digest) at the recorded time, and compares the output byte for byte.
+pub async fn replay(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
+    let id = path.into_inner();
+    let not_found = || Problem::not_found(format!("there is no decision {id}"));
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(not_found());
+    }
+    let tenant = tenant(&req);
+    let row = st
+        .store
+        .get_decision(tenant, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    let pack = st
+        .packs
+        .get(&st.store, tenant, &row.pack_digest)
+        .await?
+        .ok_or_else(|| {
+            Problem::conflict(
+                "pack-unavailable",
+                format!("the decision's rule pack {} is not stored", row.pack_digest),
+            )
+        })?;
+    let recorded_record: Value = serde_json::from_str(&row.record).map_err(Problem::internal)?;
+    let want_id = recorded_record["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let format = Format::parse(&row.format);
+    let mut records = pack
+        .parse_all(
+            &row.document,
+            format,
+            &ParseOptions::with_model_ref(&row.model_ref),
+        )
+        .map_err(|e| {
+            Problem::conflict(
+                "replay-failed",
+                format!("the stored document no longer parses: {e}"),
+            )
+        })?;
+    let at = records
+        .iter()
+        .position(|r| r.id == want_id)
+        .unwrap_or_default();
+    if records.is_empty() {
+        return Err(Problem::conflict(
+            "replay-failed",
+            "the stored document describes no model",
+        ));
+    }
+    let record = records.swap_remove(at);
+    let ctx: UseContext = serde_json::from_str(&row.context).map_err(Problem::internal)?;
+    let decision = pack.evaluate_with_ancestors(
+        &record,
+        &records,
+        &ctx,
+        row.created_at.div_euclid(1_000_000),
+        &row.input_digest,
+    );
+    let replayed = serde_json::to_string(&decision).map_err(Problem::internal)?;
+    let identical = replayed == row.decision;
+    let mut differences = Vec::new();
+    if !identical {
+        let before: Value = serde_json::from_str(&row.decision).map_err(Problem::internal)?;
+        let after: Value = serde_json::from_str(&replayed).map_err(Problem::internal)?;
+        diff(&before, &after, String::new(), &mut differences);
+    }
+    let digest = |s: &str| {
+        use sha2::Digest as _;
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(s.as_bytes())))
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "decision_id": id,
+        "identical": identical,
+        "pack_digest": row.pack_digest,
+        "engine_version": {
+            "recorded": row.engine_version,
+            "current": modelgate_engine::ENGINE_VERSION,
+        },
+        "recorded_digest": digest(&row.decision),
+        "replayed_digest": digest(&replayed),
+        "verdict": {"recorded": row.verdict, "replayed": decision.verdict.as_str()},
+        "differences": differences,
+    })))
+}
+
+/// JSON pointer escaping (RFC 6901).
+fn pointer_token(k: &str) -> String {
+    k.replace('~', "~0").replace('/', "~1")
+}
+
+/// Differences between two JSON values as `{"path", "recorded", "replayed"}` (at most 100).
+fn diff(a: &Value, b: &Value, at: String, out: &mut Vec<Value>) {
+    if out.len() >= 100 || a == b {
+        return;
+    }
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, va) in x {
+                let p = format!("{at}/{}", pointer_token(k));
+                diff(va, y.get(k).unwrap_or(&Value::Null), p, out);
+            }
+            for (k, vb) in y {
+                if !x.contains_key(k) {
+                    diff(&Value::Null, vb, format!("{at}/{}", pointer_token(k)), out);
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                diff(va, vb, format!("{at}/{i}"), out);
+            }
+        }
+        _ => out.push(json!({"path": at, "recorded": a, "replayed": b})),
+    }
+}
