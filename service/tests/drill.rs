@@ -68,8 +68,7 @@ fn load(
         for h in handles {
             let _ = h.join();
         }
-        let v = ids.lock().expect("ids").clone();
-        v
+        ids.lock().expect("ids").clone()
     })
 }
 
@@ -266,7 +265,7 @@ fn restart_postgres() {
     let st = std::process::Command::new("sh")
         .args([
             "-c",
-            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main restart",
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql | sort -V | tail -1) main restart",
         ])
         .status()
         .expect("pg_ctlcluster");

@@ -356,10 +356,17 @@ fn postgres_through_database_url() {
         &[("DATABASE_URL", &db.url)],
     );
     assert_eq!(get_json(port, "/readyz")["database"], "postgres");
+    // No SQLite database although a data directory exists: it holds the audit log's
+    // signing key (its default place), mode 0600.
     assert!(
-        !cwd.path().join("modelgate-data").exists(),
-        "a data directory was created although DATABASE_URL is set"
+        !db_file(&cwd.path().join("modelgate-data")),
+        "a SQLite database was created although DATABASE_URL is set"
     );
+    let key = cwd.path().join("modelgate-data/audit-log.key");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&key).expect("key file").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "the signing key must be private");
     let (code, d) = evaluate(port, CARD);
     assert_eq!(code, 201, "{d}");
     s.stop();

@@ -379,6 +379,45 @@ mod guards {
     use super::*;
     use modelgate::store::Store;
 
+    /// The role `modelgate_app` (what the service should run as) may read and append, and
+    /// nothing else on the audit tables: the database refuses the rest by privilege, before
+    /// any trigger.
+    async fn app_role_grants(url: &str) {
+        let role = format!("mg_app_{}", uuid::Uuid::now_v7().simple());
+        owner_sql(
+            url,
+            &format!("CREATE ROLE {role} LOGIN IN ROLE modelgate_app"),
+        )
+        .await
+        .expect("create a member of modelgate_app");
+        let (scheme, rest) = url.split_once("://").expect("URL");
+        let host = rest.split_once('@').map_or(rest, |(_, h)| h);
+        let app = format!("{scheme}://{role}@{host}");
+        let result = async {
+            owner_sql(&app, "SELECT COUNT(*) FROM decisions").await?;
+            owner_sql(&app, "SELECT size FROM log_state FOR UPDATE").await?;
+            for sql in [
+                "UPDATE decisions SET verdict = 'allow'",
+                "DELETE FROM decisions",
+                "DELETE FROM log_entries",
+                "UPDATE log_hashes SET hash = hash",
+                "TRUNCATE log_checkpoints",
+                "ALTER TABLE decisions DISABLE TRIGGER USER",
+                "DROP TRIGGER decisions_append_only ON decisions",
+            ] {
+                match owner_sql(&app, sql).await {
+                    Ok(()) => return Err(format!("{sql}: allowed for modelgate_app")),
+                    Err(e) if e.contains("permission denied") || e.contains("must be owner") => {}
+                    Err(e) => return Err(format!("{sql}: refused, but not by privilege: {e}")),
+                }
+            }
+            Ok::<_, String>(())
+        }
+        .await;
+        let _ = owner_sql(url, &format!("DROP ROLE {role}")).await;
+        result.expect("grants of modelgate_app");
+    }
+
     /// The append-only guards refuse changes to decisions and the log, even by the owner.
     pub async fn guards_fire(store: &Store, url: &str) {
         let _ = store;
@@ -435,6 +474,7 @@ mod guards {
                     .expect_err(t);
                 assert!(e.contains("modelgate"), "TRUNCATE {t}: {e}");
             }
+            app_role_grants(url).await;
             // ENABLE ALWAYS: replication mode does not switch them off.
             let e = owner_sql(
                 url,
