@@ -2,6 +2,7 @@
 --   wrk -t2 -c32 -d20s -s bench/load/evaluate.lua http://127.0.0.1:8080 [-- dry]
 -- Argument "dry" (or env DRY_RUN=1) posts to /v1/evaluations?dry_run=true (nothing recorded).
 -- Env CARD overrides the document (default examples/acme-chat-8b.md, relative to the cwd).
+-- Env MODELGATE_KEY: the API key sent as `Authorization: Bearer`.
 -- done() prints a summary plus one machine-readable line:
 --   RESULT <requests/s> <p50 ms> <p99 ms> <errors> <requests>
 -- where errors = non-2xx responses + socket errors (connect/read/write/timeout).
@@ -27,6 +28,11 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"document":{"format":"auto","content":' .. json_string(content) .. '}}'
 wrk.path = "/v1/evaluations"
+-- The API key (run.sh exports the server's first admin key).
+local key = os.getenv("MODELGATE_KEY")
+if key and key ~= "" then
+  wrk.headers["Authorization"] = "Bearer " .. key:gsub("%s+$", "")
+end
 
 local threads = {}
 

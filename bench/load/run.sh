@@ -7,6 +7,7 @@
 # Env: DURATION (s, default 20), CONNECTIONS (32), THREADS (wrk threads, 2), PORT (18480),
 #      WORKERS (modelgate --workers; default: the service's own default),
 #      SCENARIOS (any of: sqlite pg dry; default all), SKIP_BUILD=1, BIN (binary),
+#      RATE_LIMIT (requests/s per API key; default 0 = off, so the limit is not measured),
 #      PGHOST (127.0.0.1), PGPORT (5432), PGUSER (postgres), CARD (document to post).
 # Needs: wrk, curl, psql (for the Postgres scenario). Run from anywhere inside the repo.
 set -euo pipefail
@@ -55,16 +56,21 @@ stop_server() {
   fi
 }
 
-# start_server LOGNAME [env...] -- [extra serve args...]
+# start_server LOGNAME DATADIR [env...]; exports MODELGATE_KEY (the first admin key, for wrk)
 start_server() {
   local name=$1; shift
+  local data=$1; shift
   local workers=()
   [[ -n "${WORKERS:-}" ]] && workers=(--workers "$WORKERS")
-  env "$@" "$BIN" serve --bind "127.0.0.1:$PORT" "${workers[@]}" "${SERVE_ARGS[@]}" \
+  env "$@" MODELGATE_DATA_DIR="$data" MODELGATE_RATE_LIMIT="${RATE_LIMIT:-0}" "$BIN" serve --bind "127.0.0.1:$PORT" "${workers[@]}" "${SERVE_ARGS[@]}" \
     >"$TMP/$name.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 300); do
-    if curl -fsS "$URL/readyz" >/dev/null 2>&1; then return 0; fi
+    if curl -fsS "$URL/readyz" >/dev/null 2>&1; then
+      export MODELGATE_KEY
+      MODELGATE_KEY=$(cat "$data/admin.key" 2>/dev/null || true)
+      return 0
+    fi
     kill -0 "$SERVER_PID" 2>/dev/null || break
     sleep 0.1
   done
@@ -92,8 +98,8 @@ SERVE_ARGS=()
 for s in $SCENARIOS; do
   case $s in
     sqlite)
-      SERVE_ARGS=(--data-dir "$TMP/data-sqlite")
-      start_server sqlite -u DATABASE_URL
+      SERVE_ARGS=()
+      start_server sqlite "$TMP/data-sqlite" -u DATABASE_URL
       run_wrk "recorded, SQLite"
       stop_server
       ;;
@@ -101,15 +107,15 @@ for s in $SCENARIOS; do
       DB="modelgate_load_$$_$(date +%s)"
       psql -q -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d postgres -c "CREATE DATABASE \"$DB\"" >/dev/null
       SERVE_ARGS=()
-      start_server pg -u MODELGATE_DATA_DIR "DATABASE_URL=postgres://$PGUSER@$PGHOST:$PGPORT/$DB"
+      start_server pg "$TMP/data-pg" "DATABASE_URL=postgres://$PGUSER@$PGHOST:$PGPORT/$DB"
       run_wrk "recorded, Postgres"
       stop_server
       psql -q -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d postgres -c "DROP DATABASE IF EXISTS \"$DB\"" >/dev/null
       DB=""
       ;;
     dry)
-      SERVE_ARGS=(--data-dir "$TMP/data-dry")
-      start_server dry -u DATABASE_URL
+      SERVE_ARGS=()
+      start_server dry "$TMP/data-dry" -u DATABASE_URL
       run_wrk "dry run (SQLite)" dry
       stop_server
       ;;

@@ -2,6 +2,7 @@
 
 use crate::{hub, output, packdir};
 mod audit;
+mod keys;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use modelgate_engine::context::{Deployment, Modification, Purpose, UseContext};
@@ -81,6 +82,10 @@ pub enum Command {
     /// evidence bundle offline.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// API keys: create (prints the key once), list, revoke. Same database configuration as
+    /// serve.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -286,6 +291,7 @@ where
         Command::Serve(a) => serve(&a, env, err),
         Command::Migrate(a) => migrate(&a, env, out),
         Command::Audit(c) => audit::run(&c, env, out),
+        Command::Keys(c) => keys::run(&c, env, out),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! modelgate: the service crate. All IO lives here; the engine is pure.
 
 pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod http;
 pub mod hub;

@@ -23,7 +23,7 @@ pub struct DbArgs {
     #[arg(long, value_name = "FILE")]
     pub audit_key: Option<PathBuf>,
     /// Configuration file (YAML or JSON) with the keys bind, data_dir, database_url, db_pool,
-    /// workers, log_format, audit_key; unknown keys are refused. Flags and environment
+    /// workers, log_format, audit_key, rate_limit; unknown keys are refused. Flags and environment
     /// variables override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// Log format: text or json [env: MODELGATE_LOG_FORMAT] [default: text].
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<String>,
+    /// Requests per second allowed per API key (bursts of twice that), 0 for no limit
+    /// [env: MODELGATE_RATE_LIMIT] [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -55,6 +59,7 @@ pub struct FileConfig {
     pub workers: Option<usize>,
     pub log_format: Option<String>,
     pub audit_key: Option<PathBuf>,
+    pub rate_limit: Option<u32>,
 }
 
 /// Where the database is.
@@ -122,6 +127,9 @@ pub struct ServeConfig {
     pub workers: usize,
     pub log_format: String,
     pub audit_key: PathBuf,
+    /// Where the first admin key is written (`admin.key`).
+    pub data_dir: PathBuf,
+    pub rate_limit: u32,
 }
 
 /// An environment variable; set but empty counts as unset.
@@ -223,6 +231,14 @@ pub fn resolve(a: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Se
         workers: workers.max(1),
         log_format,
         audit_key: audit_key(&a.db, env, &file),
+        data_dir: data_dir(&a.db, env, &file),
+        rate_limit: number(
+            a.rate_limit,
+            env,
+            "MODELGATE_RATE_LIMIT",
+            file.rate_limit,
+            1000,
+        )?,
     })
 }
 
@@ -272,13 +288,17 @@ pub fn audit_key(a: &DbArgs, env: &dyn Fn(&str) -> Option<String>, file: &FileCo
     if let Some(k) = &file.audit_key {
         return k.clone();
     }
-    let dir = a
-        .data_dir
+    data_dir(a, env, file).join("audit-log.key")
+}
+
+/// The data directory (also with a database URL: it holds the keys): `--data-dir` >
+/// `MODELGATE_DATA_DIR` > file `data_dir` > `./modelgate-data`.
+pub fn data_dir(a: &DbArgs, env: &dyn Fn(&str) -> Option<String>, file: &FileConfig) -> PathBuf {
+    a.data_dir
         .clone()
         .or_else(|| var(env, "MODELGATE_DATA_DIR").map(PathBuf::from))
         .or_else(|| file.data_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("modelgate-data"));
-    dir.join("audit-log.key")
+        .unwrap_or_else(|| PathBuf::from("modelgate-data"))
 }
 
 /// The database and audit key of commands that share serve's configuration.
@@ -300,6 +320,47 @@ pub fn database_of(a: &DbArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<D
     Ok(db)
 }
 
+/// On a database without keys: creates an admin key for the default tenant, writes it to
+/// `admin.key` (mode 0600) in the data directory and prints it once on stdout (never to
+/// the logs).
+pub async fn first_admin_key(store: &Store, data_dir: &std::path::Path) -> Result<(), String> {
+    if store.count_keys().await.map_err(|e| e.to_string())? > 0 {
+        return Ok(());
+    }
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    let path = data_dir.join("admin.key");
+    let (key, row) = crate::auth::create_key(
+        store,
+        http::DEFAULT_TENANT,
+        crate::auth::Role::Admin,
+        None,
+        None,
+        http::now_micros(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    f.write_all(format!("{}\n", key.key).as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!(
+        "modelgate: created the first admin key {} for the default tenant (shown once; also in {}):\n{}",
+        row.id,
+        path.display(),
+        key.key
+    );
+    tracing::warn!(key_id = %row.id, path = %path.display(), "created the first admin key; it is in admin.key");
+    Ok(())
+}
+
 /// Opens and migrates the database, registers the built-in pack, serves until SIGTERM/SIGINT.
 /// Logs go through `tracing` (install a subscriber first: [`crate::telemetry::init`]).
 pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
@@ -316,6 +377,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
     let pack = http::bootstrap(&store, &packs, http::DEFAULT_TENANT, http::now_micros())
         .await
         .map_err(|e| e.to_string())?;
+    first_admin_key(&store, &cfg.data_dir).await?;
     let sequencer = log.spawn(store.clone());
     let state = actix_web::web::Data::new(AppState {
         store: store.clone(),
@@ -323,6 +385,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
         metrics: Metrics::new().map_err(|e| e.to_string())?,
         limits: Limits::default(),
         log,
+        access: http::auth::Access::new(cfg.rate_limit),
     });
     let listener = std::net::TcpListener::bind(&cfg.bind)
         .map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;

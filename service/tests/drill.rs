@@ -47,6 +47,7 @@ fn load(
                         });
                         let Ok(r) = c
                             .post(format!("http://127.0.0.1:{port}/v1/evaluations"))
+                            .bearer_auth(key_for(port))
                             .header("content-type", "application/json")
                             .body(body.to_string())
                             .send()

@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 
 // ---- tests -------------------------------------------------------------------------------
 
-/// Nothing but a port: the data directory, the schema and the built-in pack appear.
+/// Nothing but a port: the data directory, the schema, the built-in pack, the first admin
+/// key (printed once, in admin.key with mode 0600, never in the log) and the audit log's
+/// signing key appear.
 #[test]
 fn starts_with_no_setup_in_an_empty_directory() {
     let cwd = tempdir();
@@ -50,6 +52,30 @@ fn starts_with_no_setup_in_an_empty_directory() {
         log.contains(&port.to_string()),
         "the log names the address: {log}"
     );
+    let data = cwd.path().join("modelgate-data");
+    let key = std::fs::read_to_string(data.join("admin.key")).expect("admin.key");
+    let key = key.trim();
+    assert!(key.starts_with("mg_") && key.len() == 63, "{key}");
+    assert!(
+        s.stdout().contains(key),
+        "the key is printed once on stdout"
+    );
+    assert!(
+        !log.contains(&key[20..]),
+        "the key's secret is not in the log: {log}"
+    );
+    for f in ["admin.key", "audit-log.key"] {
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(data.join(f)).expect(f).permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "{f}");
+    }
+    // Without the key: 401.
+    let r = client()
+        .get(format!("http://127.0.0.1:{port}/v1/decisions"))
+        .send()
+        .expect("GET");
+    assert_eq!(r.status().as_u16(), 401);
     s.stop();
 }
 
@@ -396,7 +422,8 @@ fn sigterm_lets_the_in_flight_request_finish() {
     conn.set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
     let head = format!(
-        "POST /v1/evaluations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST /v1/evaluations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        key_for(port),
         body.len()
     );
     conn.write_all(head.as_bytes()).expect("write head");

@@ -6,7 +6,11 @@ use serde_json::Value;
 
 pub struct TestServer {
     pub base: String,
+    /// Sends the admin key of the default tenant with every request.
     pub client: reqwest::Client,
+    /// Sends no credentials.
+    pub anon: reqwest::Client,
+    pub admin_key: String,
     handle: actix_web::dev::ServerHandle,
     pub db: TestDb,
     /// The audit log of this server (its signing key lives in `key_dir`).
@@ -58,6 +62,11 @@ impl TestServer {
     }
 
     pub async fn start_with(db: TestDb, limits: Limits) -> TestServer {
+        TestServer::start_full(db, limits, 0).await
+    }
+
+    /// With a rate limit per key (0: none).
+    pub async fn start_full(db: TestDb, limits: Limits, rate_limit: u32) -> TestServer {
         let packs = PackCache::default();
         http::bootstrap(&db.store, &packs, http::DEFAULT_TENANT, http::now_micros())
             .await
@@ -73,7 +82,18 @@ impl TestServer {
             metrics: Metrics::new().expect("metrics"),
             limits,
             log: log.clone(),
+            access: modelgate::http::auth::Access::new(rate_limit),
         });
+        let (admin, _) = modelgate::auth::create_key(
+            &db.store,
+            http::DEFAULT_TENANT,
+            modelgate::auth::Role::Admin,
+            None,
+            None,
+            http::now_micros(),
+        )
+        .await
+        .expect("admin key");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("address");
         let server = http::server(state, listener, 1).expect("server");
@@ -81,13 +101,29 @@ impl TestServer {
         tokio::spawn(server);
         TestServer {
             base: format!("http://{addr}"),
-            client: reqwest::Client::new(),
+            client: authed(&admin.key),
+            anon: reqwest::Client::new(),
+            admin_key: admin.key,
             handle,
             db,
             log,
             key_dir,
             sequencer,
         }
+    }
+
+    /// A new key of `tenant` with `role`.
+    pub async fn key(&self, tenant: &str, role: modelgate::auth::Role) -> String {
+        modelgate::auth::create_key(&self.db.store, tenant, role, None, None, http::now_micros())
+            .await
+            .expect("key")
+            .0
+            .key
+    }
+
+    /// A client that sends `key`.
+    pub fn as_key(&self, key: &str) -> reqwest::Client {
+        authed(key)
     }
 
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
@@ -136,6 +172,18 @@ impl TestServer {
 }
 
 /// Generates a test per backend for each `async fn name(s: &TestServer)`.
+fn authed(key: &str) -> reqwest::Client {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {key}").parse().expect("header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(h)
+        .build()
+        .expect("client")
+}
+
 #[macro_export]
 macro_rules! api_on_both_backends {
     ($($name:ident),* $(,)?) => {

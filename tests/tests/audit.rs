@@ -217,18 +217,20 @@ async fn evidence_round_trip(s: &TestServer) {
 
 async fn proofs_over_http(s: &TestServer) {
     evaluate_n(s, 5).await;
-    // Built-in pack registration and activation are entries too: 2 + 5.
-    wait_for_checkpoint(s, 7).await;
+    // The built-in pack's registration and activation and the admin key's creation are
+    // entries too: 3 + 5.
+    wait_for_checkpoint(s, 8).await;
     let r = s.get("/v1/log/checkpoint").await;
     assert_eq!(r.status, 200);
     let cp = modelgate_audit::checkpoint::open_checkpoint(&r.text, &verifier_key(s))
         .expect("checkpoint verifies");
-    assert!(cp.size >= 7);
-    let entries = s.get("/v1/log/entries?start=0&end=7").await.json();
+    assert!(cp.size >= 8);
+    let entries = s.get("/v1/log/entries?start=0&end=8").await.json();
     let items = entries["entries"].as_array().expect("entries");
-    assert_eq!(items.len(), 7);
+    assert_eq!(items.len(), 8);
     assert_eq!(items[0]["kind"], "pack_registered");
     assert_eq!(items[1]["kind"], "pack_activated");
+    assert_eq!(items[2]["kind"], "key_created");
     for (i, e) in items.iter().enumerate() {
         let leaf = e["leaf"].as_str().expect("leaf");
         let h = entry::hex_hash(&entry::leaf_hash(leaf.as_bytes()));
@@ -311,11 +313,11 @@ async fn replay_is_identical(s: &TestServer) {
 
 async fn verify_passes_then_names_changed_decision(s: &TestServer) {
     let ids = evaluate_n(s, 6).await;
-    wait_for_checkpoint(s, 8).await;
+    wait_for_checkpoint(s, 9).await;
     let (code, out) = cli(s, &["audit", "verify"]).await;
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("audit log OK: 8 entries"), "{out}");
-    // Decision 4 is log index 2 + 4 = 6.
+    assert!(out.contains("audit log OK: 9 entries"), "{out}");
+    // Decision 4 is log index 3 + 4 = 7.
     drop_guards(&s.db.url).await;
     owner_sql(
         &s.db.url,
@@ -329,12 +331,12 @@ async fn verify_passes_then_names_changed_decision(s: &TestServer) {
     .expect("tamper");
     let (code, out) = cli(s, &["audit", "verify"]).await;
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("first bad index: 6"), "{out}");
+    assert!(out.contains("first bad index: 7"), "{out}");
 }
 
 async fn verify_names_deleted_log_row(s: &TestServer) {
     evaluate_n(s, 6).await;
-    wait_for_checkpoint(s, 8).await;
+    wait_for_checkpoint(s, 9).await;
     drop_guards(&s.db.url).await;
     owner_sql(&s.db.url, "DELETE FROM log_entries WHERE idx = 5")
         .await
@@ -346,7 +348,7 @@ async fn verify_names_deleted_log_row(s: &TestServer) {
 
 async fn verify_names_rewritten_hash(s: &TestServer) {
     evaluate_n(s, 6).await;
-    wait_for_checkpoint(s, 8).await;
+    wait_for_checkpoint(s, 9).await;
     drop_guards(&s.db.url).await;
     // The stored hash of leaf 3 (tlog stored-hash index of level 0, position 3).
     let id = tlog_tiles::tlog::stored_hash_index(0, 3);

@@ -85,6 +85,10 @@ impl Spec {
             .map(|c| c.split(';').next().unwrap_or(c).trim().to_string());
         let Some(content) = documented.get("content").and_then(Value::as_object) else {
             return if r.text.is_empty() {
+                self.seen
+                    .lock()
+                    .unwrap()
+                    .insert((method.to_uppercase(), path.to_string(), status));
                 Ok(())
             } else {
                 Err(format!(
@@ -275,7 +279,10 @@ async fn every_operation_answers_as_documented(db: TestDb) {
     let spec = Spec::load();
     exercise(&s, &spec).await;
     edges(&s, &spec).await;
+    key_routes(&s, &spec).await;
+    access_answers(&s, &spec).await;
     s.stop().await;
+    rate_limited(&spec).await;
 
     // Every operation was seen with a success, and every documented status except the
     // 503s (database down, log without checkpoint) and the evidence 409 (a decision that a
@@ -738,6 +745,111 @@ async fn audit_routes(s: &TestServer, spec: &Spec, id: &str) {
     }
 }
 
+/// `/v1/keys`: create (with its mistakes), list, revoke.
+async fn key_routes(s: &TestServer, spec: &Spec) {
+    let r = s
+        .post_json(
+            "/v1/keys",
+            &json!({"role": "viewer", "expires_at": "2999-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    spec.check("POST", "/v1/keys", &r);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    for bad in [
+        json!({"role": "root"}),
+        json!({"role": "viewer", "tenant": "Not A Tenant"}),
+        json!({"role": "viewer", "expires_at": "2000-01-01T00:00:00Z"}),
+        json!({"role": "viewer", "expires_at": "soon"}),
+    ] {
+        let r = s.post_json("/v1/keys", &bad).await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.text);
+        spec.check("POST", "/v1/keys", &r);
+    }
+    let r = s.get("/v1/keys").await;
+    assert_eq!(r.status, 200);
+    spec.check("GET", "/v1/keys", &r);
+    for (k, st) in [
+        (id.as_str(), 204),
+        (id.as_str(), 404),
+        ("0123456789abcdef", 404),
+    ] {
+        let r = s
+            .send(s.client.delete(format!("{}/v1/keys/{k}", s.base)))
+            .await;
+        assert_eq!(r.status, st, "{}", r.text);
+        spec.check("DELETE", "/v1/keys/{id}", &r);
+    }
+}
+
+/// A concrete path for a route template.
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "0190f000-0000-7000-8000-000000000000")
+        .replace("{model_ref}", "acme/x")
+        .replace("{name}", "p")
+        .replace("{digest}", "sha256:0")
+        .replace(
+            "/v1/keys/0190f000-0000-7000-8000-000000000000",
+            "/v1/keys/0123456789abcdef",
+        )
+}
+
+/// Every protected operation: 401 without a key, 403 with a role too low.
+async fn access_answers(s: &TestServer, spec: &Spec) {
+    let viewer = s.key("default", modelgate::auth::Role::Viewer).await;
+    let as_viewer = s.as_key(&viewer);
+    for (m, path, perm) in modelgate::http::route_permissions() {
+        let Some(perm) = perm else { continue };
+        let method = reqwest::Method::from_bytes(m.as_bytes()).unwrap();
+        let url = format!("{}{}", s.base, concrete(path));
+        let r = s.send(s.anon.request(method.clone(), &url)).await;
+        assert_eq!(r.status, 401, "{m} {path} without a key: {}", r.text);
+        assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+        spec.check(m, path, &r);
+        let r = s
+            .send(
+                s.anon
+                    .request(method.clone(), &url)
+                    .bearer_auth("mg_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+            )
+            .await;
+        assert_eq!(r.status, 401, "{m} {path} with an unknown key: {}", r.text);
+        if perm != modelgate::auth::Permission::Read {
+            let r = s.send(as_viewer.request(method, &url)).await;
+            assert_eq!(r.status, 403, "{m} {path} as viewer: {}", r.text);
+            spec.check(m, path, &r);
+        }
+    }
+}
+
+/// Every protected operation answers 429 with `Retry-After` once its key is over the
+/// limit (a server allowing 1 request per second, bursts of 2).
+async fn rate_limited(spec: &Spec) {
+    let s = TestServer::start_full(TestDb::sqlite().await, Default::default(), 1).await;
+    for (m, path, perm) in modelgate::http::route_permissions() {
+        if perm.is_none() {
+            continue;
+        }
+        let method = reqwest::Method::from_bytes(m.as_bytes()).unwrap();
+        let url = format!("{}{}", s.base, concrete(path));
+        let mut limited = None;
+        for _ in 0..5 {
+            let r = s.send(s.client.request(method.clone(), &url)).await;
+            if r.status == 429 {
+                limited = Some(r);
+                break;
+            }
+        }
+        let r = limited.unwrap_or_else(|| panic!("{m} {path}: never rate-limited"));
+        assert!(
+            r.header("retry-after")
+                .is_some_and(|v| v.parse::<u64>().is_ok_and(|n| n >= 1))
+        );
+        spec.check(m, path, &r);
+    }
+    s.stop().await;
+}
+
 /// Client mistakes answered alike on many routes (an encoded NUL in the path, a body
 /// that is not JSON, not JSON at all, or too large): each status must be documented for
 /// the operation and validate.
@@ -764,6 +876,7 @@ async fn edges(s: &TestServer, spec: &Spec) {
     for (m, path, tmpl) in [
         (Method::POST, "/v1/profiles", "/v1/profiles"),
         (Method::PUT, "/v1/profiles/p", "/v1/profiles/{name}"),
+        (Method::POST, "/v1/keys", "/v1/keys"),
     ] {
         let ms = m.as_str().to_string();
         let r = raw(s, m.clone(), path, "application/json", "{,".into()).await;

@@ -9,7 +9,7 @@
 //! names the index.
 
 use super::{DECISION_KIND, decision_leaf};
-use crate::store::{CheckpointRow, EntrySource, Store, StoreError};
+use crate::store::{CheckpointRow, EntrySource, LogEntryRow, Store, StoreError};
 use modelgate_audit::checkpoint::open_checkpoint;
 use modelgate_audit::{Hash, entry, tree};
 use std::collections::{HashMap, VecDeque};
@@ -122,6 +122,110 @@ fn frontier_ids(size: u64) -> Vec<u64> {
         .collect()
 }
 
+/// The leaf hash of entry `e` rebuilt from its source row, checked against the log.
+fn rebuild(e: &LogEntryRow, src: EntrySource) -> Result<Hash, VerifyError> {
+    let rebuilt = match src {
+        EntrySource::Decision(d) => {
+            let leaf = decision_leaf(&d).map_err(|err| bad(e.idx, err.to_string()))?;
+            let h = entry::leaf_hash(&leaf);
+            if d.leaf_hash.as_deref().is_some_and(|own| own != h.0) {
+                return Err(bad(
+                    e.idx,
+                    format!(
+                        "decision {} was changed after it was logged (its content \
+                         no longer gives the leaf hash recorded with it)",
+                        e.ref_id
+                    ),
+                ));
+            }
+            h
+        }
+        EntrySource::Event { leaf } => {
+            match entry::parse_leaf(&leaf) {
+                Ok((kind, _)) if kind == e.kind => {}
+                Ok((kind, _)) => {
+                    return Err(bad(
+                        e.idx,
+                        format!(
+                            "event {} is a `{kind}`, the log says `{}`",
+                            e.ref_id, e.kind
+                        ),
+                    ));
+                }
+                Err(err) => return Err(bad(e.idx, format!("event {}: {err}", e.ref_id))),
+            }
+            entry::leaf_hash(&leaf)
+        }
+        EntrySource::Missing => {
+            let what = if e.kind == DECISION_KIND {
+                "decision"
+            } else {
+                "event"
+            };
+            return Err(bad(
+                e.idx,
+                format!(
+                    "the logged {what} {} is missing from the database",
+                    e.ref_id
+                ),
+            ));
+        }
+    };
+    if e.leaf_hash.as_slice() != rebuilt.0.as_slice() {
+        return Err(bad(
+            e.idx,
+            format!(
+                "the {} {} does not match its log entry (changed after it was logged, \
+                 or the entry's leaf hash was rewritten)",
+                if e.kind == DECISION_KIND {
+                    "decision"
+                } else {
+                    "event"
+                },
+                e.ref_id
+            ),
+        ));
+    }
+    Ok(rebuilt)
+}
+
+/// [`rebuild`] for a page of entries, on every core; the error of the lowest index wins.
+fn rebuild_all(pairs: Vec<(&LogEntryRow, EntrySource)>) -> Result<Vec<Hash>, VerifyError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = pairs.len().div_ceil(threads).max(1);
+    let mut chunks: Vec<Vec<(&LogEntryRow, EntrySource)>> = Vec::new();
+    let mut it = pairs.into_iter().peekable();
+    while it.peek().is_some() {
+        chunks.push(it.by_ref().take(per).collect());
+    }
+    let results: Vec<Result<Vec<Hash>, VerifyError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .into_iter()
+                        .map(|(e, src)| rebuild(e, src))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(VerifyError::Bad("a verification thread panicked".into()))
+                })
+            })
+            .collect()
+    });
+    let mut out = Vec::new();
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
 /// Verifies the log in `store`; checkpoints must be signed by one of `trusted` (verifier
 /// keys, `name+id+key`).
 pub async fn verify_log(store: &Store, trusted: &[String]) -> Result<VerifyReport, VerifyError> {
@@ -201,72 +305,7 @@ pub async fn verify_log(store: &Store, trusted: &[String]) -> Result<VerifyRepor
             ));
         }
         let sources = store.entry_sources(&entries).await?;
-        let mut leaves = Vec::with_capacity(entries.len());
-        for (e, src) in entries.iter().zip(sources) {
-            let rebuilt = match src {
-                EntrySource::Decision(d) => {
-                    let leaf = decision_leaf(&d).map_err(|err| bad(e.idx, err.to_string()))?;
-                    let h = entry::leaf_hash(&leaf);
-                    if d.leaf_hash.as_deref().is_some_and(|own| own != h.0) {
-                        return Err(bad(
-                            e.idx,
-                            format!(
-                                "decision {} was changed after it was logged (its content \
-                                 no longer gives the leaf hash recorded with it)",
-                                e.ref_id
-                            ),
-                        ));
-                    }
-                    h
-                }
-                EntrySource::Event { leaf } => {
-                    match entry::parse_leaf(&leaf) {
-                        Ok((kind, _)) if kind == e.kind => {}
-                        Ok((kind, _)) => {
-                            return Err(bad(
-                                e.idx,
-                                format!(
-                                    "event {} is a `{kind}`, the log says `{}`",
-                                    e.ref_id, e.kind
-                                ),
-                            ));
-                        }
-                        Err(err) => return Err(bad(e.idx, format!("event {}: {err}", e.ref_id))),
-                    }
-                    entry::leaf_hash(&leaf)
-                }
-                EntrySource::Missing => {
-                    let what = if e.kind == DECISION_KIND {
-                        "decision"
-                    } else {
-                        "event"
-                    };
-                    return Err(bad(
-                        e.idx,
-                        format!(
-                            "the logged {what} {} is missing from the database",
-                            e.ref_id
-                        ),
-                    ));
-                }
-            };
-            if e.leaf_hash.as_slice() != rebuilt.0.as_slice() {
-                return Err(bad(
-                    e.idx,
-                    format!(
-                        "the {} {} does not match its log entry (changed after it was logged, \
-                         or the entry's leaf hash was rewritten)",
-                        if e.kind == DECISION_KIND {
-                            "decision"
-                        } else {
-                            "event"
-                        },
-                        e.ref_id
-                    ),
-                ));
-            }
-            leaves.push(rebuilt);
-        }
+        let leaves = rebuild_all(entries.iter().zip(sources).collect())?;
         // Extend the recomputed tree, cutting at checkpoint sizes.
         let mut at = 0usize;
         while at < leaves.len() {

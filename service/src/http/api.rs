@@ -3,6 +3,7 @@
 use super::auditlog;
 use super::problem::{self, Problem};
 use super::{AppState, DEFAULT_TENANT, now_micros, parse_rfc3339_micros, rfc3339_micros};
+use crate::auth::Permission;
 use crate::store::{
     BoardCursor, BoardRow, DecisionFilter, DecisionRow, Inserted, ModelStatus, NewDecision,
     NewModelVersion, decode_cursor, encode_cursor,
@@ -29,11 +30,12 @@ const DEFAULT_LIMIT: u32 = 50;
 /// The name the card parser gives a model it cannot name.
 const UNNAMED: &str = "unnamed-model";
 
-/// (path in `openapi.yaml`, actix pattern, handler per method).
+/// (path in `openapi.yaml`, actix pattern, (method, permission, handler) per method).
+/// A permission of `None`: the route needs no credentials.
 type RouteRow = (
     &'static str,
     &'static str,
-    Vec<(&'static str, actix_web::Route)>,
+    Vec<(&'static str, Option<Permission>, actix_web::Route)>,
 );
 
 /// Every route: the path as `openapi.yaml` writes it, actix's pattern, and the handler per
@@ -43,117 +45,178 @@ fn table() -> Vec<RouteRow> {
         (
             "/v1/evaluations",
             "/v1/evaluations",
-            vec![("POST", web::post().to(create_evaluation))],
+            vec![(
+                "POST",
+                Some(Permission::Evaluate),
+                web::post().to(create_evaluation),
+            )],
         ),
         (
             "/v1/decisions",
             "/v1/decisions",
-            vec![("GET", web::get().to(list_decisions))],
+            vec![("GET", Some(Permission::Read), web::get().to(list_decisions))],
         ),
         (
             "/v1/decisions/{id}",
             "/v1/decisions/{id}",
-            vec![("GET", web::get().to(get_decision))],
+            vec![("GET", Some(Permission::Read), web::get().to(get_decision))],
         ),
         (
             "/v1/decisions/{id}/evidence",
             "/v1/decisions/{id}/evidence",
-            vec![("GET", web::get().to(auditlog::evidence))],
+            vec![(
+                "GET",
+                Some(Permission::Audit),
+                web::get().to(auditlog::evidence),
+            )],
         ),
         (
             "/v1/decisions/{id}/replay",
             "/v1/decisions/{id}/replay",
-            vec![("POST", web::post().to(auditlog::replay))],
+            vec![(
+                "POST",
+                Some(Permission::Audit),
+                web::post().to(auditlog::replay),
+            )],
         ),
         (
             "/v1/log/checkpoint",
             "/v1/log/checkpoint",
-            vec![("GET", web::get().to(auditlog::checkpoint))],
+            vec![(
+                "GET",
+                Some(Permission::Read),
+                web::get().to(auditlog::checkpoint),
+            )],
         ),
         (
             "/v1/log/keys",
             "/v1/log/keys",
-            vec![("GET", web::get().to(auditlog::keys))],
+            vec![("GET", Some(Permission::Read), web::get().to(auditlog::keys))],
         ),
         (
             "/v1/log/proof/inclusion",
             "/v1/log/proof/inclusion",
-            vec![("GET", web::get().to(auditlog::inclusion))],
+            vec![(
+                "GET",
+                Some(Permission::Read),
+                web::get().to(auditlog::inclusion),
+            )],
         ),
         (
             "/v1/log/proof/consistency",
             "/v1/log/proof/consistency",
-            vec![("GET", web::get().to(auditlog::consistency))],
+            vec![(
+                "GET",
+                Some(Permission::Read),
+                web::get().to(auditlog::consistency),
+            )],
         ),
         (
             "/v1/log/entries",
             "/v1/log/entries",
-            vec![("GET", web::get().to(auditlog::entries))],
+            vec![(
+                "GET",
+                Some(Permission::Audit),
+                web::get().to(auditlog::entries),
+            )],
+        ),
+        (
+            "/v1/keys",
+            "/v1/keys",
+            vec![
+                (
+                    "GET",
+                    Some(Permission::Admin),
+                    web::get().to(super::keys::list_keys),
+                ),
+                (
+                    "POST",
+                    Some(Permission::Admin),
+                    web::post().to(super::keys::create_key),
+                ),
+            ],
+        ),
+        (
+            "/v1/keys/{id}",
+            "/v1/keys/{id}",
+            vec![(
+                "DELETE",
+                Some(Permission::Admin),
+                web::delete().to(super::keys::revoke_key),
+            )],
         ),
         (
             "/v1/models",
             "/v1/models",
-            vec![("GET", web::get().to(list_models))],
+            vec![("GET", Some(Permission::Read), web::get().to(list_models))],
         ),
         (
             "/v1/models/{model_ref}",
             "/v1/models/{model_ref:.+}",
             vec![
-                ("PUT", web::put().to(put_model)),
-                ("GET", web::get().to(get_model)),
+                ("PUT", Some(Permission::Evaluate), web::put().to(put_model)),
+                ("GET", Some(Permission::Read), web::get().to(get_model)),
             ],
         ),
         (
             "/v1/profiles",
             "/v1/profiles",
             vec![
-                ("GET", web::get().to(list_profiles)),
-                ("POST", web::post().to(create_profile)),
+                ("GET", Some(Permission::Read), web::get().to(list_profiles)),
+                (
+                    "POST",
+                    Some(Permission::Admin),
+                    web::post().to(create_profile),
+                ),
             ],
         ),
         (
             "/v1/profiles/{name}",
             "/v1/profiles/{name}",
             vec![
-                ("GET", web::get().to(get_profile)),
-                ("PUT", web::put().to(put_profile)),
+                ("GET", Some(Permission::Read), web::get().to(get_profile)),
+                ("PUT", Some(Permission::Admin), web::put().to(put_profile)),
             ],
         ),
         (
             "/v1/licenses",
             "/v1/licenses",
-            vec![("GET", web::get().to(list_licenses))],
+            vec![("GET", Some(Permission::Read), web::get().to(list_licenses))],
         ),
         (
             "/v1/licenses/{id}",
             "/v1/licenses/{id}",
-            vec![("GET", web::get().to(get_license))],
+            vec![("GET", Some(Permission::Read), web::get().to(get_license))],
         ),
         (
             "/v1/packs",
             "/v1/packs",
-            vec![("GET", web::get().to(list_packs))],
+            vec![("GET", Some(Permission::Read), web::get().to(list_packs))],
         ),
         (
             "/v1/packs/{digest}",
             "/v1/packs/{digest}",
-            vec![("GET", web::get().to(get_pack))],
+            vec![("GET", Some(Permission::Read), web::get().to(get_pack))],
         ),
         (
             "/healthz",
             "/healthz",
-            vec![("GET", web::get().to(healthz))],
+            vec![("GET", None, web::get().to(healthz))],
         ),
-        ("/readyz", "/readyz", vec![("GET", web::get().to(readyz))]),
+        (
+            "/readyz",
+            "/readyz",
+            vec![("GET", None, web::get().to(readyz))],
+        ),
         (
             "/metrics",
             "/metrics",
-            vec![("GET", web::get().to(metrics))],
+            vec![("GET", None, web::get().to(metrics))],
         ),
         (
             "/openapi.yaml",
             "/openapi.yaml",
-            vec![("GET", web::get().to(openapi))],
+            vec![("GET", None, web::get().to(openapi))],
         ),
     ]
 }
@@ -161,11 +224,12 @@ fn table() -> Vec<RouteRow> {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for (_, pattern, methods) in table() {
         let mut r = web::resource(pattern);
-        for (_, route) in methods {
+        for (_, _, route) in methods {
             r = r.route(route);
         }
         cfg.service(
             r.default_service(web::to(method_not_allowed))
+                .wrap(actix_web::middleware::from_fn(super::auth::authenticate))
                 .wrap(actix_web::middleware::from_fn(reject_nul)),
         );
     }
@@ -175,7 +239,33 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub fn route_list() -> Vec<(&'static str, &'static str)> {
     table()
         .into_iter()
-        .flat_map(|(path, _, methods)| methods.into_iter().map(move |(m, _)| (m, path)))
+        .flat_map(|(path, _, methods)| methods.into_iter().map(move |(m, _, _)| (m, path)))
+        .collect()
+}
+
+/// What a route needs: `Some(None)` for a public route, `Some(Some(p))` for one that needs
+/// permission `p`, `None` for a (pattern, method) that is not a route.
+pub fn permission(pattern: &str, method: &str) -> Option<Option<Permission>> {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    type Map = HashMap<(&'static str, &'static str), Option<Permission>>;
+    static MAP: OnceLock<Map> = OnceLock::new();
+    let map = MAP.get_or_init(|| {
+        table()
+            .into_iter()
+            .flat_map(|(_, pattern, methods)| {
+                methods.into_iter().map(move |(m, p, _)| ((pattern, m), p))
+            })
+            .collect()
+    });
+    map.get(&(pattern, method)).copied()
+}
+
+/// (method, path as in `openapi.yaml`, permission) of every route.
+pub fn route_permissions() -> Vec<(&'static str, &'static str, Option<Permission>)> {
+    table()
+        .into_iter()
+        .flat_map(|(path, _, methods)| methods.into_iter().map(move |(m, p, _)| (m, path, p)))
         .collect()
 }
 
@@ -215,12 +305,13 @@ async fn method_not_allowed(req: HttpRequest) -> Problem {
 // ---- request helpers -----------------------------------------------------------------
 
 /// The tenant of the request. Until API keys exist every request is the default tenant.
-pub(super) fn tenant(_req: &HttpRequest) -> &'static str {
-    DEFAULT_TENANT
+/// The request's tenant: its key's.
+pub(super) fn tenant(req: &HttpRequest) -> String {
+    super::auth::principal(req).map_or_else(|| DEFAULT_TENANT.to_string(), |p| p.tenant)
 }
 
 /// Reads a JSON body: the content type must be JSON and the body within `limit`.
-fn json_body<T: for<'de> Deserialize<'de>>(
+pub(super) fn json_body<T: for<'de> Deserialize<'de>>(
     req: &HttpRequest,
     body: &[u8],
     limit: usize,
@@ -289,7 +380,7 @@ fn nul_problem(at: &str) -> Problem {
 }
 
 /// Reads the whole body up to `limit` bytes (a longer one is 413 without reading it all).
-async fn read_body(payload: web::Payload, limit: usize) -> Result<web::Bytes, Problem> {
+pub(super) async fn read_body(payload: web::Payload, limit: usize) -> Result<web::Bytes, Problem> {
     match payload.to_bytes_limited(limit).await {
         Ok(Ok(b)) => Ok(b),
         Ok(Err(e)) => Err(Problem::bad_request(format!(
@@ -317,9 +408,12 @@ fn page_limit(limit: Option<u32>) -> Result<u32, Problem> {
 /// The active pack of the tenant, compiled.
 async fn active_pack(st: &AppState, tenant: &str) -> Result<Arc<Pack>, Problem> {
     let Some(a) = st.store.active_pack(tenant).await? else {
-        return Err(Problem::unavailable(
-            "no rule pack is active for this tenant",
-        ));
+        // A tenant's first request: it starts with the built-in pack.
+        return super::bootstrap(&st.store, &st.packs, tenant, now_micros())
+            .await
+            .map_err(|e| {
+                Problem::unavailable(format!("no rule pack is active for this tenant: {e}"))
+            });
     };
     st.packs
         .get(&st.store, tenant, &a.digest)
@@ -529,7 +623,7 @@ async fn create_evaluation(
     q: web::Query<EvaluationQuery>,
     payload: web::Payload,
 ) -> Reply {
-    let tenant = tenant(&req);
+    let tenant = &tenant(&req);
     let raw = read_body(payload, st.limits.evaluation_body).await?;
     let body: EvaluationIn = json_body(&req, &raw, st.limits.evaluation_body)?;
     let idem_key = match req.headers().get("Idempotency-Key") {
@@ -690,6 +784,7 @@ async fn create_evaluation(
     let context_json = serde_json::to_string(&ctx).map_err(Problem::internal)?;
     let request_digest = format!("sha256:{}", hex::encode(Sha256::digest(&raw)));
     let trace_id = current_trace_id();
+    let asked_by = super::auth::principal(&req).map(|p| p.key_id);
     let verdict = decision.verdict.as_str();
     let mut new = NewDecision {
         id: &id,
@@ -707,7 +802,7 @@ async fn create_evaluation(
         engine_version: modelgate_engine::ENGINE_VERSION,
         input_digest: &digest,
         created_at: now,
-        requested_by: None,
+        requested_by: asked_by.as_deref(),
         idempotency_key: idem_key.as_deref(),
         request_digest: Some(&request_digest),
         trace_id: trace_id.as_deref(),
@@ -744,7 +839,7 @@ async fn get_decision(req: HttpRequest, st: Data, path: web::Path<String>) -> Re
     }
     let row = st
         .store
-        .get_decision(tenant(&req), &id)
+        .get_decision(&tenant(&req), &id)
         .await?
         .ok_or_else(not_found)?;
     Ok(HttpResponse::Ok().json(row_body(&row)?))
@@ -794,7 +889,7 @@ async fn list_decisions(req: HttpRequest, st: Data, q: web::Query<DecisionQuery>
     let after: Option<String> = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let rows = st
         .store
-        .list_decisions(tenant(&req), &filter, after.as_deref(), limit + 1)
+        .list_decisions(&tenant(&req), &filter, after.as_deref(), limit + 1)
         .await?;
     let (rows, next) = split_page(rows, limit, |r| encode_cursor(&r.id));
     let items = rows.iter().map(row_body).collect::<Result<Vec<_>, _>>()?;
@@ -837,7 +932,7 @@ async fn put_model(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Reply {
-    let tenant = tenant(&req);
+    let tenant = &tenant(&req);
     let model_ref = path.into_inner();
     check_model_ref(&model_ref)?;
     let raw = read_body(payload, st.limits.evaluation_body).await?;
@@ -894,7 +989,7 @@ fn board_item(r: &BoardRow) -> Value {
 }
 
 async fn get_model(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
-    let tenant = tenant(&req);
+    let tenant = &tenant(&req);
     let model_ref = path.into_inner();
     let versions = st.store.model_versions(tenant, &model_ref).await?;
     if versions.is_empty() {
@@ -937,7 +1032,7 @@ struct BoardQuery {
 }
 
 async fn list_models(req: HttpRequest, st: Data, q: web::Query<BoardQuery>) -> Reply {
-    let tenant = tenant(&req);
+    let tenant = &tenant(&req);
     let limit = page_limit(q.limit)?;
     let status = q
         .status
@@ -1046,7 +1141,7 @@ async fn save_profile(
 }
 
 async fn create_profile(req: HttpRequest, st: Data, payload: web::Payload) -> Reply {
-    let tenant = tenant(&req);
+    let tenant = &tenant(&req);
     let raw = read_body(payload, st.limits.small_body).await?;
     let body: ProfileIn = json_body(&req, &raw, st.limits.small_body)?;
     let Some(name) = body.name.clone() else {
@@ -1074,7 +1169,7 @@ async fn put_profile(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Reply {
-    let tenant = tenant(&req);
+    let tenant = &tenant(&req);
     let name = path.into_inner();
     let raw = read_body(payload, st.limits.small_body).await?;
     let body: ProfileIn = json_body(&req, &raw, st.limits.small_body)?;
@@ -1101,7 +1196,7 @@ async fn get_profile(req: HttpRequest, st: Data, path: web::Path<String>) -> Rep
     let name = path.into_inner();
     let p = st
         .store
-        .get_profile(tenant(&req), &name)
+        .get_profile(&tenant(&req), &name)
         .await?
         .ok_or_else(|| Problem::not_found(format!("there is no profile `{name}`")))?;
     Ok(HttpResponse::Ok().json(profile_body(&p)?))
@@ -1110,7 +1205,7 @@ async fn get_profile(req: HttpRequest, st: Data, path: web::Path<String>) -> Rep
 async fn list_profiles(req: HttpRequest, st: Data) -> Reply {
     let items = st
         .store
-        .list_profiles(tenant(&req))
+        .list_profiles(&tenant(&req))
         .await?
         .iter()
         .map(profile_body)
@@ -1121,7 +1216,7 @@ async fn list_profiles(req: HttpRequest, st: Data) -> Reply {
 // ---- catalog and packs -----------------------------------------------------------------------
 
 async fn list_licenses(req: HttpRequest, st: Data) -> Reply {
-    let pack = active_pack(&st, tenant(&req)).await?;
+    let pack = active_pack(&st, &tenant(&req)).await?;
     let items: Vec<Value> = pack
         .catalog
         .entries()
@@ -1142,7 +1237,7 @@ async fn list_licenses(req: HttpRequest, st: Data) -> Reply {
 
 async fn get_license(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
-    let pack = active_pack(&st, tenant(&req)).await?;
+    let pack = active_pack(&st, &tenant(&req)).await?;
     let l = pack.catalog.get(&id).ok_or_else(|| {
         Problem::not_found(format!(
             "licence `{id}` is not in the catalog of the active pack"
@@ -1152,7 +1247,7 @@ async fn get_license(req: HttpRequest, st: Data, path: web::Path<String>) -> Rep
 }
 
 async fn list_packs(req: HttpRequest, st: Data) -> Reply {
-    let tenant = tenant(&req);
+    let tenant = &tenant(&req);
     let active = st.store.active_pack(tenant).await?;
     let items: Vec<Value> = st
         .store
@@ -1178,7 +1273,7 @@ async fn list_packs(req: HttpRequest, st: Data) -> Reply {
 }
 
 async fn get_pack(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
-    let tenant = tenant(&req);
+    let tenant = &tenant(&req);
     let digest = path.into_inner();
     let row = st
         .store
@@ -1213,7 +1308,7 @@ async fn readyz(req: HttpRequest, st: Data) -> Reply {
         .ping()
         .await
         .map_err(|_| Problem::unavailable("the database is not reachable"))?;
-    let pack = active_pack(&st, tenant(&req)).await?;
+    let pack = active_pack(&st, &tenant(&req)).await?;
     Ok(HttpResponse::Ok().json(json!({
         "status": "ready",
         "database": st.store.backend().as_str(),

@@ -223,7 +223,7 @@ pub async fn evidence(req: HttpRequest, st: Data, path: web::Path<String>) -> Re
     }
     let row = st
         .store
-        .get_decision(tenant(&req), &id)
+        .get_decision(&tenant(&req), &id)
         .await?
         .ok_or_else(not_found)?;
     let deadline = tokio::time::Instant::now() + EVIDENCE_WAIT;
@@ -281,7 +281,7 @@ pub async fn replay(req: HttpRequest, st: Data, path: web::Path<String>) -> Repl
     if uuid::Uuid::parse_str(&id).is_err() {
         return Err(not_found());
     }
-    let tenant = tenant(&req);
+    let tenant = &tenant(&req);
     let row = st
         .store
         .get_decision(tenant, &id)

@@ -3,13 +3,15 @@
 
 mod api;
 mod auditlog;
+pub mod auth;
+mod keys;
 mod metrics;
 pub mod problem;
 
 mod trace;
 
 pub use crate::time::{parse_rfc3339_micros, rfc3339_micros};
-pub use api::{OPENAPI, route_list};
+pub use api::{OPENAPI, route_list, route_permissions};
 pub use metrics::Metrics;
 pub use problem::Problem;
 pub use trace::RootSpan;
@@ -51,6 +53,8 @@ pub struct AppState {
     pub limits: Limits,
     /// The audit log: its signer, and the sequencer's wake-up.
     pub log: crate::audit::Log,
+    /// Keys recently read and the per-key rate limiter.
+    pub access: auth::Access,
 }
 
 /// Compiled packs by digest, loaded from the store on first use.

@@ -104,8 +104,10 @@ macro_rules! insert_event_in {
     };
 }
 
+mod keys;
 mod log;
 
+pub use keys::*;
 pub use log::*;
 
 /// Pool sizes and timeouts.

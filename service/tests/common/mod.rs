@@ -84,8 +84,9 @@ impl Server {
         let file = std::fs::File::create(&log).expect("log file");
         let mut all = vec!["serve", "--workers", "2"];
         all.extend_from_slice(args);
+        let out = std::fs::File::create(logdir.path().join("stdout.log")).expect("log file");
         let child = modelgate(cwd, &all, env)
-            .stdout(Stdio::null())
+            .stdout(out)
             .stderr(file)
             .spawn()
             .expect("spawn modelgate serve");
@@ -103,6 +104,7 @@ impl Server {
                 );
             }
             if get(port, "/readyz").is_some_and(|(code, _)| code == 200) {
+                s.remember_key(cwd, port, args, env);
                 return s;
             }
             if started.elapsed() > READY_WITHIN {
@@ -117,6 +119,40 @@ impl Server {
 
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.log.with_file_name("stdout.log")).unwrap_or_default()
+    }
+
+    /// The admin key: printed on the first start, else in `admin.key` of the data directory.
+    fn remember_key(&self, cwd: &Path, port: u16, args: &[&str], env: &[(&str, &str)]) {
+        let printed = self
+            .stdout()
+            .lines()
+            .find(|l| l.starts_with("mg_"))
+            .map(str::to_string);
+        let dir = args
+            .iter()
+            .position(|a| *a == "--data-dir")
+            .and_then(|i| args.get(i + 1))
+            .map(|d| cwd.join(d))
+            .or_else(|| {
+                env.iter()
+                    .find(|(k, _)| *k == "MODELGATE_DATA_DIR")
+                    .map(|(_, v)| cwd.join(v))
+            })
+            .unwrap_or_else(|| cwd.join("modelgate-data"));
+        let key = printed.or_else(|| {
+            std::fs::read_to_string(dir.join("admin.key"))
+                .ok()
+                .map(|k| k.trim().to_string())
+        });
+        if let Some(k) = key {
+            let mut keys = KEYS.lock().expect("keys");
+            keys.retain(|(p, _)| *p != port);
+            keys.push((port, k));
+        }
     }
 
     pub fn signal(&self, sig: &str) {
@@ -161,6 +197,19 @@ impl Drop for Server {
     }
 }
 
+/// The admin key of the server on each port.
+static KEYS: std::sync::Mutex<Vec<(u16, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// The admin key of the server on `port` (empty when unknown).
+pub fn key_for(port: u16) -> String {
+    KEYS.lock()
+        .expect("keys")
+        .iter()
+        .find(|(p, _)| *p == port)
+        .map(|(_, k)| k.clone())
+        .unwrap_or_default()
+}
+
 pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -175,6 +224,7 @@ pub fn get(port: u16, path: &str) -> Option<(u16, String)> {
         .build()
         .ok()?
         .get(format!("http://127.0.0.1:{port}{path}"))
+        .bearer_auth(key_for(port))
         .send()
         .ok()?;
     let code = r.status().as_u16();
@@ -190,6 +240,7 @@ pub fn get_json(port: u16, path: &str) -> Value {
 pub fn evaluate(port: u16, content: &str) -> (u16, Value) {
     let r = client()
         .post(format!("http://127.0.0.1:{port}/v1/evaluations"))
+        .bearer_auth(key_for(port))
         .header("content-type", "application/json")
         .body(json!({ "document": { "content": content } }).to_string())
         .send()

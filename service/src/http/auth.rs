@@ -1,0 +1,199 @@
+//! Authentication and authorisation of every request: `Authorization: Bearer <API key>`,
+//! the key's role against the route's permission, the key's tenant for everything the
+//! request reads or writes, and a rate limit per key. `/healthz`, `/readyz`, `/metrics`
+//! and `/openapi.yaml` need no key.
+
+use super::problem::Problem;
+use super::{AppState, api};
+use crate::auth::{Role, key_id, matches};
+use crate::store::{KeyRow, Store, StoreError};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, ResponseError, web};
+use governor::clock::{Clock, DefaultClock};
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+/// How long a key read from the database is trusted before it is read again (a key
+/// revoked through another replica stops working within this time; through this process,
+/// at once).
+const KEY_TTL: Duration = Duration::from_secs(5);
+
+/// Who is asking: from the key, never from the request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub key_id: String,
+    pub tenant: String,
+    pub role: Role,
+}
+
+type Limiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
+
+/// Keys recently read, and the per-key rate limiter.
+pub struct Access {
+    keys: RwLock<HashMap<String, (KeyRow, Instant)>>,
+    limiter: Option<Limiter>,
+}
+
+impl Access {
+    /// `per_second` requests per key and second (bursts of twice that); 0: no limit.
+    pub fn new(per_second: u32) -> Access {
+        let limiter = NonZeroU32::new(per_second).map(|n| {
+            let burst = n.saturating_mul(NonZeroU32::MIN.saturating_add(1));
+            RateLimiter::keyed(Quota::per_second(n).allow_burst(burst))
+        });
+        Access {
+            keys: RwLock::new(HashMap::new()),
+            limiter,
+        }
+    }
+
+    async fn key(&self, store: &Store, id: &str) -> Result<Option<KeyRow>, StoreError> {
+        if let Some((k, at)) = self.keys.read().ok().and_then(|m| m.get(id).cloned())
+            && at.elapsed() < KEY_TTL
+        {
+            return Ok(Some(k));
+        }
+        let k = store.key_by_id(id).await?;
+        if let (Some(k), Ok(mut m)) = (&k, self.keys.write()) {
+            if m.len() > 10_000 {
+                m.clear();
+            }
+            m.insert(id.to_string(), (k.clone(), Instant::now()));
+        }
+        Ok(k)
+    }
+
+    /// Forgets a key (after it was revoked here).
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut m) = self.keys.write() {
+            m.remove(id);
+        }
+    }
+
+    /// `Err(wait)` when the key is over its rate.
+    fn admit(&self, key_id: &str) -> Result<(), Duration> {
+        match &self.limiter {
+            None => Ok(()),
+            Some(l) => l
+                .check_key(&key_id.to_string())
+                .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now())),
+        }
+    }
+}
+
+fn unauthorized(detail: impl Into<String>) -> Problem {
+    Problem::new(
+        actix_web::http::StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        detail,
+    )
+    .header(header::WWW_AUTHENTICATE, "Bearer")
+}
+
+/// Checks the request's key and the route's permission; 401, 403 or 429 as problem+json.
+async fn check(req: &ServiceRequest, st: &AppState) -> Result<Option<Principal>, Problem> {
+    let pattern = req.match_pattern().unwrap_or_default();
+    let needed = match api::permission(&pattern, req.method().as_str()) {
+        Some(None) => return Ok(None),
+        Some(Some(p)) => Some(p),
+        // A method the route does not serve: authenticate, then let it answer 405.
+        None => None,
+    };
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Err(unauthorized(
+            "this route needs an API key: send `Authorization: Bearer <key>`",
+        ));
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <key>`"))?;
+    let id = key_id(key).ok_or_else(|| {
+        unauthorized("the bearer token is not a modelgate API key (mg_<id>_<secret>)")
+    })?;
+    let row = st
+        .access
+        .key(&st.store, id)
+        .await
+        .map_err(Problem::from)?
+        .filter(|k| matches(&k.secret_hash, key))
+        .ok_or_else(|| unauthorized("the API key is not valid"))?;
+    let now = super::now_micros();
+    if row.revoked_at.is_some() {
+        return Err(unauthorized(format!("the API key {id} was revoked")));
+    }
+    if row.expires_at.is_some_and(|e| e <= now) {
+        return Err(unauthorized(format!("the API key {id} has expired")));
+    }
+    let role = Role::parse(&row.role)
+        .ok_or_else(|| Problem::internal(format!("key {id} has an unknown role")))?;
+    if let Some(p) = needed
+        && !role.allows(p)
+    {
+        return Err(Problem::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "the role `{}` may not {} {}",
+                role.as_str(),
+                req.method(),
+                pattern
+            ),
+        ));
+    }
+    if let Err(wait) = st.access.admit(id) {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        return Err(Problem::new(
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            format!("too many requests with the key {id}; retry in {secs} s"),
+        )
+        .header(header::RETRY_AFTER, &secs.max(1).to_string()));
+    }
+    Ok(Some(Principal {
+        key_id: id.to_string(),
+        tenant: row.tenant,
+        role,
+    }))
+}
+
+/// The middleware (on every resource).
+pub async fn authenticate<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let Some(st) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    };
+    match check(&req, &st).await {
+        Ok(principal) => {
+            if let Some(p) = principal {
+                req.extensions_mut().insert(p);
+            }
+            next.call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
+        }
+        Err(p) => Ok(req.into_response(p.error_response()).map_into_right_body()),
+    }
+}
+
+/// The request's principal (set by [`authenticate`]).
+pub fn principal(req: &actix_web::HttpRequest) -> Option<Principal> {
+    req.extensions().get::<Principal>().cloned()
+}

@@ -1,0 +1,117 @@
+//! `POST /v1/keys`, `GET /v1/keys`, `DELETE /v1/keys/{id}` (admins).
+
+use super::api::{Reply, json_body, read_body, tenant};
+use super::auth::principal;
+use super::problem::Problem;
+use super::{AppState, DEFAULT_TENANT, now_micros, parse_rfc3339_micros, rfc3339_micros};
+use crate::auth::{KeyCreateError, Role};
+use crate::store::KeyRow;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+type Data = web::Data<AppState>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyIn {
+    tenant: Option<String>,
+    role: String,
+    expires_at: Option<String>,
+}
+
+fn key_body(k: &KeyRow) -> Value {
+    json!({
+        "id": k.id,
+        "tenant": k.tenant,
+        "role": k.role,
+        "created_at": rfc3339_micros(k.created_at),
+        "expires_at": k.expires_at.map(rfc3339_micros),
+        "revoked_at": k.revoked_at.map(rfc3339_micros),
+        "created_by": k.created_by,
+    })
+}
+
+fn create_problem(e: KeyCreateError) -> Problem {
+    match e {
+        KeyCreateError::Tenant(_) | KeyCreateError::Expiry => {
+            Problem::unprocessable("invalid-key-request", e.to_string())
+        }
+        KeyCreateError::Store(s) => s.into(),
+        KeyCreateError::Audit(a) => Problem::internal(a),
+    }
+}
+
+pub async fn create_key(req: HttpRequest, st: Data, payload: web::Payload) -> Reply {
+    let raw = read_body(payload, st.limits.small_body).await?;
+    let body: KeyIn = json_body(&req, &raw, st.limits.small_body)?;
+    let me = principal(&req).ok_or_else(|| Problem::internal("no principal"))?;
+    let tenant = body.tenant.unwrap_or_else(|| me.tenant.clone());
+    // Admins of the default tenant run the deployment: they may create keys for any
+    // tenant. Other admins only for their own.
+    if tenant != me.tenant && me.tenant != DEFAULT_TENANT {
+        return Err(Problem::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            "only admins of the default tenant create keys for other tenants",
+        ));
+    }
+    let role = Role::parse(&body.role).ok_or_else(|| {
+        Problem::unprocessable(
+            "invalid-key-request",
+            format!(
+                "`role` must be one of viewer, evaluator, approver, auditor, admin; got `{}`",
+                body.role
+            ),
+        )
+    })?;
+    let expires_at = match body.expires_at.as_deref() {
+        None => None,
+        Some(t) => Some(parse_rfc3339_micros(t).ok_or_else(|| {
+            Problem::unprocessable(
+                "invalid-key-request",
+                format!("`expires_at` must be an RFC 3339 time, got `{t}`"),
+            )
+        })?),
+    };
+    let (key, row) = crate::auth::create_key(
+        &st.store,
+        &tenant,
+        role,
+        expires_at,
+        Some(&me.key_id),
+        now_micros(),
+    )
+    .await
+    .map_err(create_problem)?;
+    st.log.wake();
+    let mut body = key_body(&row);
+    body["key"] = Value::from(key.key);
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/v1/keys/{}", row.id)))
+        .insert_header(("Cache-Control", "no-store"))
+        .json(body))
+}
+
+pub async fn list_keys(req: HttpRequest, st: Data) -> Reply {
+    let keys = st.store.list_keys(&tenant(&req)).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "items": keys.iter().map(key_body).collect::<Vec<_>>(),
+    })))
+}
+
+pub async fn revoke_key(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
+    let id = path.into_inner();
+    let me = principal(&req).ok_or_else(|| Problem::internal("no principal"))?;
+    let done = crate::auth::revoke_key(&st.store, &me.tenant, &id, Some(&me.key_id), now_micros())
+        .await
+        .map_err(create_problem)?;
+    st.access.forget(&id);
+    if !done {
+        return Err(Problem::not_found(format!(
+            "there is no active key {id} in this tenant"
+        )));
+    }
+    st.log.wake();
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,149 @@
+//! API keys: only hashes are stored. Creating and revoking a key are audit events, written
+//! in the same transaction.
+
+use super::{NewEvent, Pool, Result, Store, StoreError};
+use sqlx::Row;
+
+/// A key as stored (no secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRow {
+    pub id: String,
+    pub tenant: String,
+    pub role: String,
+    pub secret_hash: Vec<u8>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub created_by: Option<String>,
+}
+
+const KEY_COLUMNS: &str =
+    "id, tenant, role, secret_hash, created_at, expires_at, revoked_at, created_by";
+
+fn key_from<R: Row>(r: &R) -> Result<KeyRow>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Vec<u8>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(KeyRow {
+        id: r.try_get("id")?,
+        tenant: r.try_get("tenant")?,
+        role: r.try_get("role")?,
+        secret_hash: r.try_get("secret_hash")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+        created_by: r.try_get("created_by")?,
+    })
+}
+
+impl Store {
+    /// Stores a new key (and its audit event).
+    #[tracing::instrument(name = "store.insert_key", skip_all, fields(backend = self.backend().as_str(), tenant = %k.tenant, key_id = %k.id))]
+    pub async fn insert_key(&self, k: &KeyRow, event: Option<&NewEvent>) -> Result<()> {
+        on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query(&format!(
+                "INSERT INTO api_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ))
+            .bind(&k.id)
+            .bind(&k.tenant)
+            .bind(&k.role)
+            .bind(&k.secret_hash)
+            .bind(k.created_at)
+            .bind(k.expires_at)
+            .bind(k.revoked_at)
+            .bind(&k.created_by)
+            .execute(&mut *tx)
+            .await?;
+            if let Some(ev) = event {
+                insert_event_in!(&mut *tx, &k.tenant, ev);
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// A key by its public id, whatever its tenant (for authentication).
+    #[tracing::instrument(name = "store.key", skip_all, fields(backend = self.backend().as_str(), key_id = id))]
+    pub async fn key_by_id(&self, id: &str) -> Result<Option<KeyRow>> {
+        on_pool!(self, |p| {
+            let row = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(p)
+                .await?;
+            row.map(|r| key_from(&r)).transpose()
+        })
+    }
+
+    /// The tenant's keys, oldest first.
+    pub async fn list_keys(&self, tenant: &str) -> Result<Vec<KeyRow>> {
+        on_pool!(self, |p| {
+            let rows = sqlx::query(&format!(
+                "SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant = $1 ORDER BY created_at, id"
+            ))
+            .bind(tenant)
+            .fetch_all(p)
+            .await?;
+            rows.iter().map(key_from).collect()
+        })
+    }
+
+    /// Every key (for `modelgate keys list`).
+    pub async fn all_keys(&self) -> Result<Vec<KeyRow>> {
+        on_pool!(self, |p| {
+            let rows = sqlx::query(&format!(
+                "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY tenant, created_at, id"
+            ))
+            .fetch_all(p)
+            .await?;
+            rows.iter().map(key_from).collect()
+        })
+    }
+
+    /// Revokes the tenant's key `id` (with its audit event). False when the tenant has no
+    /// such key or it was revoked already.
+    pub async fn revoke_key(
+        &self,
+        tenant: &str,
+        id: &str,
+        now: i64,
+        event: Option<&NewEvent>,
+    ) -> Result<bool> {
+        on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            let done = sqlx::query(
+                "UPDATE api_keys SET revoked_at = $1 WHERE tenant = $2 AND id = $3 \
+                 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if done == 1
+                && let Some(ev) = event
+            {
+                insert_event_in!(&mut *tx, tenant, ev);
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(done == 1)
+        })
+    }
+
+    /// How many keys exist (revoked ones included).
+    pub async fn count_keys(&self) -> Result<u64> {
+        on_pool!(self, |p| sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM api_keys"
+        )
+        .fetch_one(p)
+        .await)
+        .map(|n| n as u64)
+        .map_err(Into::into)
+    }
+}
