@@ -16,7 +16,9 @@ pub enum Permission {
     Read,
     /// Evaluate (and record) a model; register model metadata.
     Evaluate,
-    /// Replay decisions, fetch evidence bundles, read log entries and proofs.
+    /// Approve or reject a `review` verdict.
+    Review,
+    /// Replay decisions, fetch evidence bundles, read log entries.
     Audit,
     /// Manage keys, profiles and packs.
     Admin,
@@ -55,14 +57,15 @@ impl Role {
         }
     }
 
-    /// viewer: read; evaluator: + evaluations; approver: + reviews and waivers (as an
-    /// evaluator until those exist); auditor: read + replay, evidence, log; admin: all.
+    /// viewer: read; evaluator: + evaluations; approver: + reviews; auditor: read +
+    /// replay, evidence, log; admin: all.
     pub fn allows(self, p: Permission) -> bool {
         match p {
             Permission::Read => true,
             Permission::Evaluate => {
                 matches!(self, Role::Evaluator | Role::Approver | Role::Admin)
             }
+            Permission::Review => matches!(self, Role::Approver | Role::Admin),
             Permission::Audit => matches!(self, Role::Auditor | Role::Admin),
             Permission::Admin => self == Role::Admin,
         }
@@ -166,14 +169,14 @@ mod tests {
     fn role_matrix() {
         use Permission::*;
         let table = [
-            (Role::Viewer, [true, false, false, false]),
-            (Role::Evaluator, [true, true, false, false]),
-            (Role::Approver, [true, true, false, false]),
-            (Role::Auditor, [true, false, true, false]),
-            (Role::Admin, [true, true, true, true]),
+            (Role::Viewer, [true, false, false, false, false]),
+            (Role::Evaluator, [true, true, false, false, false]),
+            (Role::Approver, [true, true, true, false, false]),
+            (Role::Auditor, [true, false, false, true, false]),
+            (Role::Admin, [true, true, true, true, true]),
         ];
         for (role, want) in table {
-            let got = [Read, Evaluate, Audit, Admin].map(|p| role.allows(p));
+            let got = [Read, Evaluate, Review, Audit, Admin].map(|p| role.allows(p));
             assert_eq!(got, want, "{role:?}");
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }

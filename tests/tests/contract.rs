@@ -280,6 +280,7 @@ async fn every_operation_answers_as_documented(db: TestDb) {
     exercise(&s, &spec).await;
     edges(&s, &spec).await;
     key_routes(&s, &spec).await;
+    review_routes(&s, &spec).await;
     access_answers(&s, &spec).await;
     s.stop().await;
     rate_limited(&spec).await;
@@ -745,6 +746,38 @@ async fn audit_routes(s: &TestServer, spec: &Spec, id: &str) {
     }
 }
 
+/// `POST /v1/reviews`: a review, a second one (409), a mistake (422).
+async fn review_routes(s: &TestServer, spec: &Spec) {
+    let odd = "---\nlicense: other\n---\n# Odd model\n";
+    let evaluator = s.as_key(&s.key("default", modelgate::auth::Role::Evaluator).await);
+    let r = s
+        .send(
+            evaluator
+                .post(format!("{}/v1/evaluations", s.base))
+                .header("content-type", "application/json")
+                .body(json!({"document": {"format": "hf-card", "content": odd}, "model_ref": "org/odd"}).to_string()),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let body = json!({"decision_id": id, "outcome": "approve", "justification": "read by legal", "conditions": ["attribution"]});
+    for st in [201, 409] {
+        let r = s.post_json("/v1/reviews", &body).await;
+        assert_eq!(r.status, st, "{}", r.text);
+        spec.check("POST", "/v1/reviews", &r);
+    }
+    let r = s
+        .post_json(
+            "/v1/reviews",
+            &json!({"decision_id": id, "outcome": "perhaps", "justification": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    spec.check("POST", "/v1/reviews", &r);
+    let r = s.get("/v1/models").await;
+    spec.check("GET", "/v1/models", &r);
+}
+
 /// `/v1/keys`: create (with its mistakes), list, revoke.
 async fn key_routes(s: &TestServer, spec: &Spec) {
     let r = s
@@ -877,6 +910,7 @@ async fn edges(s: &TestServer, spec: &Spec) {
         (Method::POST, "/v1/profiles", "/v1/profiles"),
         (Method::PUT, "/v1/profiles/p", "/v1/profiles/{name}"),
         (Method::POST, "/v1/keys", "/v1/keys"),
+        (Method::POST, "/v1/reviews", "/v1/reviews"),
     ] {
         let ms = m.as_str().to_string();
         let r = raw(s, m.clone(), path, "application/json", "{,".into()).await;

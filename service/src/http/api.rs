@@ -121,6 +121,15 @@ fn table() -> Vec<RouteRow> {
             )],
         ),
         (
+            "/v1/reviews",
+            "/v1/reviews",
+            vec![(
+                "POST",
+                Some(Permission::Review),
+                web::post().to(super::reviews::create_review),
+            )],
+        ),
+        (
             "/v1/keys",
             "/v1/keys",
             vec![
@@ -984,6 +993,12 @@ fn board_item(r: &BoardRow) -> Value {
             "created_at": r.decided_at.map(rfc3339_micros),
             "pack_digest": r.pack_digest,
             "model_version": r.model_version,
+        })),
+        "review": r.review.as_ref().map(|v| json!({
+            "id": v.id,
+            "outcome": v.outcome,
+            "reviewer": v.reviewer,
+            "created_at": rfc3339_micros(v.reviewed_at),
         })),
     })
 }

@@ -7,6 +7,7 @@ pub mod auth;
 mod keys;
 mod metrics;
 pub mod problem;
+mod reviews;
 
 mod trace;
 

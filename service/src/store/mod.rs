@@ -106,9 +106,11 @@ macro_rules! insert_event_in {
 
 mod keys;
 mod log;
+mod reviews;
 
 pub use keys::*;
 pub use log::*;
+pub use reviews::*;
 
 /// Pool sizes and timeouts.
 #[derive(Debug, Clone)]
@@ -676,6 +678,15 @@ impl Store {
                         decided_at: r.try_get("decided_at")?,
                         pack_digest: r.try_get("pack_digest")?,
                         model_version: r.try_get("model_version")?,
+                        review: match r.try_get::<Option<String>, _>("review_id")? {
+                            None => None,
+                            Some(id) => Some(BoardReview {
+                                id,
+                                outcome: r.try_get("review_outcome")?,
+                                reviewer: r.try_get("reviewer")?,
+                                reviewed_at: r.try_get("reviewed_at")?,
+                            }),
+                        },
                     })
                 })
                 .collect()
@@ -807,22 +818,28 @@ latest AS (
 board AS (
     SELECT m.model_ref, m.latest_version, COALESCE(l.profile, '') AS profile,
            d.id AS decision_id, d.verdict, d.created_at AS decided_at, d.pack_digest,
-           d.model_version,
+           d.model_version, r.id AS review_id, r.outcome AS review_outcome,
+           r.reviewer AS reviewer, r.created_at AS reviewed_at,
            CASE
                WHEN d.id IS NULL THEN 'unevaluated'
                WHEN d.pack_digest <> $2 OR d.model_version IS NULL
                     OR d.model_version <> m.latest_version THEN 'stale'
                WHEN d.verdict = 'allow' THEN 'approved'
                WHEN d.verdict = 'conditional' THEN 'conditional'
+               WHEN d.verdict = 'review' AND r.outcome = 'approve' AND r.conditions IS NULL
+                    THEN 'approved'
+               WHEN d.verdict = 'review' AND r.outcome = 'approve' THEN 'conditional'
+               WHEN d.verdict = 'review' AND r.outcome = 'reject' THEN 'rejected'
                WHEN d.verdict = 'review' THEN 'pending_review'
                ELSE 'rejected'
            END AS status
     FROM models m
     LEFT JOIN latest l ON l.model_ref = m.model_ref
     LEFT JOIN decisions d ON d.tenant = $1 AND d.id = l.id
+    LEFT JOIN reviews r ON r.tenant = $1 AND r.decision_id = d.id
 )
 SELECT model_ref, latest_version, profile, decision_id, verdict, decided_at, pack_digest,
-       model_version, status
+       model_version, review_id, review_outcome, reviewer, reviewed_at, status
 FROM board
 WHERE ($3 IS NULL OR status = $3) AND ($7 IS NULL OR model_ref = $7)
   AND ($4 IS NULL OR model_ref > $4 OR (model_ref = $4 AND profile > $5))

@@ -177,6 +177,17 @@ pub struct BoardRow {
     pub decided_at: Option<i64>,
     pub pack_digest: Option<String>,
     pub model_version: Option<i64>,
+    /// The review of the latest decision, when it has one.
+    pub review: Option<BoardReview>,
+}
+
+/// Who reviewed the board row's decision, how and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardReview {
+    pub id: String,
+    pub outcome: String,
+    pub reviewer: String,
+    pub reviewed_at: i64,
 }
 
 /// A decision to record. `id` is a UUIDv7 (time-ordered) made by the caller.

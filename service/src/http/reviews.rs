@@ -1,0 +1,147 @@
+//! `POST /v1/reviews`: an approver approves or rejects a `review` verdict.
+
+use super::api::{Reply, json_body, read_body, tenant};
+use super::auth::principal;
+use super::problem::Problem;
+use super::{AppState, now_micros, rfc3339_micros};
+use crate::store::ReviewRow;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+type Data = web::Data<AppState>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewIn {
+    decision_id: String,
+    outcome: String,
+    justification: String,
+    conditions: Option<Vec<String>>,
+}
+
+pub fn review_body(r: &ReviewRow) -> serde_json::Value {
+    json!({
+        "id": r.id,
+        "decision_id": r.decision_id,
+        "model_ref": r.model_ref,
+        "profile": if r.profile.is_empty() { None } else { Some(&r.profile) },
+        "outcome": r.outcome,
+        "justification": r.justification,
+        "conditions": r.conditions.as_deref().and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok()),
+        "reviewer": r.reviewer,
+        "created_at": rfc3339_micros(r.created_at),
+    })
+}
+
+pub async fn create_review(req: HttpRequest, st: Data, payload: web::Payload) -> Reply {
+    let raw = read_body(payload, st.limits.small_body).await?;
+    let body: ReviewIn = json_body(&req, &raw, st.limits.small_body)?;
+    let me = principal(&req).ok_or_else(|| Problem::internal("no principal"))?;
+    let tenant = &tenant(&req);
+    if !["approve", "reject"].contains(&body.outcome.as_str()) {
+        return Err(Problem::unprocessable(
+            "invalid-review",
+            format!(
+                "`outcome` must be approve or reject, got `{}`",
+                body.outcome
+            ),
+        ));
+    }
+    let justification = body.justification.trim();
+    if justification.is_empty() || justification.len() > 10_000 {
+        return Err(Problem::unprocessable(
+            "invalid-review",
+            "`justification` must say why, in 1 to 10,000 characters",
+        ));
+    }
+    if body
+        .conditions
+        .as_ref()
+        .is_some_and(|c| c.is_empty() || c.len() > 100 || c.iter().any(|x| x.trim().is_empty()))
+    {
+        return Err(Problem::unprocessable(
+            "invalid-review",
+            "`conditions`, when given, must be 1 to 100 non-empty strings",
+        ));
+    }
+    if body.outcome == "reject" && body.conditions.is_some() {
+        return Err(Problem::unprocessable(
+            "invalid-review",
+            "a rejection has no `conditions`",
+        ));
+    }
+    let unknown = || {
+        Problem::unprocessable(
+            "unknown-decision",
+            format!("there is no decision {}", body.decision_id),
+        )
+    };
+    if uuid::Uuid::parse_str(&body.decision_id).is_err() {
+        return Err(unknown());
+    }
+    let d = st
+        .store
+        .get_decision(tenant, &body.decision_id)
+        .await?
+        .ok_or_else(unknown)?;
+    if d.verdict != "review" {
+        return Err(Problem::unprocessable(
+            "not-reviewable",
+            format!(
+                "decision {} has the verdict `{}`; only a `review` verdict is reviewed",
+                d.id, d.verdict
+            ),
+        ));
+    }
+    if d.requested_by.as_deref() == Some(me.key_id.as_str()) {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "separation-of-duties",
+            "the key that requested the evaluation cannot review it; use another approver's key",
+        ));
+    }
+    let now = now_micros();
+    let row = ReviewRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant: tenant.to_string(),
+        decision_id: d.id.clone(),
+        model_ref: d.model_ref.clone(),
+        profile: d.profile.clone().unwrap_or_default(),
+        outcome: body.outcome.clone(),
+        justification: justification.to_string(),
+        conditions: body
+            .conditions
+            .as_ref()
+            .map(|c| serde_json::to_string(c).unwrap_or_default()),
+        reviewer: me.key_id.clone(),
+        created_at: now,
+    };
+    let event = crate::audit::event(
+        "review",
+        tenant,
+        now,
+        json!({
+            "review_id": row.id,
+            "decision_id": row.decision_id,
+            "model_ref": row.model_ref,
+            "profile": row.profile,
+            "outcome": row.outcome,
+            "justification": row.justification,
+            "conditions": body.conditions,
+            "reviewer": row.reviewer,
+        }),
+    )
+    .map_err(Problem::internal)?;
+    if !st.store.insert_review(&row, &event).await? {
+        return Err(Problem::conflict(
+            "already-reviewed",
+            format!("decision {} has been reviewed already", d.id),
+        ));
+    }
+    st.log.wake();
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/v1/decisions/{}", d.id)))
+        .json(review_body(&row)))
+}
