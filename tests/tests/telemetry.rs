@@ -104,15 +104,22 @@ fn wait_for<T>(what: &str, lines: &Mutex<Vec<String>>, f: impl Fn(&[String]) -> 
 }
 
 impl Served {
+    /// The first admin key (in admin.key of the data directory).
+    fn admin_key(&self) -> String {
+        std::fs::read_to_string(self._data.path().join("admin.key"))
+            .expect("admin.key")
+            .trim()
+            .to_string()
+    }
+
     /// Starts `modelgate serve` on a free port with a fresh data directory (unless `env`
     /// gives `DATABASE_URL`), and waits for its "listening" line.
     fn start(format: &str, env: &[(&str, &str)]) -> Served {
         let data = tempfile::tempdir().expect("temporary directory");
         let data_dir = data.path().display().to_string();
         let mut env: Vec<(&str, &str)> = env.to_vec();
-        if !env.iter().any(|(k, _)| *k == "DATABASE_URL") {
-            env.push(("MODELGATE_DATA_DIR", &data_dir));
-        }
+        // Also with DATABASE_URL: the data directory then holds the keys.
+        env.push(("MODELGATE_DATA_DIR", &data_dir));
         let (child, lines) = spawn(
             &[
                 "serve",
@@ -204,10 +211,10 @@ fn evaluate(s: &Served, token: &str, headers: &[(&str, &str)]) -> String {
     body["id"].as_str().expect("decision id").to_string()
 }
 
-fn get(s: &Served, path: &str) -> u16 {
+fn get(s: &Served, path: &str, token: &str) -> u16 {
     reqwest::blocking::Client::new()
         .get(s.url(path))
-        .header("Authorization", "Bearer get-token-also-secret")
+        .header("Authorization", format!("Bearer {token}"))
         .send()
         .expect("GET")
         .status()
@@ -240,16 +247,17 @@ fn url_with_password(url: &str) -> (String, String) {
 async fn json_logs_carry_route_and_status_and_no_secrets() {
     let db = modelgate_tests::db::TestDb::postgres().await;
     let (url, password) = url_with_password(&db.url);
-    let token = format!("xyz-{}", uuid::Uuid::now_v7().simple());
     let lines = tokio::task::spawn_blocking(move || {
         // debug: the level an operator turns on to troubleshoot; secrets stay out there too.
         let s = Served::start(
             "json",
             &[("DATABASE_URL", &url), ("MODELGATE_LOG", "debug")],
         );
+        let token = s.admin_key();
         let id = evaluate(&s, &token, &[]);
-        assert_eq!(get(&s, &format!("/v1/decisions/{id}")), 200);
-        assert_eq!(get(&s, "/v1/no-such-route"), 404);
+        assert_eq!(get(&s, &format!("/v1/decisions/{id}"), &token), 200);
+        assert_eq!(get(&s, "/v1/decisions", "get-token-also-secret"), 401);
+        assert_eq!(get(&s, "/v1/no-such-route", &token), 404);
         (s.stop(), id, token)
     })
     .await
@@ -322,7 +330,7 @@ async fn json_logs_carry_route_and_status_and_no_secrets() {
 #[test]
 fn text_logs_are_not_json() {
     let s = Served::start("text", &[]);
-    evaluate(&s, "xyz", &[]);
+    evaluate(&s, &s.admin_key(), &[]);
     let lines = s.stop();
     let all = lines.join("\n");
     assert!(!lines.is_empty());
@@ -488,14 +496,16 @@ fn spans_are_exported_over_otlp_and_flushed_on_shutdown() {
     // A caller's trace context (W3C traceparent) becomes the parent of the request span.
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let parent = "00f067aa0ba902b7";
+    let key = s.admin_key();
     let id = evaluate(
         &s,
-        "otlp-token",
+        &key,
         &[("traceparent", &format!("00-{trace_id}-{parent}-01"))],
     );
     // The decision records the trace it was made in.
     let stored: Value = reqwest::blocking::Client::new()
         .get(s.url(&format!("/v1/decisions/{id}")))
+        .bearer_auth(&key)
         .send()
         .and_then(|r| r.text())
         .map(|t| serde_json::from_str(&t).expect("JSON decision"))
