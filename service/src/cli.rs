@@ -193,6 +193,11 @@ pub struct CheckArgs {
     /// Rule pack directory [default: the pack built into the binary].
     #[arg(long, value_name = "DIR")]
     pub pack: Option<PathBuf>,
+    /// Waivers to apply (YAML or JSON list of {id, model_ref (exact or prefix*), rule_id,
+    /// profile?, expires_at, revoked_at?}; times RFC 3339 or dates). Expired or revoked ones
+    /// never apply; a waived finding stays in the output, marked waived.
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
     /// Input format.
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
     pub format: FormatArg,
@@ -443,8 +448,89 @@ fn check(
         .map_err(|e| Failure::new(exit::DATA_ERR, e.to_string()))?;
     let digest = modelgate_engine::input_digest(&bytes, &ctx);
     let now = now_unix();
-    let decisions: Vec<Decision> = pack.evaluate_document(&records, &ctx, now, &digest);
+    let waivers = read_waivers(a.waivers.as_deref())?;
+    let decisions: Vec<Decision> = pack.evaluate_document_waived(
+        &records,
+        &ctx,
+        now,
+        &digest,
+        &waivers,
+        a.model_ref.as_deref(),
+    );
     print_decisions(a, &decisions, &pack, &a.input, out)
+}
+
+/// A waiver in a `--waivers` file.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WaiverFileEntry {
+    id: String,
+    model_ref: String,
+    rule_id: String,
+    #[serde(default)]
+    profile: Option<String>,
+    expires_at: String,
+    #[serde(default)]
+    revoked_at: Option<String>,
+    #[serde(default)]
+    created_at: Option<String>,
+    // Documentation fields, accepted and not used by the evaluation.
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    justification: Option<String>,
+    #[serde(default)]
+    ticket: Option<String>,
+}
+
+fn read_waivers(path: Option<&Path>) -> Result<Vec<modelgate_engine::waiver::Waiver>, Failure> {
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
+    let bytes = std::fs::read(path).map_err(|e| {
+        Failure::new(
+            exit::NO_INPUT,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    let entries: Vec<WaiverFileEntry> = serde_norway::from_slice(&bytes)
+        .map_err(|e| Failure::new(exit::DATA_ERR, format!("{}: {e}", path.display())))?;
+    let time = |what: &str, id: &str, t: &str| {
+        crate::time::parse_rfc3339_micros(t)
+            .map(|us| us.div_euclid(1_000_000))
+            .ok_or_else(|| {
+                Failure::new(
+                    exit::DATA_ERR,
+                    format!(
+                        "{}: waiver {id}: `{what}` must be an RFC 3339 time or a date, got `{t}`",
+                        path.display()
+                    ),
+                )
+            })
+    };
+    entries
+        .into_iter()
+        .map(|e| {
+            let _ = (&e.reason, &e.justification, &e.ticket);
+            Ok(modelgate_engine::waiver::Waiver {
+                expires_at: time("expires_at", &e.id, &e.expires_at)?,
+                revoked_at: e
+                    .revoked_at
+                    .as_deref()
+                    .map(|t| time("revoked_at", &e.id, t))
+                    .transpose()?,
+                created_at: e
+                    .created_at
+                    .as_deref()
+                    .map(|t| time("created_at", &e.id, t))
+                    .transpose()?,
+                id: e.id,
+                model_ref: e.model_ref,
+                rule_id: e.rule_id,
+                profile: e.profile,
+            })
+        })
+        .collect()
 }
 
 /// Prints one or several decisions; the exit code follows the worst verdict.
@@ -523,12 +609,17 @@ fn check_hub(
         );
     }
     let digest = modelgate_engine::input_digest(&fetched.digest_document(), &ctx);
-    let decision = pack.evaluate_with_ancestors(
+    let waivers = read_waivers(a.waivers.as_deref())?;
+    let now = now_unix();
+    let applicable =
+        modelgate_engine::waiver::applicable(&waivers, &fetched.model.record.id, None, now);
+    let decision = pack.evaluate_waived(
         &fetched.model.record,
         &fetched.ancestor_records(),
         &ctx,
-        now_unix(),
+        now,
         &digest,
+        &applicable,
     );
     let input = format!("hf:{}@{}", fetched.model.repo, fetched.model.sha);
     print_decisions(a, std::slice::from_ref(&decision), &pack, &input, out)

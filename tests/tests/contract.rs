@@ -281,6 +281,7 @@ async fn every_operation_answers_as_documented(db: TestDb) {
     edges(&s, &spec).await;
     key_routes(&s, &spec).await;
     review_routes(&s, &spec).await;
+    waiver_routes(&s, &spec).await;
     access_answers(&s, &spec).await;
     s.stop().await;
     rate_limited(&spec).await;
@@ -778,6 +779,39 @@ async fn review_routes(s: &TestServer, spec: &Spec) {
     spec.check("GET", "/v1/models", &r);
 }
 
+/// `/v1/waivers`: grant, list, get, revoke, with their mistakes.
+async fn waiver_routes(s: &TestServer, spec: &Spec) {
+    let soon = modelgate::http::rfc3339_micros(modelgate::http::now_micros() + 86_400_000_000);
+    let body = json!({"model_ref": "acme/*", "rule_id": "license-non-commercial", "reason": "false_positive", "justification": "checked", "expires_at": soon});
+    let r = s.post_json("/v1/waivers", &body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    spec.check("POST", "/v1/waivers", &r);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let r = s.post_json("/v1/waivers", &json!({"model_ref": "x", "rule_id": "nope", "reason": "false_positive", "justification": "x", "expires_at": soon})).await;
+    assert_eq!(r.status, 422);
+    spec.check("POST", "/v1/waivers", &r);
+    for q in ["", "?active=true"] {
+        let r = s.get(&format!("/v1/waivers{q}")).await;
+        assert_eq!(r.status, 200);
+        spec.check("GET", "/v1/waivers", &r);
+    }
+    let r = s.get("/v1/waivers?active=perhaps").await;
+    assert_eq!(r.status, 400);
+    spec.check("GET", "/v1/waivers", &r);
+    for (w, st) in [(id.as_str(), 200), ("nope", 404)] {
+        let r = s.get(&format!("/v1/waivers/{w}")).await;
+        assert_eq!(r.status, st);
+        spec.check("GET", "/v1/waivers/{id}", &r);
+    }
+    for st in [204, 404] {
+        let r = s
+            .send(s.client.delete(format!("{}/v1/waivers/{id}", s.base)))
+            .await;
+        assert_eq!(r.status, st, "{}", r.text);
+        spec.check("DELETE", "/v1/waivers/{id}", &r);
+    }
+}
+
 /// `/v1/keys`: create (with its mistakes), list, revoke.
 async fn key_routes(s: &TestServer, spec: &Spec) {
     let r = s
@@ -911,6 +945,7 @@ async fn edges(s: &TestServer, spec: &Spec) {
         (Method::PUT, "/v1/profiles/p", "/v1/profiles/{name}"),
         (Method::POST, "/v1/keys", "/v1/keys"),
         (Method::POST, "/v1/reviews", "/v1/reviews"),
+        (Method::POST, "/v1/waivers", "/v1/waivers"),
     ] {
         let ms = m.as_str().to_string();
         let r = raw(s, m.clone(), path, "application/json", "{,".into()).await;

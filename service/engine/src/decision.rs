@@ -59,6 +59,9 @@ pub struct Finding {
     pub evidence: Vec<EvidenceItem>,
     pub citation: Option<Citation>,
     pub waived: bool,
+    /// The waiver that waived it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -19,6 +19,7 @@ pub mod lineage;
 pub mod openness;
 pub mod record;
 pub mod rules;
+pub mod waiver;
 
 pub use context::UseContext;
 pub use decision::{Decision, Verdict};

@@ -130,6 +130,38 @@ fn table() -> Vec<RouteRow> {
             )],
         ),
         (
+            "/v1/waivers",
+            "/v1/waivers",
+            vec![
+                (
+                    "GET",
+                    Some(Permission::Read),
+                    web::get().to(super::waivers::list_waivers),
+                ),
+                (
+                    "POST",
+                    Some(Permission::Review),
+                    web::post().to(super::waivers::create_waiver),
+                ),
+            ],
+        ),
+        (
+            "/v1/waivers/{id}",
+            "/v1/waivers/{id}",
+            vec![
+                (
+                    "GET",
+                    Some(Permission::Read),
+                    web::get().to(super::waivers::get_waiver),
+                ),
+                (
+                    "DELETE",
+                    Some(Permission::Review),
+                    web::delete().to(super::waivers::revoke_waiver),
+                ),
+            ],
+        ),
+        (
             "/v1/keys",
             "/v1/keys",
             vec![
@@ -415,7 +447,7 @@ fn page_limit(limit: Option<u32>) -> Result<u32, Problem> {
 }
 
 /// The active pack of the tenant, compiled.
-async fn active_pack(st: &AppState, tenant: &str) -> Result<Arc<Pack>, Problem> {
+pub(super) async fn active_pack(st: &AppState, tenant: &str) -> Result<Arc<Pack>, Problem> {
     let Some(a) = st.store.active_pack(tenant).await? else {
         // A tenant's first request: it starts with the built-in pack.
         return super::bootstrap(&st.store, &st.packs, tenant, now_micros())
@@ -755,13 +787,25 @@ async fn create_evaluation(
     }
     let digest = modelgate_engine::input_digest(&parsed.bytes, &ctx);
     let now = now_micros();
+    let waivers: Vec<modelgate_engine::waiver::Waiver> = super::waivers::in_force(&st, tenant, now)
+        .await?
+        .iter()
+        .map(|w| w.to_engine())
+        .collect();
+    let applicable = modelgate_engine::waiver::applicable(
+        &waivers,
+        &model_ref,
+        profile.as_deref(),
+        now.div_euclid(1_000_000),
+    );
     let decision: Decision = eval_span.in_scope(|| {
-        pack.evaluate_with_ancestors(
+        pack.evaluate_waived(
             &parsed.record,
             &parsed.siblings,
             &ctx,
             now.div_euclid(1_000_000),
             &digest,
+            &applicable,
         )
     });
     eval_span.record("model_ref", model_ref.as_str());
@@ -981,8 +1025,17 @@ async fn put_model(
     })
 }
 
-fn board_item(r: &BoardRow) -> Value {
+fn board_item(r: &BoardRow, waivers: &[crate::store::WaiverRow], now: i64) -> Value {
+    let soon = super::waivers::EXPIRING_DAYS * 86_400 * 1_000_000;
+    let profile = (!r.profile.is_empty()).then_some(r.profile.as_str());
+    let expiring: Vec<Value> = waivers
+        .iter()
+        .filter(|w| w.expires_at - now <= soon)
+        .filter(|w| w.to_engine().covers(&r.model_ref, profile, now.div_euclid(1_000_000)))
+        .map(|w| json!({"id": w.id, "rule_id": w.rule_id, "expires_at": rfc3339_micros(w.expires_at)}))
+        .collect();
     json!({
+        "waivers_expiring": expiring,
         "model_ref": r.model_ref,
         "profile": if r.profile.is_empty() { Value::Null } else { Value::from(r.profile.clone()) },
         "status": r.status.as_str(),
@@ -1019,6 +1072,8 @@ async fn get_model(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply
         .map(|a| a.digest)
         .unwrap_or_default();
     let board = st.store.model_status(tenant, &active, &model_ref).await?;
+    let now = now_micros();
+    let waivers = super::waivers::in_force(&st, tenant, now).await?;
     let versions: Vec<Value> = versions
         .iter()
         .map(|v| {
@@ -1034,7 +1089,7 @@ async fn get_model(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply
     Ok(HttpResponse::Ok().json(json!({
         "model_ref": model_ref,
         "versions": versions,
-        "status": board.iter().map(board_item).collect::<Vec<_>>(),
+        "status": board.iter().map(|b| board_item(b, &waivers, now)).collect::<Vec<_>>(),
     })))
 }
 
@@ -1073,6 +1128,8 @@ async fn list_models(req: HttpRequest, st: Data, q: web::Query<BoardQuery>) -> R
         .store
         .status_board(tenant, &active, status, after.as_ref(), limit + 1)
         .await?;
+    let now = now_micros();
+    let waivers = super::waivers::in_force(&st, tenant, now).await?;
     let (rows, next) = split_page(rows, limit, |r| {
         encode_cursor(&BoardCursor {
             model_ref: r.model_ref.clone(),
@@ -1080,7 +1137,7 @@ async fn list_models(req: HttpRequest, st: Data, q: web::Query<BoardQuery>) -> R
         })
     });
     Ok(HttpResponse::Ok().json(json!({
-        "items": rows.iter().map(board_item).collect::<Vec<_>>(),
+        "items": rows.iter().map(|b| board_item(b, &waivers, now)).collect::<Vec<_>>(),
         "next_cursor": next,
         "active_pack": active,
     })))

@@ -327,12 +327,37 @@ pub async fn replay(req: HttpRequest, st: Data, path: web::Path<String>) -> Repl
     }
     let record = records.swap_remove(at);
     let ctx: UseContext = serde_json::from_str(&row.context).map_err(Problem::internal)?;
-    let decision = pack.evaluate_with_ancestors(
+    // The waivers the recorded decision used, as they were then.
+    let recorded: Value = serde_json::from_str(&row.decision).map_err(Problem::internal)?;
+    let ids: Vec<String> = recorded["findings"]
+        .as_array()
+        .map(|fs| {
+            fs.iter()
+                .filter_map(|f| f["waiver"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let waivers: Vec<modelgate_engine::waiver::Waiver> = st
+        .store
+        .waivers_by_id(tenant, &ids)
+        .await?
+        .iter()
+        .map(|w| w.to_engine())
+        .collect();
+    let at_secs = row.created_at.div_euclid(1_000_000);
+    let applicable = modelgate_engine::waiver::applicable(
+        &waivers,
+        &row.model_ref,
+        row.profile.as_deref(),
+        at_secs,
+    );
+    let decision = pack.evaluate_waived(
         &record,
         &records,
         &ctx,
-        row.created_at.div_euclid(1_000_000),
+        at_secs,
         &row.input_digest,
+        &applicable,
     );
     let replayed = serde_json::to_string(&decision).map_err(Problem::internal)?;
     let identical = replayed == row.decision;

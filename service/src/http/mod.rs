@@ -8,6 +8,7 @@ mod keys;
 mod metrics;
 pub mod problem;
 mod reviews;
+mod waivers;
 
 mod trace;
 

@@ -107,10 +107,12 @@ macro_rules! insert_event_in {
 mod keys;
 mod log;
 mod reviews;
+mod waivers;
 
 pub use keys::*;
 pub use log::*;
 pub use reviews::*;
+pub use waivers::*;
 
 /// Pool sizes and timeouts.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
 //! Evaluation: licence resolution, lineage, openness, facts, rules, verdict.
 
-use super::def::{Effect, RuleResult};
+use super::def::{Effect, RuleCategory, RuleResult};
 use super::pack::{Pack, Rule};
 use super::scope::Scope;
 use super::value::FactRefs;
@@ -146,6 +146,22 @@ impl Pack {
         now_unix: i64,
         input_digest: &str,
     ) -> Decision {
+        self.evaluate_waived(rec, ancestors, ctx, now_unix, input_digest, &[])
+    }
+
+    /// [`Pack::evaluate_with_ancestors`] with the waivers that apply (see
+    /// [`crate::waiver::applicable`]): a finding of a waived rule stays in the decision,
+    /// marked `waived` with the waiver's id, and does not count towards the verdict. The one
+    /// code path for every evaluation (API, dry run, CLI, re-evaluation).
+    pub fn evaluate_waived(
+        &self,
+        rec: &ModelRecord,
+        ancestors: &[ModelRecord],
+        ctx: &UseContext,
+        now_unix: i64,
+        input_digest: &str,
+        waivers: &[&crate::waiver::Waiver],
+    ) -> Decision {
         let Prepared {
             ctx,
             declared,
@@ -177,7 +193,7 @@ impl Pack {
                 openness: &openness_f,
                 now: &now,
             };
-            runs.push(self.run_rules(rec, facts, openness));
+            runs.push(self.run_rules(rec, facts, openness, waivers));
         }
         let best = (0..runs.len())
             .min_by_key(|&i| {
@@ -257,8 +273,38 @@ impl Pack {
         now_unix: i64,
         input_digest: &str,
     ) -> Vec<Decision> {
+        self.evaluate_document_waived(records, ctx, now_unix, input_digest, &[], None)
+    }
+
+    /// [`Pack::evaluate_document`] with waivers: each model gets the waivers that apply to
+    /// its reference (`model_ref`, else its id) under no profile at `now_unix`.
+    pub fn evaluate_document_waived(
+        &self,
+        records: &[ModelRecord],
+        ctx: &UseContext,
+        now_unix: i64,
+        input_digest: &str,
+        waivers: &[crate::waiver::Waiver],
+        model_ref: Option<&str>,
+    ) -> Vec<Decision> {
         (0..records.len())
-            .filter_map(|i| self.evaluate_in_document(records, i, ctx, now_unix, input_digest))
+            .filter_map(|i| {
+                let rec = records.get(i)?;
+                let applicable = crate::waiver::applicable(
+                    waivers,
+                    model_ref.unwrap_or(&rec.id),
+                    None,
+                    now_unix,
+                );
+                self.evaluate_in_document_waived(
+                    records,
+                    i,
+                    ctx,
+                    now_unix,
+                    input_digest,
+                    &applicable,
+                )
+            })
             .collect()
     }
 
@@ -272,6 +318,19 @@ impl Pack {
         now_unix: i64,
         input_digest: &str,
     ) -> Option<Decision> {
+        self.evaluate_in_document_waived(records, index, ctx, now_unix, input_digest, &[])
+    }
+
+    /// [`Pack::evaluate_in_document`] with the waivers that apply.
+    pub fn evaluate_in_document_waived(
+        &self,
+        records: &[ModelRecord],
+        index: usize,
+        ctx: &UseContext,
+        now_unix: i64,
+        input_digest: &str,
+        waivers: &[&crate::waiver::Waiver],
+    ) -> Option<Decision> {
         let siblings: Vec<ModelRecord> = records
             .iter()
             .enumerate()
@@ -279,7 +338,7 @@ impl Pack {
             .map(|(_, r)| r.clone())
             .collect();
         let rec = records.get(index)?;
-        Some(self.evaluate_with_ancestors(rec, &siblings, ctx, now_unix, input_digest))
+        Some(self.evaluate_waived(rec, &siblings, ctx, now_unix, input_digest, waivers))
     }
 
     /// The facts the rules see when `rec` is evaluated under `ctx` at `now_unix`: one
@@ -723,6 +782,7 @@ impl Pack {
         rec: &ModelRecord,
         facts: FactRefs<'_>,
         openness: openness::Openness,
+        waivers: &[&crate::waiver::Waiver],
     ) -> AltRun {
         let license = facts.license;
         let scope = self.scope(facts);
@@ -732,6 +792,7 @@ impl Pack {
         let mut obligations = Vec::new();
         let mut verdict = Verdict::Allow;
         let mut failing = 0usize;
+        let mut license_waived = false;
         for rule in &self.rules {
             let (result, fired, error) = match eval_rule(rule, ctx) {
                 Ok((r, fired)) => (r, fired, None),
@@ -760,19 +821,29 @@ impl Pack {
                 });
                 continue;
             }
-            failing += 1;
+            let waiver = waivers
+                .iter()
+                .find(|w| w.rule_id == rule.def.id)
+                .map(|w| w.id.clone());
+            if waiver.is_none() {
+                failing += 1;
+            } else if rule.def.category == RuleCategory::License {
+                license_waived = true;
+            }
             let message = match &error {
                 Some(e) => {
                     format!("The rule could not be evaluated, so the model needs review: {e}")
                 }
                 None => rule.message.render_with(ctx),
             };
-            verdict = verdict.max(match (result, rule.def.effect) {
-                (RuleResult::Error, _) => Verdict::Review,
-                (_, Effect::Deny) => Verdict::Deny,
-                (_, Effect::Review) => Verdict::Review,
-                _ => Verdict::Allow,
-            });
+            if waiver.is_none() {
+                verdict = verdict.max(match (result, rule.def.effect) {
+                    (RuleResult::Error, _) => Verdict::Review,
+                    (_, Effect::Deny) => Verdict::Deny,
+                    (_, Effect::Review) => Verdict::Review,
+                    _ => Verdict::Allow,
+                });
+            }
             findings.push(Finding {
                 rule_id: rule.def.id.clone(),
                 title: rule.def.title.clone(),
@@ -792,11 +863,13 @@ impl Pack {
                     })
                     .collect(),
                 citation,
-                waived: false,
+                waived: waiver.is_some(),
+                waiver,
             });
         }
-        // Fail closed: an unknown licence never passes without review.
-        if verdict < Verdict::Review && license.status != "resolved" {
+        // Fail closed: an unknown licence never passes without review (unless a waiver
+        // covers the licence finding that says so).
+        if verdict < Verdict::Review && license.status != "resolved" && !license_waived {
             verdict = Verdict::Review;
         }
         if verdict == Verdict::Allow && !obligations.is_empty() {

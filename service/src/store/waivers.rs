@@ -1,0 +1,170 @@
+//! Waivers: created and revoked with their audit events.
+
+use super::{NewEvent, Pool, Result, Store, StoreError};
+use sqlx::Row;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaiverRow {
+    pub id: String,
+    pub tenant: String,
+    pub model_ref: String,
+    pub rule_id: String,
+    pub profile: Option<String>,
+    pub reason: String,
+    pub justification: String,
+    pub ticket: Option<String>,
+    pub approver: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revoked_by: Option<String>,
+}
+
+impl WaiverRow {
+    /// The engine's view (times in seconds).
+    pub fn to_engine(&self) -> modelgate_engine::waiver::Waiver {
+        modelgate_engine::waiver::Waiver {
+            id: self.id.clone(),
+            model_ref: self.model_ref.clone(),
+            rule_id: self.rule_id.clone(),
+            profile: self.profile.clone(),
+            created_at: Some(self.created_at.div_euclid(1_000_000)),
+            expires_at: self.expires_at.div_euclid(1_000_000),
+            revoked_at: self.revoked_at.map(|r| r.div_euclid(1_000_000)),
+        }
+    }
+}
+
+const WAIVER_COLUMNS: &str = "id, tenant, model_ref, rule_id, profile, reason, justification, \
+    ticket, approver, created_at, expires_at, revoked_at, revoked_by";
+
+fn waiver_from<R: Row>(r: &R) -> Result<WaiverRow>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(WaiverRow {
+        id: r.try_get("id")?,
+        tenant: r.try_get("tenant")?,
+        model_ref: r.try_get("model_ref")?,
+        rule_id: r.try_get("rule_id")?,
+        profile: r.try_get("profile")?,
+        reason: r.try_get("reason")?,
+        justification: r.try_get("justification")?,
+        ticket: r.try_get("ticket")?,
+        approver: r.try_get("approver")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+        revoked_by: r.try_get("revoked_by")?,
+    })
+}
+
+impl Store {
+    #[tracing::instrument(name = "store.insert_waiver", skip_all, fields(backend = self.backend().as_str(), tenant = %w.tenant, waiver_id = %w.id))]
+    pub async fn insert_waiver(&self, w: &WaiverRow, event: &NewEvent) -> Result<()> {
+        on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query(&format!(
+                "INSERT INTO waivers ({WAIVER_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            ))
+            .bind(&w.id)
+            .bind(&w.tenant)
+            .bind(&w.model_ref)
+            .bind(&w.rule_id)
+            .bind(&w.profile)
+            .bind(&w.reason)
+            .bind(&w.justification)
+            .bind(&w.ticket)
+            .bind(&w.approver)
+            .bind(w.created_at)
+            .bind(w.expires_at)
+            .bind(w.revoked_at)
+            .bind(&w.revoked_by)
+            .execute(&mut *tx)
+            .await?;
+            insert_event_in!(&mut *tx, &w.tenant, event);
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    pub async fn get_waiver(&self, tenant: &str, id: &str) -> Result<Option<WaiverRow>> {
+        on_pool!(self, |p| {
+            let row = sqlx::query(&format!(
+                "SELECT {WAIVER_COLUMNS} FROM waivers WHERE tenant = $1 AND id = $2"
+            ))
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(p)
+            .await?;
+            row.map(|r| waiver_from(&r)).transpose()
+        })
+    }
+
+    /// The tenant's waivers, newest first (`active_at`: only those in force then).
+    pub async fn list_waivers(
+        &self,
+        tenant: &str,
+        active_at: Option<i64>,
+    ) -> Result<Vec<WaiverRow>> {
+        on_pool!(self, |p| {
+            let rows = sqlx::query(&format!(
+                "SELECT {WAIVER_COLUMNS} FROM waivers WHERE tenant = $1 \
+                 AND ($2 IS NULL OR (revoked_at IS NULL AND expires_at > $2 AND created_at <= $2)) \
+                 ORDER BY id DESC LIMIT 10000"
+            ))
+            .bind(tenant)
+            .bind(active_at)
+            .fetch_all(p)
+            .await?;
+            rows.iter().map(waiver_from).collect()
+        })
+    }
+
+    /// Waivers by id (any state), for replaying a decision that used them.
+    pub async fn waivers_by_id(&self, tenant: &str, ids: &[String]) -> Result<Vec<WaiverRow>> {
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(w) = self.get_waiver(tenant, id).await? {
+                out.push(w);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Revokes a waiver (with its audit event). False when the tenant has no such waiver in
+    /// force.
+    pub async fn revoke_waiver(
+        &self,
+        tenant: &str,
+        id: &str,
+        by: &str,
+        now: i64,
+        event: &NewEvent,
+    ) -> Result<bool> {
+        on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            let done = sqlx::query(
+                "UPDATE waivers SET revoked_at = $1, revoked_by = $2 \
+                 WHERE tenant = $3 AND id = $4 AND revoked_at IS NULL AND expires_at > $1",
+            )
+            .bind(now)
+            .bind(by)
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if done == 1 {
+                insert_event_in!(&mut *tx, tenant, event);
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(done == 1)
+        })
+    }
+}
