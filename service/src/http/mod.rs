@@ -6,6 +6,7 @@ mod auditlog;
 pub mod auth;
 mod keys;
 mod metrics;
+mod packs;
 pub mod problem;
 mod reviews;
 mod waivers;

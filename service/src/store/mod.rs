@@ -571,6 +571,25 @@ impl Store {
         })
     }
 
+    /// The latest metadata version of every registered model, by model reference.
+    #[tracing::instrument(name = "store.latest_versions", skip_all, fields(backend = self.backend().as_str(), tenant = tenant))]
+    pub async fn latest_versions(&self, tenant: &str) -> Result<Vec<ModelVersion>> {
+        on_pool!(self, |p| {
+            let rows = sqlx::query(
+                "SELECT v.model_ref, v.version, v.format, v.document, v.record, \
+                 v.document_digest, v.created_at FROM model_versions v \
+                 JOIN (SELECT model_ref, MAX(version) AS version FROM model_versions \
+                       WHERE tenant = $1 GROUP BY model_ref) m \
+                   ON m.model_ref = v.model_ref AND m.version = v.version \
+                 WHERE v.tenant = $1 ORDER BY v.model_ref",
+            )
+            .bind(tenant)
+            .fetch_all(p)
+            .await?;
+            rows.iter().map(model_version_from).collect()
+        })
+    }
+
     /// The latest metadata version of a model, if its document has this digest (a document
     /// sent inline that is the registered latest version). Reads no document bytes.
     #[tracing::instrument(name = "store.latest_version_with_digest", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, model_ref = model_ref))]
