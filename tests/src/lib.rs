@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod db;
+pub mod packs;
 
 use std::path::PathBuf;
 
@@ -84,4 +85,12 @@ pub fn format_fixtures() -> Vec<PathBuf> {
         .unwrap_or_default();
     v.sort();
     v
+}
+
+/// The built-in pack's files as (path, text).
+pub fn packs_builtin() -> Vec<(String, String)> {
+    modelgate::packdir::builtin_files()
+        .into_iter()
+        .map(|f| (f.path, String::from_utf8(f.bytes).expect("UTF-8 pack file")))
+        .collect()
 }

@@ -282,6 +282,7 @@ async fn every_operation_answers_as_documented(db: TestDb) {
     key_routes(&s, &spec).await;
     review_routes(&s, &spec).await;
     waiver_routes(&s, &spec).await;
+    pack_routes(&s, &spec).await;
     access_answers(&s, &spec).await;
     s.stop().await;
     rate_limited(&spec).await;
@@ -810,6 +811,70 @@ async fn waiver_routes(s: &TestServer, spec: &Spec) {
         assert_eq!(r.status, st, "{}", r.text);
         spec.check("DELETE", "/v1/waivers/{id}", &r);
     }
+}
+
+/// The pack lifecycle: upload, impact, activate, with their refusals.
+async fn pack_routes(s: &TestServer, spec: &Spec) {
+    let up = |body: Vec<u8>, ct: &'static str| {
+        s.send(
+            s.client
+                .post(format!("{}/v1/packs", s.base))
+                .header("content-type", ct)
+                .body(body),
+        )
+    };
+    let candidate = modelgate_tests::packs::candidate();
+    for st in [201, 200] {
+        let r = up(candidate.clone(), "application/gzip").await;
+        assert_eq!(r.status, st, "{}", r.text);
+        spec.check("POST", "/v1/packs", &r);
+    }
+    let digest = up(candidate.clone(), "application/gzip").await.json()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (body, ct, st) in [
+        (b"not gzip".to_vec(), "application/gzip", 422),
+        (candidate.clone(), "text/plain", 415),
+        (vec![0u8; 8 * 1024 * 1024 + 1], "application/gzip", 413),
+    ] {
+        let r = up(body, ct).await;
+        assert_eq!(r.status, st, "{}", r.text);
+        spec.check("POST", "/v1/packs", &r);
+    }
+    let imp = "/v1/packs/{digest}/impact";
+    for (d, st) in [(digest.as_str(), 200), ("sha256:nope", 404)] {
+        let r = s
+            .post_json(&format!("/v1/packs/{d}/impact"), &json!({}))
+            .await;
+        assert_eq!(r.status, st, "{}", r.text);
+        spec.check("POST", imp, &r);
+    }
+    let act = "/v1/packs/{digest}/activate";
+    let url = format!("{}/v1/packs/{digest}/activate", s.base);
+    let r = s.send(s.client.post(&url)).await;
+    assert_eq!(r.status, 428);
+    spec.check("POST", act, &r);
+    let r = s
+        .send(s.client.post(&url).header("if-match", "\"activation-0\""))
+        .await;
+    assert_eq!(r.status, 412);
+    spec.check("POST", act, &r);
+    let r = s
+        .send(
+            s.client
+                .post(format!("{}/v1/packs/sha256:nope/activate", s.base))
+                .header("if-match", "*"),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    spec.check("POST", act, &r);
+    let etag = s.get("/v1/packs").await.header("etag").unwrap().to_string();
+    let r = s.send(s.client.post(&url).header("if-match", &etag)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    spec.check("POST", act, &r);
+    let r = s.get("/v1/packs").await;
+    spec.check("GET", "/v1/packs", &r);
 }
 
 /// `/v1/keys`: create (with its mistakes), list, revoke.
