@@ -142,7 +142,8 @@ mod tests {
         assert!(!matches(&a.hash[..31], &a.key));
         assert_ne!(a.key, b.key);
         // 256 bits of secret.
-        let secret = a.key.rsplit('_').next().unwrap();
+        // After `mg_<16 hex>_`; the secret itself may hold `_` (base64url).
+        let secret = &a.key[20..];
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(secret)
             .unwrap();
