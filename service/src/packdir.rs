@@ -28,6 +28,22 @@ fn collect(dir: &Dir<'_>, out: &mut Vec<PackFile>) {
     }
 }
 
+/// A pack's files as the store keeps them (text); `Err(path)` names the first file that is
+/// not UTF-8.
+pub fn stored_files(files: &[PackFile]) -> Result<Vec<crate::store::StoredFile>, String> {
+    files
+        .iter()
+        .map(|f| {
+            String::from_utf8(f.bytes.clone())
+                .map(|content| crate::store::StoredFile {
+                    path: f.path.clone(),
+                    content,
+                })
+                .map_err(|_| f.path.clone())
+        })
+        .collect()
+}
+
 /// Loads the built-in pack.
 pub fn builtin() -> Result<Pack, PackError> {
     Pack::load(&builtin_files())

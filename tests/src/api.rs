@@ -172,6 +172,15 @@ impl TestServer {
 }
 
 /// Generates a test per backend for each `async fn name(s: &TestServer)`.
+/// A concrete path for a route template of `openapi.yaml` (ids that exist nowhere).
+pub fn concrete(path: &str) -> String {
+    path.replace("/v1/keys/{id}", "/v1/keys/0123456789abcdef")
+        .replace("{id}", "0190f000-0000-7000-8000-000000000000")
+        .replace("{model_ref}", "acme/x")
+        .replace("{name}", "p")
+        .replace("{digest}", "sha256:0")
+}
+
 fn authed(key: &str) -> reqwest::Client {
     let mut h = reqwest::header::HeaderMap::new();
     h.insert(

@@ -9,16 +9,7 @@ use serde_json::{Value, json};
 
 const CARD: &str = "---\nlicense: apache-2.0\n---\n# Demo model\n";
 
-fn concrete(path: &str) -> String {
-    path.replace("{id}", "0190f000-0000-7000-8000-000000000000")
-        .replace("{model_ref}", "acme/x")
-        .replace("{name}", "p")
-        .replace("{digest}", "sha256:0")
-        .replace(
-            "/v1/keys/0190f000-0000-7000-8000-000000000000",
-            "/v1/keys/0123456789abcdef",
-        )
-}
+use modelgate_tests::api::concrete;
 
 /// Every route answers every role as the role matrix says: 403 exactly when the role
 /// lacks the route's permission, never 401 with a valid key.

@@ -48,6 +48,15 @@ async fn wait_for_checkpoint(s: &TestServer, size: u64) {
     panic!("the log did not reach {size} entries under a checkpoint within 5 s");
 }
 
+/// A JSON array of hex hashes.
+fn hashes(v: &Value) -> Vec<modelgate_audit::Hash> {
+    v.as_array()
+        .expect("an array of hashes")
+        .iter()
+        .map(|h| entry::parse_hex_hash(h.as_str().expect("hex")).expect("hash"))
+        .collect()
+}
+
 fn verifier_key(s: &TestServer) -> String {
     s.log.signer().verifier_key()
 }
@@ -242,12 +251,7 @@ async fn proofs_over_http(s: &TestServer) {
             ))
             .await
             .json();
-        let proof: Vec<_> = p["proof"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| entry::parse_hex_hash(h.as_str().unwrap()).unwrap())
-            .collect();
+        let proof = hashes(&p["proof"]);
         tree::verify_inclusion(
             i as u64,
             cp.size,
@@ -264,12 +268,7 @@ async fn proofs_over_http(s: &TestServer) {
         ))
         .await
         .json();
-    let proof: Vec<_> = c["proof"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| entry::parse_hex_hash(h.as_str().unwrap()).unwrap())
-        .collect();
+    let proof = hashes(&c["proof"]);
     tree::verify_consistency(
         3,
         cp.size,

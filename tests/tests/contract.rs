@@ -2,7 +2,7 @@
 //! has a status documented for its operation in `openapi.yaml`, a documented content
 //! type, and a body that validates against the documented schema (JSON Schema 2020-12).
 
-use modelgate_tests::api::{Resp, TestServer};
+use modelgate_tests::api::{Resp, TestServer, concrete};
 use modelgate_tests::db::TestDb;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -912,18 +912,6 @@ async fn key_routes(s: &TestServer, spec: &Spec) {
         assert_eq!(r.status, st, "{}", r.text);
         spec.check("DELETE", "/v1/keys/{id}", &r);
     }
-}
-
-/// A concrete path for a route template.
-fn concrete(path: &str) -> String {
-    path.replace("{id}", "0190f000-0000-7000-8000-000000000000")
-        .replace("{model_ref}", "acme/x")
-        .replace("{name}", "p")
-        .replace("{digest}", "sha256:0")
-        .replace(
-            "/v1/keys/0190f000-0000-7000-8000-000000000000",
-            "/v1/keys/0123456789abcdef",
-        )
 }
 
 /// Every protected operation: 401 without a key, 403 with a role too low.

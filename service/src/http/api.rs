@@ -812,11 +812,7 @@ async fn create_evaluation(
     }
     let digest = modelgate_engine::input_digest(&parsed.bytes, &ctx);
     let now = now_micros();
-    let waivers: Vec<modelgate_engine::waiver::Waiver> = super::waivers::in_force(&st, tenant, now)
-        .await?
-        .iter()
-        .map(|w| w.to_engine())
-        .collect();
+    let waivers = super::waivers::engine_waivers(&st, tenant, now).await?;
     let applicable = modelgate_engine::waiver::applicable(
         &waivers,
         &model_ref,
@@ -910,17 +906,25 @@ async fn create_evaluation(
 
 // ---- decisions ---------------------------------------------------------------------------
 
-async fn get_decision(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
-    let id = path.into_inner();
+/// The request tenant's decision `id` (404 for an id that is not a UUID, unknown, or
+/// another tenant's).
+pub(super) async fn decision_of(
+    req: &HttpRequest,
+    st: &AppState,
+    id: &str,
+) -> Result<DecisionRow, Problem> {
     let not_found = || Problem::not_found(format!("there is no decision {id}"));
-    if uuid::Uuid::parse_str(&id).is_err() {
+    if uuid::Uuid::parse_str(id).is_err() {
         return Err(not_found());
     }
-    let row = st
-        .store
-        .get_decision(&tenant(&req), &id)
+    st.store
+        .get_decision(&tenant(req), id)
         .await?
-        .ok_or_else(not_found)?;
+        .ok_or_else(not_found)
+}
+
+async fn get_decision(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
+    let row = decision_of(&req, &st, &path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(row_body(&row)?))
 }
 

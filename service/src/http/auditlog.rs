@@ -2,7 +2,7 @@
 //! bundle, and replay of a recorded decision.
 
 use super::AppState;
-use super::api::{Reply, tenant};
+use super::api::{Reply, decision_of, tenant};
 use super::problem::Problem;
 use crate::audit::{DECISION_KIND, decision_leaf};
 use crate::store::{EntrySource, LogPosition};
@@ -217,15 +217,7 @@ fn wants_html(req: &HttpRequest) -> bool {
 /// `GET /v1/decisions/{id}/evidence`: the self-contained bundle (or its printable page).
 pub async fn evidence(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
-    let not_found = || Problem::not_found(format!("there is no decision {id}"));
-    if uuid::Uuid::parse_str(&id).is_err() {
-        return Err(not_found());
-    }
-    let row = st
-        .store
-        .get_decision(&tenant(&req), &id)
-        .await?
-        .ok_or_else(not_found)?;
+    let row = decision_of(&req, &st, &id).await?;
     let deadline = tokio::time::Instant::now() + EVIDENCE_WAIT;
     let (entry_row, cp) = loop {
         match st.store.log_position(DECISION_KIND, &id).await? {
@@ -277,16 +269,8 @@ pub async fn evidence(req: HttpRequest, st: Data, path: web::Path<String>) -> Re
 /// (by digest) at the recorded time, and compares the output byte for byte.
 pub async fn replay(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
-    let not_found = || Problem::not_found(format!("there is no decision {id}"));
-    if uuid::Uuid::parse_str(&id).is_err() {
-        return Err(not_found());
-    }
     let tenant = &tenant(&req);
-    let row = st
-        .store
-        .get_decision(tenant, &id)
-        .await?
-        .ok_or_else(not_found)?;
+    let row = decision_of(&req, &st, &id).await?;
     let pack = st
         .packs
         .get(&st.store, tenant, &row.pack_digest)

@@ -20,7 +20,7 @@ pub use problem::Problem;
 pub use trace::RootSpan;
 
 use crate::packdir;
-use crate::store::{NewPack, Store, StoreError, StoredFile};
+use crate::store::{NewPack, Store, StoreError};
 use actix_web::{App, HttpServer, web};
 use modelgate_engine::{Pack, PackFile};
 use std::collections::HashMap;
@@ -116,17 +116,7 @@ pub async fn bootstrap(
 ) -> Result<Arc<Pack>, BootstrapError> {
     let files = packdir::builtin_files();
     let pack = Pack::load(&files).map_err(|e| BootstrapError::Pack(e.problems.len()))?;
-    let stored: Vec<StoredFile> = files
-        .iter()
-        .map(|f| {
-            String::from_utf8(f.bytes.clone())
-                .map(|content| StoredFile {
-                    path: f.path.clone(),
-                    content,
-                })
-                .map_err(|_| BootstrapError::NotText(f.path.clone()))
-        })
-        .collect::<Result<_, _>>()?;
+    let stored = packdir::stored_files(&files).map_err(BootstrapError::NotText)?;
     store
         .register_pack(
             tenant,

@@ -7,7 +7,7 @@ use super::api::{Reply, read_body, tenant};
 use super::auth::principal;
 use super::problem::Problem;
 use super::{AppState, now_micros, rfc3339_micros};
-use crate::store::{NewDecision, NewPack, StoredFile};
+use crate::store::{NewDecision, NewPack};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use modelgate_engine::waiver::{Waiver, applicable};
@@ -124,17 +124,8 @@ pub async fn upload(req: HttpRequest, st: Data, payload: web::Payload) -> Reply 
         .await
         .map_err(Problem::internal)?
         .map_err(|e| invalid("invalid-pack", e))?;
-    let stored: Vec<StoredFile> = files
-        .iter()
-        .map(|f| {
-            String::from_utf8(f.bytes.clone())
-                .map(|content| StoredFile {
-                    path: f.path.clone(),
-                    content,
-                })
-                .map_err(|_| invalid("invalid-pack", format!("`{}` is not UTF-8 text", f.path)))
-        })
-        .collect::<Result<_, _>>()?;
+    let stored = crate::packdir::stored_files(&files)
+        .map_err(|path| invalid("invalid-pack", format!("`{path}` is not UTF-8 text")))?;
     let checked = web::block(move || {
         let pack = Pack::load(&files)?;
         let report = pack.run_tests();
@@ -324,11 +315,7 @@ pub async fn impact(req: HttpRequest, st: Data, path: web::Path<String>) -> Repl
     let started = std::time::Instant::now();
     let (subjects, uses) = registry(&st, tenant, &active).await?;
     let now = now_micros();
-    let waivers: Vec<Waiver> = super::waivers::in_force(&st, tenant, now)
-        .await?
-        .iter()
-        .map(|w| w.to_engine())
-        .collect();
+    let waivers = super::waivers::engine_waivers(&st, tenant, now).await?;
     let now_s = now.div_euclid(1_000_000);
     let (active2, candidate2) = (active.clone(), candidate.clone());
     let (changes, evaluated) = web::block(move || {
@@ -405,11 +392,7 @@ pub async fn activate(req: HttpRequest, st: Data, path: web::Path<String>) -> Re
         .await?;
     // Re-evaluate the registry under the new pack and record the decisions.
     let (subjects, uses) = registry(&st, tenant, &pack).await?;
-    let waivers: Vec<Waiver> = super::waivers::in_force(&st, tenant, now)
-        .await?
-        .iter()
-        .map(|w| w.to_engine())
-        .collect();
+    let waivers = super::waivers::engine_waivers(&st, tenant, now).await?;
     let now_s = now.div_euclid(1_000_000);
     let mut recorded = 0usize;
     for s in &subjects {

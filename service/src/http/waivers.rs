@@ -189,6 +189,19 @@ pub async fn revoke_waiver(req: HttpRequest, st: Data, path: web::Path<String>) 
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The tenant's waivers in force at `now`, as the engine takes them.
+pub async fn engine_waivers(
+    st: &AppState,
+    tenant: &str,
+    now: i64,
+) -> Result<Vec<modelgate_engine::waiver::Waiver>, Problem> {
+    Ok(in_force(st, tenant, now)
+        .await?
+        .iter()
+        .map(WaiverRow::to_engine)
+        .collect())
+}
+
 /// The tenant's waivers in force now, for an evaluation.
 pub async fn in_force(st: &AppState, tenant: &str, now: i64) -> Result<Vec<WaiverRow>, Problem> {
     Ok(st.store.list_waivers(tenant, Some(now)).await?)
