@@ -329,3 +329,92 @@ api_on_both_backends!(
     bad_keys_are_refused,
     keys_commands
 );
+
+async fn count(c: &mut sqlx::PgConnection, sql: &str) -> Result<i64, String> {
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(c)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// PostgreSQL row-level security: a session of the application role that declares its
+/// tenant sees and writes only that tenant's rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_level_security_on_postgres() {
+    use sqlx::Connection;
+    let s = TestServer::start(modelgate_tests::db::TestDb::postgres().await).await;
+    let b = s.as_key(&s.key("tenant-b", Role::Evaluator).await);
+    assert_eq!(
+        s.post_json("/v1/evaluations", &eval("org/a")).await.status,
+        201
+    );
+    let r = s
+        .send(
+            b.post(format!("{}/v1/evaluations", s.base))
+                .header("content-type", "application/json")
+                .body(eval("org/b").to_string()),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    let url = s.db.url.clone();
+    let admin = |sql: String| {
+        let url = url.clone();
+        async move {
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(&sql).execute(&mut c).await.map(|_| ())
+        }
+    };
+    let role = format!("mg_rls_{}", uuid::Uuid::now_v7().simple());
+    admin(format!("CREATE ROLE {role} LOGIN IN ROLE modelgate_app"))
+        .await
+        .unwrap();
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host = rest.split_once('@').map_or(rest, |(_, h)| h);
+    let app_url = format!("{scheme}://{role}@{host}");
+    let result = async {
+        let mut c = sqlx::PgConnection::connect(&app_url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let all = count(&mut c, "SELECT COUNT(*) FROM decisions").await?;
+        if all != 2 {
+            return Err(format!(
+                "without a declared tenant: {all} decisions, want 2"
+            ));
+        }
+        sqlx::raw_sql("SET modelgate.tenant = 'tenant-b'")
+            .execute(&mut c)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mine = count(&mut c, "SELECT COUNT(*) FROM decisions").await?;
+        let others = count(
+            &mut c,
+            "SELECT COUNT(*) FROM decisions WHERE tenant = 'default'",
+        )
+        .await?;
+        let keys = count(
+            &mut c,
+            "SELECT COUNT(*) FROM api_keys WHERE tenant <> 'tenant-b'",
+        )
+        .await?;
+        if (mine, others, keys) != (1, 0, 0) {
+            return Err(format!(
+                "as tenant-b: {mine} decisions, {others} of default, {keys} other keys"
+            ));
+        }
+        let insert = sqlx::raw_sql(
+            "INSERT INTO profiles (tenant, name, context, version, created_at, updated_at) \
+             VALUES ('default', 'sneaky', '{}', 1, 0, 0)",
+        )
+        .execute(&mut c)
+        .await;
+        match insert {
+            Err(e) if e.to_string().contains("row-level security") => Ok(()),
+            other => Err(format!("a write into another tenant: {other:?}")),
+        }
+    }
+    .await;
+    let _ = admin(format!("DROP ROLE {role}")).await;
+    result.expect("row-level security");
+    s.stop().await;
+}
