@@ -82,6 +82,17 @@ async fn lifecycle(s: &TestServer) {
         .await
         .problem(415);
 
+    // Another tenant does not see the uploaded pack.
+    let other = s.as_key(&s.key("tenant-p", modelgate::auth::Role::Admin).await);
+    let r = s
+        .send(other.get(format!("{}/v1/packs/{digest}", s.base)))
+        .await;
+    r.problem(404);
+    let r = s
+        .send(other.post(format!("{}/v1/packs/{digest}/impact", s.base)))
+        .await;
+    r.problem(404);
+
     // Impact: the NC model under the commercial profile goes deny -> review.
     let r = s
         .post_json(&format!("/v1/packs/{digest}/impact"), &json!({}))

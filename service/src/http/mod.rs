@@ -60,32 +60,47 @@ pub struct AppState {
     pub access: auth::Access,
 }
 
-/// Compiled packs by digest, loaded from the store on first use.
+/// Compiled packs, loaded from the store on first use. A pack is visible to a tenant only
+/// once that tenant has it registered (the cache is keyed by tenant and digest); a pack
+/// compiled for one tenant is shared with the others that register the same digest.
 #[derive(Default)]
 pub struct PackCache {
-    loaded: RwLock<HashMap<String, Arc<Pack>>>,
+    loaded: RwLock<HashMap<(String, String), Arc<Pack>>>,
 }
 
 impl PackCache {
-    pub fn insert(&self, pack: Arc<Pack>) {
+    /// Records a pack the tenant has registered.
+    pub fn insert(&self, tenant: &str, pack: Arc<Pack>) {
         if let Ok(mut m) = self.loaded.write() {
-            m.insert(pack.digest.clone(), pack);
+            m.insert((tenant.to_string(), pack.digest.clone()), pack);
         }
     }
 
-    /// The compiled pack with this digest, loading it from the store when needed.
+    /// The compiled pack with this digest, if the tenant has it registered, loading it from
+    /// the store when needed.
     pub async fn get(
         &self,
         store: &Store,
         tenant: &str,
         digest: &str,
     ) -> Result<Option<Arc<Pack>>, Problem> {
-        if let Some(p) = self.loaded.read().ok().and_then(|m| m.get(digest).cloned()) {
+        let key = (tenant.to_string(), digest.to_string());
+        if let Some(p) = self.loaded.read().ok().and_then(|m| m.get(&key).cloned()) {
             return Ok(Some(p));
         }
         let Some(row) = store.get_pack(tenant, digest).await? else {
             return Ok(None);
         };
+        // Compiled already for another tenant: share it.
+        let shared = self.loaded.read().ok().and_then(|m| {
+            m.iter()
+                .find(|((_, d), _)| d == digest)
+                .map(|(_, p)| p.clone())
+        });
+        if let Some(p) = shared {
+            self.insert(tenant, p.clone());
+            return Ok(Some(p));
+        }
         let files: Vec<PackFile> = row
             .files
             .into_iter()
@@ -101,7 +116,7 @@ impl PackCache {
             ))
         })?;
         let pack = Arc::new(pack);
-        self.insert(pack.clone());
+        self.insert(tenant, pack.clone());
         Ok(Some(pack))
     }
 }
@@ -153,7 +168,7 @@ pub async fn bootstrap(
             .await?;
     }
     let pack = Arc::new(pack);
-    cache.insert(pack.clone());
+    cache.insert(tenant, pack.clone());
     Ok(pack)
 }
 

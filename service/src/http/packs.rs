@@ -196,7 +196,7 @@ pub async fn upload(req: HttpRequest, st: Data, payload: web::Payload) -> Reply 
         "tests": {"passed": report.passed, "failed": report.failed},
         "new": new,
     });
-    st.packs.insert(Arc::new(pack));
+    st.packs.insert(tenant, Arc::new(pack));
     let mut resp = if new {
         HttpResponse::Created()
     } else {
