@@ -1,7 +1,8 @@
 //! Log entries: their canonical bytes ("leaves") and hashes.
 //!
 //! A leaf is `"<kind>/v1\n"` followed by the RFC 8785 (JSON Canonicalization Scheme) form of
-//! the entry's JSON, produced by `serde_jcs`. Because the JSON is canonical, the same entry
+//! the entry's JSON, produced by [`crate::canonical`] (checked against `serde_jcs`).
+//! Because the JSON is canonical, the same entry
 //! always gives the same bytes and therefore the same RFC 6962 leaf hash
 //! `SHA-256(0x00 || leaf)`.
 
@@ -29,60 +30,63 @@ pub fn is_valid_kind(kind: &str) -> bool {
 /// [`AuditError::InvalidKind`] if `kind` does not match `[a-z][a-z0-9_]*`;
 /// [`AuditError::UnsafeInteger`] if the entry holds an integer beyond ±2^53 (RFC 8785 writes
 /// numbers as IEEE doubles, so such an integer would silently change);
-/// [`AuditError::Canonicalize`] if `serde_jcs` fails.
+/// [`AuditError::Canonicalize`] for a number that is not finite.
 pub fn leaf_bytes(kind: &str, entry: &Value) -> Result<Vec<u8>, AuditError> {
     if !is_valid_kind(kind) {
         return Err(AuditError::InvalidKind {
             kind: kind.to_owned(),
         });
     }
-    check_safe_integers(entry, &mut String::new())?;
-    let json = serde_jcs::to_vec(entry).map_err(|e| AuditError::Canonicalize(e.to_string()))?;
-    let mut leaf = Vec::with_capacity(kind.len() + HEADER_SUFFIX.len() + 1 + json.len());
+    if let Some(path) = unsafe_integer(entry) {
+        return Err(AuditError::UnsafeInteger { path });
+    }
+    let mut leaf = Vec::with_capacity(kind.len() + HEADER_SUFFIX.len() + 1 + 1024);
     leaf.extend_from_slice(kind.as_bytes());
     leaf.extend_from_slice(HEADER_SUFFIX.as_bytes());
     leaf.push(b'\n');
-    leaf.extend_from_slice(&json);
+    crate::canonical::write(entry, &mut leaf)?;
     Ok(leaf)
 }
 
-/// Walks `value` and rejects integers whose magnitude exceeds 2^53. `path` is a JSON pointer.
-fn check_safe_integers(value: &Value, path: &mut String) -> Result<(), AuditError> {
-    match value {
-        Value::Number(n) => {
-            let unsafe_int = match (n.as_u64(), n.as_i64()) {
+/// The JSON pointer of the first integer in `value` whose magnitude exceeds 2^53, if any.
+/// The path is only built when one is found.
+fn unsafe_integer(value: &Value) -> Option<String> {
+    fn find(value: &Value, path: &mut Vec<String>) -> bool {
+        match value {
+            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
                 (Some(u), _) => u > MAX_SAFE_INTEGER,
                 (None, Some(i)) => i.unsigned_abs() > MAX_SAFE_INTEGER,
                 (None, None) => false,
-            };
-            if unsafe_int {
-                let path = if path.is_empty() { "/" } else { path.as_str() };
-                return Err(AuditError::UnsafeInteger {
-                    path: path.to_owned(),
-                });
-            }
+            },
+            Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+                let found = find(item, path);
+                if found {
+                    path.push(i.to_string());
+                }
+                found
+            }),
+            Value::Object(map) => map.iter().any(|(key, item)| {
+                let found = find(item, path);
+                if found {
+                    path.push(key.replace('~', "~0").replace('/', "~1"));
+                }
+                found
+            }),
+            Value::Null | Value::Bool(_) | Value::String(_) => false,
         }
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let len = path.len();
-                path.push('/');
-                path.push_str(&i.to_string());
-                check_safe_integers(item, path)?;
-                path.truncate(len);
-            }
-        }
-        Value::Object(map) => {
-            for (key, item) in map {
-                let len = path.len();
-                path.push('/');
-                path.push_str(&key.replace('~', "~0").replace('/', "~1"));
-                check_safe_integers(item, path)?;
-                path.truncate(len);
-            }
-        }
-        Value::Null | Value::Bool(_) | Value::String(_) => {}
     }
-    Ok(())
+    let mut rev = Vec::new();
+    if !find(value, &mut rev) {
+        return None;
+    }
+    if rev.is_empty() {
+        return Some("/".to_owned());
+    }
+    Some(rev.iter().rev().fold(String::new(), |mut p, seg| {
+        p.push('/');
+        p.push_str(seg);
+        p
+    }))
 }
 
 /// Returns the RFC 6962 leaf hash of `leaf`: `SHA-256(0x00 || leaf)`.
@@ -123,7 +127,7 @@ pub fn parse_leaf(leaf: &[u8]) -> Result<(String, Value), AuditError> {
     let json = &leaf[newline + 1..];
     let value: Value =
         serde_json::from_slice(json).map_err(|e| AuditError::LeafJson(e.to_string()))?;
-    let canonical = serde_jcs::to_vec(&value).map_err(|_| AuditError::LeafNotCanonical)?;
+    let canonical = crate::canonical::to_vec(&value).map_err(|_| AuditError::LeafNotCanonical)?;
     if canonical != json {
         return Err(AuditError::LeafNotCanonical);
     }

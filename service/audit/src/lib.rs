@@ -17,6 +17,7 @@
 //! only taken from a caller-supplied [`rand_core::CryptoRngCore`]. No function panics on any
 //! input; failures are reported as [`AuditError`], whose messages say what was wrong and where.
 
+pub mod canonical;
 pub mod checkpoint;
 pub mod entry;
 mod error;
