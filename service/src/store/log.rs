@@ -478,6 +478,33 @@ impl Store {
         let mut events: HashMap<String, Vec<u8>> = HashMap::new();
         let (dec_ids, ev_ids): (Vec<&LogEntryRow>, Vec<&LogEntryRow>) =
             entries.iter().partition(|e| e.kind == "decision");
+        // A contiguous run of indices (a page of the log): one join instead of IN lists.
+        let contiguous = match (entries.first(), entries.last()) {
+            (Some(a), Some(b)) => b.idx >= a.idx && b.idx - a.idx + 1 == entries.len() as u64,
+            _ => false,
+        };
+        if contiguous && !dec_ids.is_empty() {
+            let (start, end) = (entries[0].idx, entries[entries.len() - 1].idx + 1);
+            let cols: Vec<String> = DECISION_COLUMNS
+                .split(',')
+                .map(|c| format!("d.{}", c.trim()))
+                .collect();
+            let sql = format!(
+                "SELECT {} FROM log_entries e JOIN decisions d ON d.id = e.ref_id \
+                 WHERE e.idx >= $1 AND e.idx < $2 AND e.kind = 'decision'",
+                cols.join(", ")
+            );
+            let rows = on_pool!(self, |p| {
+                let rows = sqlx::query(&sql)
+                    .bind(start as i64)
+                    .bind(end as i64)
+                    .fetch_all(p)
+                    .await?;
+                rows.iter().map(decision_from).collect::<Result<Vec<_>>>()
+            })?;
+            decisions.extend(rows.into_iter().map(|d| (d.id.clone(), d)));
+        }
+        let dec_ids: Vec<&LogEntryRow> = if contiguous { Vec::new() } else { dec_ids };
         for chunk in dec_ids.chunks(IN_CHUNK) {
             let rows = on_pool!(self, |p| {
                 let mut q = QueryBuilder::new(format!(
