@@ -571,3 +571,61 @@ mod lease {
     use super::*;
     on_both_backends!(one_sequencer_at_a_time);
 }
+
+/// A decision written without a log entry (before the log existed, or around the service)
+/// is queued by the sequencer's back-fill, and then the log verifies.
+pub async fn backfill_logs_unlogged_decisions(store: &modelgate::store::Store) {
+    let dir = tempfile::tempdir().expect("dir");
+    let log = modelgate::audit::Log::new(
+        modelgate::audit::load_or_create_key(&dir.path().join("k")).expect("key"),
+    );
+    let id = uuid::Uuid::now_v7().to_string();
+    store
+        .insert_decision(&modelgate::store::NewDecision {
+            id: &id,
+            tenant: "default",
+            model_ref: "org/old",
+            model_version: None,
+            profile: None,
+            verdict: "allow",
+            format: "hf-card",
+            document: b"doc",
+            record_json: "{}",
+            context_json: "{}",
+            decision_json: r#"{"verdict":"allow"}"#,
+            pack_digest: "sha256:p",
+            engine_version: "0",
+            input_digest: "sha256:i",
+            created_at: 1,
+            requested_by: None,
+            idempotency_key: None,
+            request_digest: None,
+            trace_id: None,
+            leaf_hash: None,
+        })
+        .await
+        .expect("insert");
+    let trusted = [log.signer().verifier_key()];
+    let e = modelgate::audit::verify_log(store, &trusted)
+        .await
+        .expect_err("an unlogged decision");
+    assert!(e.to_string().contains(&id), "{e}");
+    assert_eq!(log.backfill(store).await.expect("back-fill"), 1);
+    assert_eq!(log.backfill(store).await.expect("back-fill"), 0, "once");
+    let mut lease = store
+        .try_sequencer_lease()
+        .await
+        .expect("lease")
+        .expect("leads");
+    log.step(store, &mut lease).await.expect("sequence");
+    store.drop_sequencer_lease(lease).await;
+    let r = modelgate::audit::verify_log(store, &trusted)
+        .await
+        .expect("the log verifies");
+    assert_eq!(r.size, 1);
+}
+
+mod backfill {
+    use super::*;
+    on_both_backends!(backfill_logs_unlogged_decisions);
+}

@@ -88,6 +88,16 @@ impl Log {
                         }
                         leading = true;
                         lease = Some(l);
+                        match self.backfill(&store).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::warn!(
+                                decisions = n,
+                                "queued decisions that were in no log (written before the log existed, or around the service)"
+                            ),
+                            Err(e) => {
+                                tracing::error!(error = %e, "audit log back-fill failed");
+                            }
+                        }
                     }
                     Ok(None) => {
                         leading = false;
@@ -114,6 +124,26 @@ impl Log {
                     }
                     tokio::time::sleep(RETRY).await;
                 }
+            }
+        }
+    }
+
+    /// Queues every decision that is neither in the log nor queued (rows older than the
+    /// log, or written around the service), leaf hash computed from the row. Returns how
+    /// many. Run by the leader when it takes over.
+    pub async fn backfill(&self, store: &Store) -> Result<u64, SequencerError> {
+        let mut n = 0u64;
+        loop {
+            let rows = store.unlogged_decisions(500).await?;
+            if rows.is_empty() {
+                return Ok(n);
+            }
+            for d in &rows {
+                let hash = super::decision_leaf_hash(d)?;
+                store
+                    .enqueue_decision(d, &hash, crate::http::now_micros())
+                    .await?;
+                n += 1;
             }
         }
     }
