@@ -317,38 +317,33 @@ async fn verify_passes_then_names_changed_decision(s: &TestServer) {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("audit log OK: 9 entries"), "{out}");
     // Decision 4 is log index 3 + 4 = 7.
+    let tamper = format!(
+        "UPDATE decisions SET decision = REPLACE(decision, 'research', 'commercial') \
+         WHERE id = '{}'",
+        ids[4]
+    );
+    tamper_then_verify(s, &tamper, 7).await;
+}
+
+/// As the database owner: removes the guards, runs `tamper`, and expects `modelgate audit
+/// verify` to exit 1 naming `index` as the first bad one.
+async fn tamper_then_verify(s: &TestServer, tamper: &str, index: u64) {
     drop_guards(&s.db.url).await;
-    owner_sql(
-        &s.db.url,
-        &format!(
-            "UPDATE decisions SET decision = REPLACE(decision, 'research', 'commercial') \
-             WHERE id = '{}'",
-            ids[4]
-        ),
-    )
-    .await
-    .expect("tamper");
+    owner_sql(&s.db.url, tamper).await.expect("tamper");
     let (code, out) = cli(s, &["audit", "verify"]).await;
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("first bad index: 7"), "{out}");
+    assert!(out.contains(&format!("first bad index: {index}")), "{out}");
 }
 
 async fn verify_names_deleted_log_row(s: &TestServer) {
     evaluate_n(s, 6).await;
     wait_for_checkpoint(s, 9).await;
-    drop_guards(&s.db.url).await;
-    owner_sql(&s.db.url, "DELETE FROM log_entries WHERE idx = 5")
-        .await
-        .expect("tamper");
-    let (code, out) = cli(s, &["audit", "verify"]).await;
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("first bad index: 5"), "{out}");
+    tamper_then_verify(s, "DELETE FROM log_entries WHERE idx = 5", 5).await;
 }
 
 async fn verify_names_rewritten_hash(s: &TestServer) {
     evaluate_n(s, 6).await;
     wait_for_checkpoint(s, 9).await;
-    drop_guards(&s.db.url).await;
     // The stored hash of leaf 3 (tlog stored-hash index of level 0, position 3).
     let id = tlog_tiles::tlog::stored_hash_index(0, 3);
     let zero = if s.db.url.starts_with("sqlite:") {
@@ -356,15 +351,12 @@ async fn verify_names_rewritten_hash(s: &TestServer) {
     } else {
         format!("'\\x{}'::bytea", "00".repeat(32))
     };
-    owner_sql(
-        &s.db.url,
+    tamper_then_verify(
+        s,
         &format!("UPDATE log_hashes SET hash = {zero} WHERE id = {id}"),
+        3,
     )
-    .await
-    .expect("tamper");
-    let (code, out) = cli(s, &["audit", "verify"]).await;
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("first bad index: 3"), "{out}");
+    .await;
 }
 
 api_on_both_backends!(

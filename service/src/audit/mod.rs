@@ -113,11 +113,6 @@ pub fn pack_activated(tenant: &str, now: i64, digest: &str) -> Result<NewEvent, 
     )
 }
 
-/// Converts a stored hash.
-pub fn hash(d: [u8; 32]) -> Hash {
-    Hash(d)
-}
-
 /// Stored tree hashes by index, as the tree arithmetic wants them.
 pub async fn tree_hashes(
     store: &crate::store::Store,

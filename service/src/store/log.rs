@@ -485,14 +485,10 @@ impl Store {
         };
         if contiguous && !dec_ids.is_empty() {
             let (start, end) = (entries[0].idx, entries[entries.len() - 1].idx + 1);
-            let cols: Vec<String> = DECISION_COLUMNS
-                .split(',')
-                .map(|c| format!("d.{}", c.trim()))
-                .collect();
             let sql = format!(
                 "SELECT {} FROM log_entries e JOIN decisions d ON d.id = e.ref_id \
                  WHERE e.idx >= $1 AND e.idx < $2 AND e.kind = 'decision'",
-                cols.join(", ")
+                super::qualified(DECISION_COLUMNS, "d")
             );
             let rows = on_pool!(self, |p| {
                 let rows = sqlx::query(&sql)

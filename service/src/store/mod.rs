@@ -130,6 +130,19 @@ impl Default for PoolConfig {
     }
 }
 
+/// The columns `model_version_from` reads.
+const MODEL_VERSION_COLUMNS: &str =
+    "model_ref, version, format, document, record, document_digest, created_at";
+
+/// A column list with each column prefixed by a table alias (`a, b` -> `v.a, v.b`).
+fn qualified(columns: &str, alias: &str) -> String {
+    columns
+        .split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -559,14 +572,14 @@ impl Store {
         model_ref: &str,
     ) -> Result<Option<ModelVersion>> {
         on_pool!(self, |p| {
-            let row = sqlx::query(
-            "SELECT model_ref, version, format, document, record, document_digest, created_at \
+            let row = sqlx::query(&format!(
+                "SELECT {MODEL_VERSION_COLUMNS} \
              FROM model_versions WHERE tenant = $1 AND model_ref = $2 ORDER BY version DESC LIMIT 1"
-        )
-        .bind(tenant)
-        .bind(model_ref)
-        .fetch_optional(p)
-        .await?;
+            ))
+            .bind(tenant)
+            .bind(model_ref)
+            .fetch_optional(p)
+            .await?;
             row.map(|r| model_version_from(&r)).transpose()
         })
     }
@@ -575,14 +588,14 @@ impl Store {
     #[tracing::instrument(name = "store.latest_versions", skip_all, fields(backend = self.backend().as_str(), tenant = tenant))]
     pub async fn latest_versions(&self, tenant: &str) -> Result<Vec<ModelVersion>> {
         on_pool!(self, |p| {
-            let rows = sqlx::query(
-                "SELECT v.model_ref, v.version, v.format, v.document, v.record, \
-                 v.document_digest, v.created_at FROM model_versions v \
+            let rows = sqlx::query(&format!(
+                "SELECT {} FROM model_versions v \
                  JOIN (SELECT model_ref, MAX(version) AS version FROM model_versions \
                        WHERE tenant = $1 GROUP BY model_ref) m \
                    ON m.model_ref = v.model_ref AND m.version = v.version \
                  WHERE v.tenant = $1 ORDER BY v.model_ref",
-            )
+                qualified(MODEL_VERSION_COLUMNS, "v")
+            ))
             .bind(tenant)
             .fetch_all(p)
             .await?;
@@ -621,10 +634,10 @@ impl Store {
     #[tracing::instrument(name = "store.model_versions", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, model_ref = model_ref))]
     pub async fn model_versions(&self, tenant: &str, model_ref: &str) -> Result<Vec<ModelVersion>> {
         on_pool!(self, |p| {
-            let rows = sqlx::query(
-                "SELECT model_ref, version, format, document, record, document_digest, created_at \
-             FROM model_versions WHERE tenant = $1 AND model_ref = $2 ORDER BY version",
-            )
+            let rows = sqlx::query(&format!(
+                "SELECT {MODEL_VERSION_COLUMNS} \
+             FROM model_versions WHERE tenant = $1 AND model_ref = $2 ORDER BY version"
+            ))
             .bind(tenant)
             .bind(model_ref)
             .fetch_all(p)
