@@ -1,4 +1,4 @@
-//! Shared helpers of modelgate's integration suites (the suites are in `tests/tests/`).
+//! Shared helpers of modelgate's integration suites (the suites are modules of one test binary, `tests/tests/suite/`).
 
 pub mod api;
 pub mod db;

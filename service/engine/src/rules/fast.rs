@@ -14,7 +14,7 @@
 //!   expression, so absorption is always decided by `cel` itself.
 //!
 //! So wherever a [`Program`] returns a value, it is the value `cel` computes; the
-//! differential tests (`tests/tests/fastpath.rs`) check exactly that.
+//! differential tests (`tests/tests/suite/fastpath.rs`) check exactly that.
 //!
 //! The subset: literals (null, bool, int, uint, double, string), list literals,
 //! variables and field selection, `has()`, indexing lists and objects, `!`, unary `-`,

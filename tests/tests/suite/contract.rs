@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
-const CARD: &str = include_str!("../../examples/acme-chat-8b.md");
+const CARD: &str = include_str!("../../../examples/acme-chat-8b.md");
 const NC_CARD: &str = "---\nlicense: cc-by-nc-4.0\n---\n# NC Model\n\nA model.\n";
 const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 

@@ -61,7 +61,7 @@ fn spawn(args: &[&str], env: &[(&str, &str)]) -> (Child, Arc<Mutex<Vec<String>>>
     let mut cmd = Command::new(exe);
     scrubbed(&mut cmd);
     cmd.args([
-        "child_serve",
+        "telemetry::child_serve",
         "--exact",
         "--ignored",
         "--nocapture",

@@ -19,7 +19,7 @@ api_on_both_backends!(
     nul_characters_are_client_mistakes,
 );
 
-const CARD: &str = include_str!("../../examples/acme-chat-8b.md");
+const CARD: &str = include_str!("../../../examples/acme-chat-8b.md");
 const NC_CARD: &str = "---\nlicense: cc-by-nc-4.0\n---\n# NC Model\n\nA model.\n";
 
 fn eval_body(content: &str, extra: Value) -> Value {

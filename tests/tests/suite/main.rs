@@ -1,0 +1,22 @@
+//! All integration suites of modelgate-tests in one test binary: one link instead of twenty,
+//! which keeps the build (and CI's disk) lean. Each module is one suite.
+
+mod access;
+mod api;
+mod audit;
+mod cli;
+mod cli_formats;
+mod contract;
+mod fastpath;
+mod fixtures;
+mod formats;
+mod hub;
+mod licenses;
+mod pack;
+mod packs;
+mod props;
+mod props_formats;
+mod reviews;
+mod store;
+mod telemetry;
+mod waivers;
