@@ -386,6 +386,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
         limits: Limits::default(),
         log,
         access: http::auth::Access::new(cfg.rate_limit),
+        tenants: Default::default(),
     });
     let listener = std::net::TcpListener::bind(&cfg.bind)
         .map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;

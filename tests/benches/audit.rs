@@ -42,6 +42,7 @@ async fn fill(store: &Store, n: usize) {
                 let id = uuid::Uuid::now_v7().to_string();
                 let model = format!("org/model-{i}");
                 let mut d = NewDecision {
+                    generation: None,
                     id: &id,
                     tenant: "default",
                     model_ref: &model,
@@ -63,7 +64,7 @@ async fn fill(store: &Store, n: usize) {
                     trace_id: None,
                     leaf_hash: None,
                 };
-                d.leaf_hash = Some(decision_leaf_hash(&d.to_row()).expect("leaf"));
+                d.leaf_hash = Some(decision_leaf_hash(&d).expect("leaf"));
                 store.insert_decision(&d).await.expect("insert");
             }
         }));

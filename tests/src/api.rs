@@ -83,6 +83,7 @@ impl TestServer {
             limits,
             log: log.clone(),
             access: modelgate::http::auth::Access::new(rate_limit),
+            tenants: Default::default(),
         });
         let (admin, _) = modelgate::auth::create_key(
             &db.store,

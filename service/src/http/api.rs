@@ -683,6 +683,10 @@ struct EvaluationQuery {
     dry_run: bool,
 }
 
+/// How often an evaluation is run again when the tenant's pack or waivers changed while it
+/// ran (see `tenant_state`); after that the client is asked to retry.
+const STALE_RETRIES: usize = 4;
+
 async fn create_evaluation(
     req: HttpRequest,
     st: Data,
@@ -691,7 +695,31 @@ async fn create_evaluation(
 ) -> Reply {
     let tenant = &tenant(&req);
     let raw = read_body(payload, st.limits.evaluation_body).await?;
-    let body: EvaluationIn = json_body(&req, &raw, st.limits.evaluation_body)?;
+    for attempt in 0..STALE_RETRIES {
+        // The body is decoded again for a second attempt rather than kept: it is rare.
+        let body: EvaluationIn = json_body(&req, &raw, st.limits.evaluation_body)?;
+        if let Some(resp) =
+            evaluate_once(&req, &st, tenant, &raw, body, q.dry_run, attempt > 0).await?
+        {
+            return Ok(resp);
+        }
+    }
+    Err(Problem::unavailable(
+        "the tenant's rule pack or waivers kept changing during the evaluation; retry",
+    ))
+}
+
+/// One evaluation under the tenant's state (cached unless `fresh`); `None` when the state
+/// changed before the decision could be recorded.
+async fn evaluate_once(
+    req: &HttpRequest,
+    st: &AppState,
+    tenant: &str,
+    raw: &[u8],
+    body: EvaluationIn,
+    dry_run: bool,
+    fresh: bool,
+) -> Result<Option<HttpResponse>, Problem> {
     let idem_key = match req.headers().get("Idempotency-Key") {
         None => None,
         Some(v) => {
@@ -707,7 +735,8 @@ async fn create_evaluation(
             Some(k.to_string())
         }
     };
-    let pack = active_pack(&st, tenant).await?;
+    let state = super::tenant_state::tenant_state(st, tenant, fresh).await?;
+    let pack = &state.pack;
 
     // The use context: a stored profile or the body's context (defaults when neither).
     let (mut ctx, profile) = match (body.context, body.profile) {
@@ -790,7 +819,7 @@ async fn create_evaluation(
         )
     } else {
         let parsed = eval_span.in_scope(|| {
-            parse_document(&pack, body.document, body.record, body.model_ref.as_deref())
+            parse_document(pack, body.document, body.record, body.model_ref.as_deref())
         })?;
         (parsed, None)
     };
@@ -812,9 +841,8 @@ async fn create_evaluation(
     }
     let digest = modelgate_engine::input_digest(&parsed.bytes, &ctx);
     let now = now_micros();
-    let waivers = super::waivers::engine_waivers(&st, tenant, now).await?;
     let applicable = modelgate_engine::waiver::applicable(
-        &waivers,
+        &state.waivers,
         &model_ref,
         profile.as_deref(),
         now.div_euclid(1_000_000),
@@ -839,9 +867,9 @@ async fn create_evaluation(
         .observe(started.elapsed().as_secs_f64());
     let decision_json = serde_json::to_string(&decision).map_err(Problem::internal)?;
 
-    if q.dry_run {
+    if dry_run {
         let body = decision_body(None, profile.as_deref(), &decision_json)?;
-        return Ok(HttpResponse::Ok().json(body));
+        return Ok(Some(HttpResponse::Ok().json(body)));
     }
     // A document sent inline that is the registered latest version is linked to it.
     let model_version = match model_version {
@@ -856,9 +884,9 @@ async fn create_evaluation(
     let id = uuid::Uuid::now_v7().to_string();
     let record_json = serde_json::to_string(&parsed.record).map_err(Problem::internal)?;
     let context_json = serde_json::to_string(&ctx).map_err(Problem::internal)?;
-    let request_digest = format!("sha256:{}", hex::encode(Sha256::digest(&raw)));
+    let request_digest = format!("sha256:{}", hex::encode(Sha256::digest(raw)));
     let trace_id = current_trace_id();
-    let asked_by = super::auth::principal(&req).map(|p| p.key_id);
+    let asked_by = super::auth::principal(req).map(|p| p.key_id);
     let verdict = decision.verdict.as_str();
     let mut new = NewDecision {
         id: &id,
@@ -881,10 +909,10 @@ async fn create_evaluation(
         request_digest: Some(&request_digest),
         trace_id: trace_id.as_deref(),
         leaf_hash: None,
+        generation: Some(state.generation),
     };
     // The decision's audit-log leaf: the row and its queue entry are written together.
-    new.leaf_hash =
-        Some(crate::audit::decision_leaf_hash(&new.to_row()).map_err(Problem::internal)?);
+    new.leaf_hash = Some(crate::audit::decision_leaf_hash(&new).map_err(Problem::internal)?);
     // No wake-up for the sequencer: it takes the queue in batches every 100 ms, which
     // keeps its per-entry cost low under load (an entry waits at most ~0.1 s plus a batch).
     let inserted = st.store.insert_decision(&new).await?;
@@ -895,13 +923,17 @@ async fn create_evaluation(
             (r, false)
         }
         Inserted::Replayed(r) => (r, true),
+        Inserted::Stale => {
+            st.tenants.forget(tenant);
+            return Ok(None);
+        }
     };
     let mut resp = HttpResponse::Created();
     resp.insert_header(location(&row.id));
     if replayed {
         resp.insert_header(("Idempotent-Replayed", "true"));
     }
-    Ok(resp.json(row_body(&row)?))
+    Ok(Some(resp.json(row_body(&row)?)))
 }
 
 // ---- decisions ---------------------------------------------------------------------------

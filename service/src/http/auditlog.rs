@@ -182,7 +182,7 @@ pub async fn entries(req: HttpRequest, st: Data, q: web::Query<EntriesQuery>) ->
         });
         if e.tenant == me {
             let leaf = match src {
-                EntrySource::Decision(d) => Some(decision_leaf(&d).map_err(Problem::internal)?),
+                EntrySource::Decision(d) => Some(decision_leaf(&*d).map_err(Problem::internal)?),
                 EntrySource::Event { leaf } => Some(leaf),
                 EntrySource::Missing => None,
             };
@@ -254,8 +254,15 @@ pub async fn evidence(req: HttpRequest, st: Data, path: web::Path<String>) -> Re
     }
     let stored = hashes(&st, &tree::needed_for_inclusion(entry_row.idx, cp.size)).await?;
     let proof = tree::inclusion_proof(entry_row.idx, cp.size, &stored).map_err(tree_problem)?;
-    let bundle = EvidenceBundle::build(&leaf, entry_row.idx, &proof, &cp.note, &cp.verifier_key)
-        .map_err(|e| Problem::internal(format!("evidence for {id}: {e}")))?;
+    let bundle = EvidenceBundle::build(
+        &leaf,
+        &row.decision,
+        entry_row.idx,
+        &proof,
+        &cp.note,
+        &cp.verifier_key,
+    )
+    .map_err(|e| Problem::internal(format!("evidence for {id}: {e}")))?;
     if wants_html(&req) {
         let page = render_html(&bundle).map_err(Problem::internal)?;
         return Ok(HttpResponse::Ok()

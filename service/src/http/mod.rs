@@ -9,6 +9,7 @@ mod metrics;
 mod packs;
 pub mod problem;
 mod reviews;
+pub mod tenant_state;
 mod waivers;
 
 mod trace;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub log: crate::audit::Log,
     /// Keys recently read and the per-key rate limiter.
     pub access: auth::Access,
+    /// Each tenant's active pack and waivers, for evaluations (`tenant_state`).
+    pub tenants: tenant_state::TenantStates,
 }
 
 /// Compiled packs, loaded from the store on first use. A pack is visible to a tenant only

@@ -390,6 +390,7 @@ pub async fn activate(req: HttpRequest, st: Data, path: web::Path<String>) -> Re
         .store
         .activate_pack(tenant, &digest, now, Some(&event))
         .await?;
+    st.tenants.forget(tenant);
     // Re-evaluate the registry under the new pack and record the decisions.
     let (subjects, uses) = registry(&st, tenant, &pack).await?;
     let waivers = super::waivers::engine_waivers(&st, tenant, now).await?;
@@ -403,6 +404,7 @@ pub async fn activate(req: HttpRequest, st: Data, path: web::Path<String>) -> Re
             let context_json = serde_json::to_string(&u.ctx).map_err(Problem::internal)?;
             let decision_json = serde_json::to_string(&decision).map_err(Problem::internal)?;
             let mut new = NewDecision {
+                generation: None,
                 id: &id,
                 tenant,
                 model_ref: &s.model_ref,
@@ -425,7 +427,7 @@ pub async fn activate(req: HttpRequest, st: Data, path: web::Path<String>) -> Re
                 leaf_hash: None,
             };
             new.leaf_hash =
-                Some(crate::audit::decision_leaf_hash(&new.to_row()).map_err(Problem::internal)?);
+                Some(crate::audit::decision_leaf_hash(&new).map_err(Problem::internal)?);
             st.store.insert_decision(&new).await?;
             recorded += 1;
         }

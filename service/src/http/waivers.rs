@@ -126,6 +126,7 @@ pub async fn create_waiver(req: HttpRequest, st: Data, payload: web::Payload) ->
     )
     .map_err(Problem::internal)?;
     st.store.insert_waiver(&row, &event).await?;
+    st.tenants.forget(tenant);
     st.log.wake();
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/waivers/{}", row.id)))
@@ -185,6 +186,7 @@ pub async fn revoke_waiver(req: HttpRequest, st: Data, path: web::Path<String>) 
             "there is no waiver {id} in force in this tenant"
         )));
     }
+    st.tenants.forget(tenant);
     st.log.wake();
     Ok(HttpResponse::NoContent().finish())
 }

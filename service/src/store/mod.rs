@@ -361,6 +361,23 @@ impl Store {
         )))
     }
 
+    /// The tenant's state generation: it grows with every waiver created or revoked and
+    /// every pack activation (database triggers, migration 0008). Read it before the state
+    /// it guards, then write decisions with `NewDecision::generation`.
+    #[tracing::instrument(name = "store.tenant_generation", skip_all, fields(backend = self.backend().as_str(), tenant = tenant))]
+    pub async fn tenant_generation(&self, tenant: &str) -> Result<i64> {
+        on_pool!(self, |p| {
+            let row = sqlx::query("SELECT generation FROM tenant_state WHERE tenant = $1")
+                .bind(tenant)
+                .fetch_optional(p)
+                .await?;
+            Ok(row
+                .map(|r| r.try_get("generation"))
+                .transpose()?
+                .unwrap_or(0))
+        })
+    }
+
     /// The active pack, if one was ever activated.
     #[tracing::instrument(name = "store.active_pack", skip_all, fields(backend = self.backend().as_str(), tenant = tenant))]
     pub async fn active_pack(&self, tenant: &str) -> Result<Option<Activation>> {
@@ -739,7 +756,8 @@ impl Store {
             "INSERT INTO decisions (id, tenant, model_ref, model_version, profile, verdict, format, \
              document, record, context, decision, pack_digest, engine_version, input_digest, \
              created_at, requested_by, idempotency_key, request_digest, trace_id, leaf_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 \
+             WHERE $21 IS NULL OR $21 = COALESCE((SELECT generation FROM tenant_state WHERE tenant = $2), 0) \
              ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
         )
         .bind(d.id)
@@ -762,6 +780,7 @@ impl Store {
         .bind(d.request_digest)
         .bind(d.trace_id)
         .bind(d.leaf_hash.map(|h| h.to_vec()))
+        .bind(d.generation)
         .execute(p)
         .await
         .map(|r| r.rows_affected())
@@ -770,7 +789,10 @@ impl Store {
             // The row is what was written: no second round trip to read it back.
             return Ok(Inserted::New(d.to_row()));
         }
-        let key = d.idempotency_key.unwrap_or_default();
+        // Not written: a stale generation, or an earlier decision under the same key.
+        let Some(key) = d.idempotency_key else {
+            return Ok(Inserted::Stale);
+        };
         on_pool!(self, |p| {
             let row = sqlx::query(&format!(
             "SELECT {DECISION_COLUMNS} FROM decisions WHERE tenant = $1 AND idempotency_key = $2"
@@ -779,10 +801,9 @@ impl Store {
         .bind(key)
         .fetch_optional(p)
         .await?;
-            let first = row
-                .map(|r| decision_from(&r))
-                .transpose()?
-                .ok_or_else(|| StoreError::Corrupt("idempotency conflict without a row".into()))?;
+            let Some(first) = row.map(|r| decision_from(&r)).transpose()? else {
+                return Ok(Inserted::Stale);
+            };
             if first.request_digest.as_deref() == d.request_digest {
                 Ok(Inserted::Replayed(first))
             } else {

@@ -218,6 +218,10 @@ pub struct NewDecision<'a> {
     /// Hash of the decision's audit-log leaf (`crate::audit::decision_leaf`); writing the
     /// row queues it for the log in the same statement.
     pub leaf_hash: Option<[u8; 32]>,
+    /// The tenant's state generation (`Store::tenant_generation`) the decision was
+    /// evaluated under: the row is written only while it is still the current one
+    /// (`Inserted::Stale` otherwise). `None`: unconditionally.
+    pub generation: Option<i64>,
 }
 
 impl NewDecision<'_> {
@@ -327,6 +331,9 @@ pub enum Inserted {
     New(DecisionRow),
     /// A retry under the same idempotency key: the first decision, nothing written.
     Replayed(DecisionRow),
+    /// Nothing written: the tenant's waivers or active pack changed since the state the
+    /// decision was evaluated under (`NewDecision::generation`). Evaluate again.
+    Stale,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

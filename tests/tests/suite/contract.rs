@@ -673,6 +673,7 @@ async fn audit_routes(s: &TestServer, spec: &Spec, id: &str) {
     let orphan = uuid::Uuid::now_v7().to_string();
     s.db.store
         .insert_decision(&modelgate::store::NewDecision {
+            generation: None,
             id: &orphan,
             tenant: "default",
             model_ref: "org/orphan",

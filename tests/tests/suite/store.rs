@@ -14,6 +14,7 @@ on_both_backends!(
     decision_listing_filters_and_pages,
     status_board_reports_each_status,
     tenants_never_see_each_other,
+    decisions_are_written_only_under_the_current_generation,
 );
 
 const T: &str = "acme";
@@ -50,6 +51,7 @@ struct D {
     request: Option<&'static str>,
     trace: Option<&'static str>,
     document: Vec<u8>,
+    generation: Option<i64>,
 }
 
 impl D {
@@ -67,10 +69,12 @@ impl D {
             request: None,
             trace: None,
             document: format!("document {n}").into_bytes(),
+            generation: None,
         }
     }
     async fn insert(&self, s: &Store) -> Result<Inserted> {
         s.insert_decision(&NewDecision {
+            generation: self.generation,
             id: &self.id,
             tenant: self.tenant,
             model_ref: &self.model,
@@ -509,4 +513,46 @@ fn cursors_round_trip_and_reject_forgeries() {
             "{bad} accepted"
         );
     }
+}
+
+async fn decisions_are_written_only_under_the_current_generation(s: &Store) {
+    assert_eq!(s.tenant_generation(T).await.unwrap(), 0);
+    s.register_pack(T, &pack("sha256:a"), 10, None)
+        .await
+        .unwrap();
+    s.activate_pack(T, "sha256:a", 20, None).await.unwrap();
+    let g = s.tenant_generation(T).await.unwrap();
+    assert!(g > 0, "an activation moves the generation");
+    assert_eq!(s.tenant_generation(OTHER).await.unwrap(), 0, "per tenant");
+
+    // Evaluated under the state before the activation: not written.
+    let mut stale = D::new(1, "m", "allow");
+    stale.generation = Some(g - 1);
+    assert_eq!(stale.insert(s).await.unwrap(), Inserted::Stale);
+    assert_eq!(s.get_decision(T, &stale.id).await.unwrap(), None);
+    // Under the current one: written.
+    let mut current = D::new(2, "m", "allow");
+    current.generation = Some(g);
+    new_row(current.insert(s).await);
+    // Another tenant's generation is its own (0 here).
+    let mut other = D::new(3, "m", "allow");
+    other.tenant = OTHER;
+    other.generation = Some(0);
+    new_row(other.insert(s).await);
+    // An idempotent retry under a stale generation returns the first decision.
+    let mut first = D::new(4, "m", "allow");
+    first.key = Some("k-1");
+    first.request = Some("sha256:r");
+    first.generation = Some(g);
+    let row = new_row(first.insert(s).await);
+    let mut retry = D::new(5, "m", "allow");
+    retry.key = Some("k-1");
+    retry.request = Some("sha256:r");
+    retry.generation = Some(g - 1);
+    assert_eq!(retry.insert(s).await.unwrap(), Inserted::Replayed(row));
+    // A key not seen before under a stale generation: not written.
+    let mut fresh_key = D::new(6, "m", "allow");
+    fresh_key.key = Some("k-2");
+    fresh_key.generation = Some(g - 1);
+    assert_eq!(fresh_key.insert(s).await.unwrap(), Inserted::Stale);
 }

@@ -233,7 +233,71 @@ async fn grant_apply_revoke(s: &TestServer) {
     assert!(kinds.iter().any(|k| k == "waiver_revoked"), "{kinds:?}");
 }
 
-api_on_both_backends!(grant_apply_revoke);
+/// A waiver granted and revoked by another replica (here: straight through the store, so
+/// this server's cached state is not dropped) applies to, and then leaves, the very next
+/// recorded decision: the decision is written only under the tenant's current state
+/// generation, and a stale cache makes the server evaluate again.
+async fn a_change_made_elsewhere_reaches_the_next_recorded_decision(s: &TestServer) {
+    let path = "/v1/evaluations";
+    // Two recorded evaluations: the server now holds the tenant's state in memory.
+    for _ in 0..2 {
+        let (_, f) = finding(s, path, "acme/nc-1").await;
+        assert_eq!(f["waived"], false, "{f}");
+    }
+    let g0 = s.db.store.tenant_generation("default").await.unwrap();
+    let now = modelgate::http::now_micros();
+    let row = modelgate::store::WaiverRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant: "default".into(),
+        model_ref: "acme/*".into(),
+        rule_id: RULE.into(),
+        profile: None,
+        reason: "license_acquired".into(),
+        justification: "granted on another replica".into(),
+        ticket: None,
+        approver: "elsewhere".into(),
+        created_at: now,
+        expires_at: now + 86_400_000_000,
+        revoked_at: None,
+        revoked_by: None,
+    };
+    let ev = modelgate::audit::event(
+        "waiver_created",
+        "default",
+        now,
+        json!({"waiver_id": row.id}),
+    )
+    .unwrap();
+    s.db.store.insert_waiver(&row, &ev).await.unwrap();
+    let g1 = s.db.store.tenant_generation("default").await.unwrap();
+    assert!(g1 > g0, "a new waiver moves the generation: {g0} -> {g1}");
+    let (_, f) = finding(s, path, "acme/nc-1").await;
+    assert_eq!(f["waived"], true, "{f}");
+    assert_eq!(f["waiver"], row.id.as_str(), "{f}");
+
+    let later = modelgate::http::now_micros();
+    let ev = modelgate::audit::event(
+        "waiver_revoked",
+        "default",
+        later,
+        json!({"waiver_id": row.id}),
+    )
+    .unwrap();
+    assert!(
+        s.db.store
+            .revoke_waiver("default", &row.id, "elsewhere", later, &ev)
+            .await
+            .unwrap()
+    );
+    assert!(s.db.store.tenant_generation("default").await.unwrap() > g1);
+    let (_, f) = finding(s, path, "acme/nc-1").await;
+    assert_eq!(f["waived"], false, "a revoked waiver never applies: {f}");
+}
+
+api_on_both_backends!(
+    grant_apply_revoke,
+    a_change_made_elsewhere_reaches_the_next_recorded_decision
+);
 
 #[test]
 fn the_cli_applies_a_waivers_file() {

@@ -1,0 +1,85 @@
+//! What a tenant's evaluations depend on besides their input — the active rule pack and
+//! the waivers in force — kept in memory so that an evaluation costs no query for them.
+//!
+//! Correctness does not rest on the cache being fresh:
+//! - each state carries the tenant's *generation* (`Store::tenant_generation`), read
+//!   before the pack and waivers, which database triggers increase on every waiver created
+//!   or revoked and every pack activation, whoever makes the change;
+//! - a recorded decision is inserted only while that generation is still current
+//!   (`NewDecision::generation`); otherwise the evaluation reloads the state and runs
+//!   again. A stale cache never reaches a recorded decision, on any replica.
+//! - Changes made through this process drop its cached state at once; a dry run (which
+//!   records nothing) may use a state changed by another process up to [`MAX_AGE`] ago.
+
+use super::AppState;
+use super::now_micros;
+use super::problem::Problem;
+use modelgate_engine::Pack;
+use modelgate_engine::waiver::Waiver;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// How long a cached state is used without asking the database again.
+pub const MAX_AGE: Duration = Duration::from_secs(1);
+
+/// A tenant's evaluation state at one generation.
+pub struct TenantState {
+    pub generation: i64,
+    pub pack: Arc<Pack>,
+    /// Waivers in force when the state was read (each is checked again against the time
+    /// of the evaluation).
+    pub waivers: Vec<Waiver>,
+    loaded: Instant,
+}
+
+/// The cached states, by tenant.
+#[derive(Default)]
+pub struct TenantStates {
+    map: RwLock<HashMap<String, Arc<TenantState>>>,
+}
+
+impl TenantStates {
+    fn cached(&self, tenant: &str) -> Option<Arc<TenantState>> {
+        let m = self.map.read().ok()?;
+        m.get(tenant)
+            .filter(|s| s.loaded.elapsed() < MAX_AGE)
+            .cloned()
+    }
+
+    /// Drops the tenant's cached state (after a change made through this process).
+    pub fn forget(&self, tenant: &str) {
+        if let Ok(mut m) = self.map.write() {
+            m.remove(tenant);
+        }
+    }
+
+    fn put(&self, tenant: &str, s: Arc<TenantState>) {
+        if let Ok(mut m) = self.map.write() {
+            m.insert(tenant.to_string(), s);
+        }
+    }
+}
+
+/// The tenant's state: the cached one unless `fresh` or too old, else read from the store.
+pub async fn tenant_state(
+    st: &AppState,
+    tenant: &str,
+    fresh: bool,
+) -> Result<Arc<TenantState>, Problem> {
+    if !fresh && let Some(s) = st.tenants.cached(tenant) {
+        return Ok(s);
+    }
+    // The generation first: a change committed after this read makes it stale.
+    let generation = st.store.tenant_generation(tenant).await?;
+    let pack = super::api::active_pack(st, tenant).await?;
+    let waivers = super::waivers::engine_waivers(st, tenant, now_micros()).await?;
+    let s = Arc::new(TenantState {
+        generation,
+        pack,
+        waivers,
+        loaded: Instant::now(),
+    });
+    st.tenants.put(tenant, s.clone());
+    Ok(s)
+}
