@@ -1,7 +1,8 @@
 //! Evidence bundles: everything needed to check one logged decision offline.
 //!
-//! A bundle carries the decision's leaf (its exact logged bytes), the leaf's inclusion proof, a
-//! signed checkpoint covering it and the verifier key's text. [`verify_bundle`] checks it
+//! A bundle carries the decision's leaf (its exact logged bytes), the decision itself (the
+//! JSON text whose SHA-256 the leaf records as `decision_digest`), the leaf's inclusion proof,
+//! a signed checkpoint covering it and the verifier key's text. [`verify_bundle`] checks it
 //! against a verifier key the auditor trusts; [`render_html`] turns it into one printable,
 //! self-contained page for a lawyer.
 //!
@@ -15,6 +16,7 @@ use crate::tree::verify_inclusion;
 use crate::{AuditError, Hash};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::{Digest as _, Sha256};
 use std::fmt::Write as _;
 
 /// The `format` string of version 1 bundles.
@@ -31,6 +33,9 @@ pub struct EvidenceBundle {
     pub format: String,
     /// The decision's id (equal to the logged entry's `id`).
     pub decision_id: String,
+    /// The decision exactly as recorded: JSON text whose SHA-256 is the logged entry's
+    /// `decision_digest` (the leaf records the digest, not the decision).
+    pub decision: String,
     /// Which log the decision is in.
     pub log: LogInfo,
     /// The logged entry and its inclusion proof.
@@ -107,9 +112,10 @@ pub struct VerifiedBundle {
 }
 
 impl EvidenceBundle {
-    /// Builds a bundle from a decision leaf, its index, its inclusion proof in the tree of the
-    /// given signed checkpoint, and the log's verifier key; decision id and pack come from the
-    /// leaf. The result is checked with [`verify_bundle`] before it is returned.
+    /// Builds a bundle from a decision leaf, the recorded decision (JSON text), the leaf's
+    /// index, its inclusion proof in the tree of the given signed checkpoint, and the log's
+    /// verifier key; decision id and pack come from the leaf and the decision. The result is
+    /// checked with [`verify_bundle`] before it is returned.
     ///
     /// # Errors
     ///
@@ -117,6 +123,7 @@ impl EvidenceBundle {
     /// lacks `id` or `pack_digest`.
     pub fn build(
         leaf: &[u8],
+        decision: &str,
         index: u64,
         proof: &[Hash],
         checkpoint: &str,
@@ -126,12 +133,21 @@ impl EvidenceBundle {
         let opened =
             open_checkpoint(checkpoint, verifier_key).map_err(|e| e.in_field("checkpoint"))?;
         let field = |p: &str| entry.pointer(p).and_then(Value::as_str).map(str::to_owned);
+        let recorded: Value = serde_json::from_str(decision)
+            .map_err(|e| AuditError::BundleJson(format!("the decision is not JSON: {e}")))?;
+        let of_decision = |p: &str| {
+            recorded
+                .pointer(p)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
         let missing = |what: &str| AuditError::BundleMismatch {
             what: format!("the decision entry records no {what}"),
         };
         let bundle = EvidenceBundle {
             format: EVIDENCE_FORMAT.to_owned(),
             decision_id: field("/id").ok_or_else(|| missing("\"id\""))?,
+            decision: decision.to_owned(),
             log: LogInfo {
                 origin: opened.origin.clone(),
                 verifier_key: verifier_key.to_owned(),
@@ -147,8 +163,8 @@ impl EvidenceBundle {
             },
             checkpoint: checkpoint.to_owned(),
             pack: PackInfo {
-                name: field("/decision/pack/name").unwrap_or_default(),
-                version: field("/decision/pack/version").unwrap_or_default(),
+                name: of_decision("/pack/name").unwrap_or_default(),
+                version: of_decision("/pack/version").unwrap_or_default(),
                 digest: field("/pack_digest").ok_or_else(|| missing("\"pack_digest\""))?,
             },
         };
@@ -170,9 +186,10 @@ fn mismatch(what: String) -> AuditError {
 /// checkpoint's size equals `entry.tree_size` and `entry.index` is below it; that
 /// `entry.leaf_hash` is `SHA-256(0x00 || leaf)`; that the leaf is a canonical `decision` entry
 /// of kind `entry.kind`; that its `id` equals `decision_id`, its `pack_digest` equals
-/// `pack.digest` and (where it records them) its `decision.pack` name and version equal
-/// `pack.name` and `pack.version`; and that the inclusion proof leads from the leaf hash to the
-/// checkpoint's root.
+/// `pack.digest` and its `decision_digest` is the SHA-256 of `decision`; that `decision` is
+/// JSON whose `verdict` (and, where it records them, `pack` name and version) agree with the
+/// entry and `pack`; and that the inclusion proof leads from the leaf hash to the checkpoint's
+/// root.
 ///
 /// # Errors
 ///
@@ -254,11 +271,34 @@ pub fn verify_bundle(json: &[u8], vkey: &str) -> Result<VerifiedBundle, AuditErr
             )));
         }
     }
+    let digest = format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(b.decision.as_bytes()))
+    );
+    match text("/decision_digest") {
+        Some(d) if d == digest => {}
+        other => {
+            return Err(mismatch(format!(
+                "decision has SHA-256 {digest}, the logged entry's decision_digest is {:?}",
+                other.unwrap_or("(none)")
+            )));
+        }
+    }
+    let decision: Value = serde_json::from_str(&b.decision)
+        .map_err(|e| AuditError::BundleJson(format!("decision is not JSON: {e}")))?;
+    let of_decision = |p: &str| decision.pointer(p).and_then(Value::as_str);
+    if text("/verdict") != of_decision("/verdict") {
+        return Err(mismatch(format!(
+            "the decision's verdict {:?} is not the logged entry's verdict {:?}",
+            of_decision("/verdict").unwrap_or("(none)"),
+            text("/verdict").unwrap_or("(none)")
+        )));
+    }
     for (field, ptr, value) in [
-        ("pack.name", "/decision/pack/name", &b.pack.name),
-        ("pack.version", "/decision/pack/version", &b.pack.version),
+        ("pack.name", "/pack/name", &b.pack.name),
+        ("pack.version", "/pack/version", &b.pack.version),
     ] {
-        if let Some(logged) = text(ptr)
+        if let Some(logged) = of_decision(ptr)
             && logged != value
         {
             return Err(mismatch(format!(
@@ -290,7 +330,7 @@ pub fn verify_bundle(json: &[u8], vkey: &str) -> Result<VerifiedBundle, AuditErr
         origin: cp.origin,
         key_name: cp.key_name,
         key_id: cp.key_id,
-        verdict: text("/decision/verdict").map(str::to_owned),
+        verdict: of_decision("/verdict").map(str::to_owned),
         model_ref: text("/model_ref").map(str::to_owned),
     })
 }
@@ -466,7 +506,13 @@ footer { margin-top: 2em; font-size: 9pt; color: #444; }
 ///
 /// [`AuditError::BundleField`] if the leaf is not a canonical entry (there is nothing to show).
 pub fn render_html(bundle: &EvidenceBundle) -> Result<String, AuditError> {
-    let (_, d) = parse_leaf(bundle.entry.leaf.as_bytes()).map_err(|e| e.in_field("entry.leaf"))?;
+    let (_, mut d) =
+        parse_leaf(bundle.entry.leaf.as_bytes()).map_err(|e| e.in_field("entry.leaf"))?;
+    // The page shows the recorded decision as if it were part of the entry.
+    if let Value::Object(m) = &mut d {
+        let decision = serde_json::from_str(&bundle.decision).unwrap_or(Value::Null);
+        m.insert("decision".into(), decision);
+    }
     let cp = read_checkpoint_unverified(&bundle.checkpoint).ok();
     let verdict_raw = show(d.pointer("/decision/verdict"));
     let verdict_class = match verdict_raw.as_str() {
@@ -731,7 +777,8 @@ pub fn render_html(bundle: &EvidenceBundle) -> Result<String, AuditError> {
         o,
         "<h2>How to verify</h2>\n<p>This page was generated from the evidence bundle file \
          <code>evidence.json</code>; the page itself proves nothing. The bundle contains the \
-         decision exactly as it was recorded (as RFC 8785 canonical JSON), a Merkle inclusion \
+         decision exactly as it was recorded, the audit log entry that fixes its SHA-256 digest \
+         (as RFC 8785 canonical JSON), a Merkle inclusion \
          proof (RFC 6962) and a checkpoint of the audit log signed with the log's Ed25519 key. \
          Obtain the log's verifier key from a trusted source, not from this page, and run:</p>\n\
          <pre>modelgate audit verify-evidence evidence.json --key '{}'</pre>\n\

@@ -137,7 +137,8 @@ fn a_non_decision_leaf_is_rejected() {
         .unwrap();
     let stored = a.new_hashes.into_iter().collect();
     let proof = inclusion_proof(0, 1, &stored).unwrap();
-    let err = EvidenceBundle::build(&leaf, 0, &proof, &cp, &vkey).unwrap_err();
+    let err = EvidenceBundle::build(&leaf, &common::decision_text("m"), 0, &proof, &cp, &vkey)
+        .unwrap_err();
     assert!(err.to_string().contains("decision"), "{err}");
 }
 
@@ -193,7 +194,8 @@ fn html_shows_decision_and_proof_and_escapes() {
 fn html_of_sparse_entry_says_not_recorded() {
     use modelgate_audit::entry::{leaf_bytes, leaf_hash};
     use modelgate_audit::tree::{append, inclusion_proof};
-    let entry = serde_json::json!({"id": "d1", "pack_digest": "sha256:p"});
+    let entry = serde_json::json!({"id": "d1", "pack_digest": "sha256:p",
+        "decision_digest": common::digest(b"{}")});
     let leaf = leaf_bytes("decision", &entry).unwrap();
     let a = append(0, &[leaf_hash(&leaf)], &Default::default()).unwrap();
     let (skey, vkey) = generate_key(&mut OsRng, common::ORIGIN);
@@ -203,11 +205,33 @@ fn html_of_sparse_entry_says_not_recorded() {
         .unwrap();
     let stored = a.new_hashes.into_iter().collect();
     let proof = inclusion_proof(0, 1, &stored).unwrap();
-    let b = EvidenceBundle::build(&leaf, 0, &proof, &cp, &vkey).unwrap();
+    let b = EvidenceBundle::build(&leaf, "{}", 0, &proof, &cp, &vkey).unwrap();
     assert_eq!(b.pack.name, "");
     let v = verify_bundle(&json(&b), &vkey).unwrap();
     assert_eq!(v.verdict, None);
     let html = render_html(&b).unwrap();
     assert!(html.contains("<tr><th>Requested by (API key id)</th><td>not recorded</td></tr>"));
     assert!(html.contains("None: every evaluated rule passed."));
+}
+
+#[test]
+fn a_changed_decision_is_rejected_by_its_digest() {
+    let log = common::log(3, 1, "m");
+    let mut b = log.bundle(1);
+    verify_bundle(&json(&b), &log.vkey).unwrap();
+    // The same decision re-serialised (a space added) is other bytes: rejected too.
+    for changed in [
+        b.decision.replace("\"conditional\"", "\"allow\""),
+        b.decision.replacen(':', ": ", 1),
+    ] {
+        assert_ne!(changed, b.decision);
+        b.decision = changed;
+        let err = verify_bundle(&json(&b), &log.vkey).unwrap_err();
+        assert!(
+            matches!(err, AuditError::BundleMismatch { .. })
+                && err.to_string().contains("decision_digest"),
+            "{err}"
+        );
+        b.decision = log.decisions[1].clone();
+    }
 }

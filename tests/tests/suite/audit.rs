@@ -130,14 +130,26 @@ async fn evidence_round_trip(s: &TestServer) {
     let (kind, e) = entry::parse_leaf(leaf.as_bytes()).expect("canonical leaf");
     assert_eq!(kind, "decision");
     assert_eq!(e["id"], ids[1]);
+    // The leaf records the verdict and the decision's digest; the bundle carries the
+    // decision exactly as stored.
+    let verdict = v.verdict.clone().expect("verdict");
+    assert_eq!(e["verdict"], verdict.as_str());
     assert_eq!(
-        e["decision"]["verdict"],
-        v.verdict.clone().expect("verdict")
+        e.get("decision"),
+        None,
+        "the leaf holds the decision by digest"
     );
+    let stored = s.get(&format!("/v1/decisions/{}", ids[1])).await.json();
+    assert_eq!(stored["verdict"], verdict.as_str());
+    let carried: Value = serde_json::from_str(b["decision"].as_str().expect("decision text"))
+        .expect("decision JSON");
+    assert_eq!(carried["verdict"], verdict.as_str());
+    assert_eq!(carried["findings"], stored["findings"]);
 
-    // Any changed byte of the leaf, checkpoint or proof is refused.
+    // Any changed byte of the leaf, decision, checkpoint or proof is refused.
     for (ptr, from, to) in [
         ("/entry/leaf", "org/model-1", "org/model-9"),
+        ("/decision", "\"verdict\":\"", "\"verdict\": \""),
         ("/checkpoint", "\n\n", "\n \n"),
     ] {
         let mut t = b.clone();
@@ -490,6 +502,7 @@ async fn logged_db(db: &modelgate_tests::db::TestDb) {
     for i in 0..2 {
         let id = uuid::Uuid::now_v7().to_string();
         let mut d = modelgate::store::NewDecision {
+            generation: None,
             id: &id,
             tenant: "default",
             model_ref: "org/m",
@@ -511,7 +524,7 @@ async fn logged_db(db: &modelgate_tests::db::TestDb) {
             trace_id: None,
             leaf_hash: None,
         };
-        d.leaf_hash = Some(modelgate::audit::decision_leaf_hash(&d.to_row()).expect("leaf"));
+        d.leaf_hash = Some(modelgate::audit::decision_leaf_hash(&d).expect("leaf"));
         db.store.insert_decision(&d).await.expect("insert");
     }
     let ev = modelgate::audit::pack_activated("default", 5, "sha256:p").expect("event");
@@ -574,6 +587,7 @@ pub async fn backfill_logs_unlogged_decisions(store: &modelgate::store::Store) {
     let id = uuid::Uuid::now_v7().to_string();
     store
         .insert_decision(&modelgate::store::NewDecision {
+            generation: None,
             id: &id,
             tenant: "default",
             model_ref: "org/old",

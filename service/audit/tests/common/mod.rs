@@ -12,8 +12,27 @@ use std::collections::HashMap;
 
 pub const ORIGIN: &str = "modelgate.example/audit";
 
-/// A decision entry in the shape the service logs (see the crate brief).
+/// SHA-256 of `bytes` as `sha256:<hex>`.
+pub fn digest(bytes: &[u8]) -> String {
+    use sha2::{Digest as _, Sha256};
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// A decision entry in the shape the service logs, for the decision [`decision_text`] gives.
 pub fn decision(i: u64, model_name: &str) -> Value {
+    let mut e = entry_fields(i, model_name);
+    e["verdict"] = "conditional".into();
+    e["decision_digest"] = digest(decision_text(model_name).as_bytes()).into();
+    e
+}
+
+/// The recorded decision (JSON text) of [`decision`]'s entry.
+pub fn decision_text(model_name: &str) -> String {
+    let full = entry_fields(0, model_name);
+    serde_json::to_string(&full["decision"]).unwrap()
+}
+
+fn entry_fields(i: u64, model_name: &str) -> Value {
     json!({
         "id": format!("0193a1f2-0000-7000-8000-{i:012}"),
         "tenant": "default",
@@ -75,6 +94,8 @@ pub struct Log {
     pub skey: String,
     pub vkey: String,
     pub leaves: Vec<Vec<u8>>,
+    /// The recorded decision of each leaf.
+    pub decisions: Vec<String>,
     pub stored: HashMap<u64, Hash>,
     pub size: u64,
     pub root: Hash,
@@ -93,6 +114,15 @@ pub fn log(n: u64, target: u64, model_name: &str) -> Log {
             leaf_bytes("decision", &decision(i, &name)).unwrap()
         })
         .collect();
+    let decisions = (0..n)
+        .map(|i| {
+            decision_text(&if i == target {
+                model_name.to_owned()
+            } else {
+                format!("model-{i}")
+            })
+        })
+        .collect();
     let hashes: Vec<Hash> = leaves.iter().map(|l| leaf_hash(l)).collect();
     let a = append(0, &hashes, &HashMap::new()).unwrap();
     let signer = CheckpointSigner::new(&skey).unwrap();
@@ -101,6 +131,7 @@ pub fn log(n: u64, target: u64, model_name: &str) -> Log {
         skey,
         vkey,
         leaves,
+        decisions,
         stored: a.new_hashes.into_iter().collect(),
         size: a.size,
         root: a.root,
@@ -113,6 +144,7 @@ impl Log {
         let proof = inclusion_proof(index, self.size, &self.stored).unwrap();
         EvidenceBundle::build(
             &self.leaves[index as usize],
+            &self.decisions[index as usize],
             index,
             &proof,
             &self.checkpoint,
