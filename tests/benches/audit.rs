@@ -42,6 +42,7 @@ async fn fill(store: &Store, n: usize) {
                 let id = uuid::Uuid::now_v7().to_string();
                 let model = format!("org/model-{i}");
                 let mut d = NewDecision {
+                    link_digest: None,
                     generation: None,
                     id: &id,
                     tenant: "default",

@@ -31,7 +31,6 @@ pub struct DecisionFacts<'a> {
     pub id: &'a str,
     pub tenant: &'a str,
     pub model_ref: &'a str,
-    pub model_version: Option<i64>,
     pub profile: Option<&'a str>,
     pub requested_by: Option<&'a str>,
     pub created_at: i64,
@@ -53,7 +52,6 @@ impl<'a> From<&'a DecisionRow> for DecisionFacts<'a> {
             id: &d.id,
             tenant: &d.tenant,
             model_ref: &d.model_ref,
-            model_version: d.model_version,
             profile: d.profile.as_deref(),
             requested_by: d.requested_by.as_deref(),
             created_at: d.created_at,
@@ -77,7 +75,6 @@ impl<'a> From<&'a NewDecision<'a>> for DecisionFacts<'a> {
             id: d.id,
             tenant: d.tenant,
             model_ref: d.model_ref,
-            model_version: d.model_version,
             // As stored: an empty profile is no profile (`NewDecision::to_row`).
             profile: d.profile.filter(|p| !p.is_empty()),
             requested_by: d.requested_by,
@@ -97,7 +94,9 @@ impl<'a> From<&'a NewDecision<'a>> for DecisionFacts<'a> {
 }
 
 /// The log entry of a decision: what was decided (the verdict, and the recorded decision by
-/// digest), for whom, when, on which input (by digest), under which pack and engine. Built
+/// digest), for whom, when, on which input (by digest), under which pack and engine. The
+/// registered model version a decision is linked to is not in it: the insert finds it, and
+/// the document digest pins the same fact. Built
 /// from the stored row's fields alone, so `audit verify` rebuilds it without parsing the
 /// decision; the evidence bundle carries the decision whose digest it records.
 pub fn decision_entry(d: DecisionFacts<'_>) -> Value {
@@ -105,7 +104,6 @@ pub fn decision_entry(d: DecisionFacts<'_>) -> Value {
         "id": d.id,
         "tenant": d.tenant,
         "model_ref": d.model_ref,
-        "model_version": d.model_version,
         "profile": d.profile,
         "requested_by": d.requested_by,
         "created_at": crate::time::rfc3339_micros(d.created_at),

@@ -871,16 +871,11 @@ async fn evaluate_once(
         let body = decision_body(None, profile.as_deref(), &decision_json)?;
         return Ok(Some(HttpResponse::Ok().json(body)));
     }
-    // A document sent inline that is the registered latest version is linked to it.
-    let model_version = match model_version {
-        Some(v) => Some(v),
-        None => {
-            let digest = document_digest(&parsed.bytes);
-            st.store
-                .latest_version_with_digest(tenant, &model_ref, &digest)
-                .await?
-        }
-    };
+    // A document sent inline that is the registered latest version is linked to it (by
+    // the insert itself).
+    let link_digest = model_version
+        .is_none()
+        .then(|| document_digest(&parsed.bytes));
     let id = uuid::Uuid::now_v7().to_string();
     let record_json = serde_json::to_string(&parsed.record).map_err(Problem::internal)?;
     let context_json = serde_json::to_string(&ctx).map_err(Problem::internal)?;
@@ -889,6 +884,7 @@ async fn evaluate_once(
     let asked_by = super::auth::principal(req).map(|p| p.key_id);
     let verdict = decision.verdict.as_str();
     let mut new = NewDecision {
+        link_digest: link_digest.as_deref(),
         id: &id,
         tenant,
         model_ref: &model_ref,

@@ -404,6 +404,7 @@ pub async fn activate(req: HttpRequest, st: Data, path: web::Path<String>) -> Re
             let context_json = serde_json::to_string(&u.ctx).map_err(Problem::internal)?;
             let decision_json = serde_json::to_string(&decision).map_err(Problem::internal)?;
             let mut new = NewDecision {
+                link_digest: None,
                 generation: None,
                 id: &id,
                 tenant,

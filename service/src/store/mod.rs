@@ -620,33 +620,6 @@ impl Store {
         })
     }
 
-    /// The latest metadata version of a model, if its document has this digest (a document
-    /// sent inline that is the registered latest version). Reads no document bytes.
-    #[tracing::instrument(name = "store.latest_version_with_digest", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, model_ref = model_ref))]
-    pub async fn latest_version_with_digest(
-        &self,
-        tenant: &str,
-        model_ref: &str,
-        document_digest: &str,
-    ) -> Result<Option<i64>> {
-        on_pool!(self, |p| {
-            let row = sqlx::query(
-                "SELECT version, document_digest FROM model_versions \
-                 WHERE tenant = $1 AND model_ref = $2 ORDER BY version DESC LIMIT 1",
-            )
-            .bind(tenant)
-            .bind(model_ref)
-            .fetch_optional(p)
-            .await?;
-            match row {
-                Some(r) if r.try_get::<String, _>("document_digest")? == document_digest => {
-                    Ok(Some(r.try_get::<i64, _>("version")?))
-                }
-                _ => Ok(None),
-            }
-        })
-    }
-
     /// Every metadata version of a model, oldest first (empty: not registered).
     #[tracing::instrument(name = "store.model_versions", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, model_ref = model_ref))]
     pub async fn model_versions(&self, tenant: &str, model_ref: &str) -> Result<Vec<ModelVersion>> {
@@ -756,9 +729,12 @@ impl Store {
             "INSERT INTO decisions (id, tenant, model_ref, model_version, profile, verdict, format, \
              document, record, context, decision, pack_digest, engine_version, input_digest, \
              created_at, requested_by, idempotency_key, request_digest, trace_id, leaf_hash) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 \
+             SELECT $1, $2, $3, COALESCE($4, (SELECT CASE WHEN v.document_digest = $22 THEN v.version END \
+               FROM model_versions v WHERE v.tenant = $2 AND v.model_ref = $3 ORDER BY v.version DESC LIMIT 1)), \
+             $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 \
              WHERE $21 IS NULL OR $21 = COALESCE((SELECT generation FROM tenant_state WHERE tenant = $2), 0) \
-             ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+             ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+             RETURNING model_version"
         )
         .bind(d.id)
         .bind(d.tenant)
@@ -781,13 +757,17 @@ impl Store {
         .bind(d.trace_id)
         .bind(d.leaf_hash.map(|h| h.to_vec()))
         .bind(d.generation)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected())
+        .bind(d.link_digest)
+        .fetch_optional(p)
+        .await?
+        .map(|r| r.try_get::<Option<i64>, _>("model_version"))
+        .transpose()
         })?;
-        if done == 1 {
+        if let Some(model_version) = done {
             // The row is what was written: no second round trip to read it back.
-            return Ok(Inserted::New(d.to_row()));
+            let mut row = d.to_row();
+            row.model_version = model_version;
+            return Ok(Inserted::New(row));
         }
         // Not written: a stale generation, or an earlier decision under the same key.
         let Some(key) = d.idempotency_key else {

@@ -222,6 +222,10 @@ pub struct NewDecision<'a> {
     /// evaluated under: the row is written only while it is still the current one
     /// (`Inserted::Stale` otherwise). `None`: unconditionally.
     pub generation: Option<i64>,
+    /// With `model_version` `None`: the digest (`sha256:…`) of the document, so that the
+    /// insert links the decision to the model's latest registered version when that version
+    /// is this document (in the same statement, no lookup before it).
+    pub link_digest: Option<&'a str>,
 }
 
 impl NewDecision<'_> {

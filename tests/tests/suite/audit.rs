@@ -502,6 +502,7 @@ async fn logged_db(db: &modelgate_tests::db::TestDb) {
     for i in 0..2 {
         let id = uuid::Uuid::now_v7().to_string();
         let mut d = modelgate::store::NewDecision {
+            link_digest: None,
             generation: None,
             id: &id,
             tenant: "default",
@@ -587,6 +588,7 @@ pub async fn backfill_logs_unlogged_decisions(store: &modelgate::store::Store) {
     let id = uuid::Uuid::now_v7().to_string();
     store
         .insert_decision(&modelgate::store::NewDecision {
+            link_digest: None,
             generation: None,
             id: &id,
             tenant: "default",

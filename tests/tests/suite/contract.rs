@@ -673,6 +673,7 @@ async fn audit_routes(s: &TestServer, spec: &Spec, id: &str) {
     let orphan = uuid::Uuid::now_v7().to_string();
     s.db.store
         .insert_decision(&modelgate::store::NewDecision {
+            link_digest: None,
             generation: None,
             id: &orphan,
             tenant: "default",

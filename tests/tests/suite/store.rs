@@ -52,6 +52,7 @@ struct D {
     trace: Option<&'static str>,
     document: Vec<u8>,
     generation: Option<i64>,
+    link: Option<&'static str>,
 }
 
 impl D {
@@ -70,10 +71,12 @@ impl D {
             trace: None,
             document: format!("document {n}").into_bytes(),
             generation: None,
+            link: None,
         }
     }
     async fn insert(&self, s: &Store) -> Result<Inserted> {
         s.insert_decision(&NewDecision {
+            link_digest: self.link,
             generation: self.generation,
             id: &self.id,
             tenant: self.tenant,
@@ -217,31 +220,24 @@ async fn model_versions_dedupe_identical_documents(s: &Store) {
     assert_eq!(all[1].document, b"two");
     assert_eq!(s.latest_model_version(T, "org/m").await.unwrap(), Some(v2));
     assert!(s.model_versions(T, "org/none").await.unwrap().is_empty());
-    // Only the latest version counts, by its digest.
-    assert_eq!(
-        s.latest_version_with_digest(T, "org/m", "d2")
-            .await
-            .unwrap(),
-        Some(2)
-    );
-    assert_eq!(
-        s.latest_version_with_digest(T, "org/m", "d1")
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        s.latest_version_with_digest(T, "org/none", "d2")
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        s.latest_version_with_digest(OTHER, "org/m", "d2")
-            .await
-            .unwrap(),
-        None
-    );
+    // A decision inserted with its document's digest is linked to the latest version when
+    // that version is its document (only the latest counts; per tenant and model).
+    for (n, tenant, model, given, digest, linked) in [
+        (901, T, "org/m", None, "d2", Some(2)),
+        (902, T, "org/m", None, "d1", None),
+        (903, T, "org/none", None, "d2", None),
+        (904, OTHER, "org/m", None, "d2", None),
+        (905, T, "org/m", Some(7), "d2", Some(7)),
+    ] {
+        let mut d = D::new(n, model, "allow");
+        d.tenant = tenant;
+        d.model_version = given;
+        d.link = Some(digest);
+        let row = new_row(d.insert(s).await);
+        assert_eq!(row.model_version, linked, "decision {n}");
+        let stored = s.get_decision(tenant, &d.id).await.unwrap().unwrap();
+        assert_eq!(stored.model_version, linked, "stored decision {n}");
+    }
 }
 
 async fn decisions_keep_the_exact_input(s: &Store) {
