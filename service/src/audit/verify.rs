@@ -190,10 +190,10 @@ fn rebuild(e: &LogEntryRow, src: EntrySource) -> Result<Hash, VerifyError> {
 }
 
 /// [`rebuild`] for a page of entries, on every core; the error of the lowest index wins.
-fn rebuild_all(pairs: Vec<(&LogEntryRow, EntrySource)>) -> Result<Vec<Hash>, VerifyError> {
+fn rebuild_all(pairs: Vec<(LogEntryRow, EntrySource)>) -> Result<Vec<Hash>, VerifyError> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per = pairs.len().div_ceil(threads).max(1);
-    let mut chunks: Vec<Vec<(&LogEntryRow, EntrySource)>> = Vec::new();
+    let mut chunks: Vec<Vec<(LogEntryRow, EntrySource)>> = Vec::new();
     let mut it = pairs.into_iter().peekable();
     while it.peek().is_some() {
         chunks.push(it.by_ref().take(per).collect());
@@ -205,7 +205,7 @@ fn rebuild_all(pairs: Vec<(&LogEntryRow, EntrySource)>) -> Result<Vec<Hash>, Ver
                 scope.spawn(move || {
                     chunk
                         .into_iter()
-                        .map(|(e, src)| rebuild(e, src))
+                        .map(|(e, src)| rebuild(&e, src))
                         .collect::<Result<Vec<_>, _>>()
                 })
             })
@@ -224,6 +224,17 @@ fn rebuild_all(pairs: Vec<(&LogEntryRow, EntrySource)>) -> Result<Vec<Hash>, Ver
         out.extend(r?);
     }
     Ok(out)
+}
+
+/// The log entries `[from, to)` and the rows they were made from.
+async fn fetch_page(
+    store: &Store,
+    from: u64,
+    to: u64,
+) -> Result<(Vec<LogEntryRow>, Vec<EntrySource>), StoreError> {
+    let entries = store.log_entries(from, to).await?;
+    let sources = store.entry_sources(&entries).await?;
+    Ok((entries, sources))
 }
 
 /// Verifies the log in `store`; checkpoints must be signed by one of `trusted` (verifier
@@ -290,9 +301,18 @@ pub async fn verify_log(store: &Store, trusted: &[String]) -> Result<VerifyRepor
     let mut frontier: HashMap<u64, Hash> = HashMap::new();
     let mut size = 0u64;
     let mut root = empty_root;
+    // Pages are read one ahead: the next page comes from the database while this one's
+    // leaves are rebuilt on the other cores.
+    let mut current = if state.size > 0 {
+        Some(fetch_page(store, 0, PAGE.min(state.size)).await?)
+    } else {
+        None
+    };
     while size < state.size {
         let end = (size + PAGE).min(state.size);
-        let entries = store.log_entries(size, end).await?;
+        let (entries, sources) = current
+            .take()
+            .ok_or_else(|| VerifyError::Bad("internal: a log page was not read".into()))?;
         for (i, e) in entries.iter().enumerate() {
             if e.idx != size + i as u64 {
                 return Err(bad(size + i as u64, "the entry is missing from the log"));
@@ -304,8 +324,22 @@ pub async fn verify_log(store: &Store, trusted: &[String]) -> Result<VerifyRepor
                 "the entry is missing from the log",
             ));
         }
-        let sources = store.entry_sources(&entries).await?;
-        let leaves = rebuild_all(entries.iter().zip(sources).collect())?;
+        let pairs: Vec<(LogEntryRow, EntrySource)> = entries.into_iter().zip(sources).collect();
+        let next_end = (end + PAGE).min(state.size);
+        let (next, leaves) = tokio::join!(
+            async {
+                if end < state.size {
+                    fetch_page(store, end, next_end).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            },
+            tokio::task::spawn_blocking(move || rebuild_all(pairs))
+        );
+        // This page's errors first: they are at lower indices than the next page's.
+        let leaves = leaves
+            .map_err(|e| VerifyError::Bad(format!("a verification thread failed: {e}")))??;
+        current = next?;
         // Extend the recomputed tree, cutting at checkpoint sizes.
         let mut at = 0usize;
         while at < leaves.len() {
