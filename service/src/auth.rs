@@ -196,6 +196,33 @@ pub async fn create_key(
     created_by: Option<&str>,
     now: i64,
 ) -> Result<(GeneratedKey, crate::store::KeyRow), KeyCreateError> {
+    let (g, row, event) = new_key(tenant, role, expires_at, created_by, now)?;
+    store.insert_key(&row, Some(&event)).await?;
+    Ok((g, row))
+}
+
+/// Creates an admin key for the default tenant only if the database holds no key at all
+/// (the first start), atomically: of several processes starting at once, one creates it.
+/// `None` when a key existed.
+pub async fn create_first_admin_key(
+    store: &crate::store::Store,
+    now: i64,
+) -> Result<Option<(GeneratedKey, crate::store::KeyRow)>, KeyCreateError> {
+    let (g, row, event) = new_key(crate::http::DEFAULT_TENANT, Role::Admin, None, None, now)?;
+    Ok(store
+        .insert_first_key(&row, &event)
+        .await?
+        .then_some((g, row)))
+}
+
+/// A new key, its row and its `key_created` audit event.
+fn new_key(
+    tenant: &str,
+    role: Role,
+    expires_at: Option<i64>,
+    created_by: Option<&str>,
+    now: i64,
+) -> Result<(GeneratedKey, crate::store::KeyRow, crate::store::NewEvent), KeyCreateError> {
     if !valid_tenant(tenant) {
         return Err(KeyCreateError::Tenant(tenant.to_string()));
     }
@@ -224,8 +251,7 @@ pub async fn create_key(
             "created_by": created_by,
         }),
     )?;
-    store.insert_key(&row, Some(&event)).await?;
-    Ok((g, row))
+    Ok((g, row, event))
 }
 
 /// Revokes the tenant's key `id` (with its audit event). False when there is none.

@@ -332,16 +332,13 @@ pub async fn first_admin_key(store: &Store, data_dir: &std::path::Path) -> Resul
     std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
     let path = data_dir.join("admin.key");
-    let (key, row) = crate::auth::create_key(
-        store,
-        http::DEFAULT_TENANT,
-        crate::auth::Role::Admin,
-        None,
-        None,
-        http::now_micros(),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let Some((key, row)) = crate::auth::create_first_admin_key(store, http::now_micros())
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        // Another process starting on the same database created it first.
+        return Ok(());
+    };
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

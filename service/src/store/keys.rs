@@ -1,7 +1,7 @@
 //! API keys: only hashes are stored. Creating and revoking a key are audit events, written
 //! in the same transaction.
 
-use super::{NewEvent, Pool, Result, Store, StoreError};
+use super::{Backend, NewEvent, Pool, Result, Store, StoreError};
 use sqlx::Row;
 
 /// A key as stored (no secret).
@@ -65,6 +65,41 @@ impl Store {
             }
             tx.commit().await?;
             Ok(())
+        })
+    }
+
+    /// Inserts `k` only if there is no key at all (the first admin key), atomically across
+    /// processes: on PostgreSQL under a table lock, on SQLite in one statement. False when a
+    /// key existed (nothing written).
+    pub async fn insert_first_key(&self, k: &KeyRow, event: &NewEvent) -> Result<bool> {
+        on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            if self.backend() == Backend::Postgres {
+                // Blocks a concurrent first start's insert until this one commits.
+                sqlx::query("LOCK TABLE api_keys IN SHARE ROW EXCLUSIVE MODE")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let done = sqlx::query(&format!(
+                "INSERT INTO api_keys ({KEY_COLUMNS}) SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
+                 WHERE NOT EXISTS (SELECT 1 FROM api_keys)"
+            ))
+            .bind(&k.id)
+            .bind(&k.tenant)
+            .bind(&k.role)
+            .bind(&k.secret_hash)
+            .bind(k.created_at)
+            .bind(k.expires_at)
+            .bind(k.revoked_at)
+            .bind(&k.created_by)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if done == 1 {
+                insert_event_in!(&mut *tx, &k.tenant, event);
+            }
+            tx.commit().await?;
+            Ok(done == 1)
         })
     }
 

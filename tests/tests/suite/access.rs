@@ -418,3 +418,39 @@ async fn row_level_security_on_postgres() {
     result.expect("row-level security");
     s.stop().await;
 }
+
+/// Several processes starting at once on a database without keys: exactly one admin key is
+/// created, and only its process writes `admin.key`.
+mod first_start {
+    use modelgate::store::Store;
+    use modelgate_tests::on_both_backends;
+
+    async fn concurrent_first_starts_create_one_admin_key(s: &Store) {
+        let dirs: Vec<tempfile::TempDir> = (0..6).map(|_| tempfile::tempdir().unwrap()).collect();
+        let starts: Vec<_> = dirs
+            .iter()
+            .map(|d| {
+                let (s, dir) = (s.clone(), d.path().to_path_buf());
+                tokio::spawn(async move { modelgate::serve::first_admin_key(&s, &dir).await })
+            })
+            .collect();
+        for t in starts {
+            t.await.unwrap().unwrap();
+        }
+        assert_eq!(s.count_keys().await.unwrap(), 1);
+        let written: Vec<_> = dirs
+            .iter()
+            .filter(|d| d.path().join("admin.key").exists())
+            .collect();
+        assert_eq!(written.len(), 1, "one admin.key");
+        // A later start finds the key and creates none.
+        let later = tempfile::tempdir().unwrap();
+        modelgate::serve::first_admin_key(s, later.path())
+            .await
+            .unwrap();
+        assert_eq!(s.count_keys().await.unwrap(), 1);
+        assert!(!later.path().join("admin.key").exists());
+    }
+
+    on_both_backends!(concurrent_first_starts_create_one_admin_key);
+}
