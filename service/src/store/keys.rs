@@ -45,36 +45,25 @@ impl Store {
     /// Stores a new key (and its audit event).
     #[tracing::instrument(name = "store.insert_key", skip_all, fields(backend = self.backend().as_str(), tenant = %k.tenant, key_id = %k.id))]
     pub async fn insert_key(&self, k: &KeyRow, event: Option<&NewEvent>) -> Result<()> {
-        on_pool!(self, |p| {
-            let mut tx = p.begin().await?;
-            sqlx::query(&format!(
-                "INSERT INTO api_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-            ))
-            .bind(&k.id)
-            .bind(&k.tenant)
-            .bind(&k.role)
-            .bind(&k.secret_hash)
-            .bind(k.created_at)
-            .bind(k.expires_at)
-            .bind(k.revoked_at)
-            .bind(&k.created_by)
-            .execute(&mut *tx)
-            .await?;
-            if let Some(ev) = event {
-                insert_event_in!(&mut *tx, &k.tenant, ev);
-            }
-            tx.commit().await?;
-            Ok(())
-        })
+        self.insert_key_if(k, event, false).await.map(|_| ())
     }
 
     /// Inserts `k` only if there is no key at all (the first admin key), atomically across
     /// processes: on PostgreSQL under a table lock, on SQLite in one statement. False when a
     /// key existed (nothing written).
     pub async fn insert_first_key(&self, k: &KeyRow, event: &NewEvent) -> Result<bool> {
+        self.insert_key_if(k, Some(event), true).await
+    }
+
+    async fn insert_key_if(
+        &self,
+        k: &KeyRow,
+        event: Option<&NewEvent>,
+        only_first: bool,
+    ) -> Result<bool> {
         on_pool!(self, |p| {
             let mut tx = p.begin().await?;
-            if self.backend() == Backend::Postgres {
+            if only_first && self.backend() == Backend::Postgres {
                 // Blocks a concurrent first start's insert until this one commits.
                 sqlx::query("LOCK TABLE api_keys IN SHARE ROW EXCLUSIVE MODE")
                     .execute(&mut *tx)
@@ -82,7 +71,7 @@ impl Store {
             }
             let done = sqlx::query(&format!(
                 "INSERT INTO api_keys ({KEY_COLUMNS}) SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
-                 WHERE NOT EXISTS (SELECT 1 FROM api_keys)"
+                 WHERE NOT $9 OR NOT EXISTS (SELECT 1 FROM api_keys)"
             ))
             .bind(&k.id)
             .bind(&k.tenant)
@@ -92,11 +81,14 @@ impl Store {
             .bind(k.expires_at)
             .bind(k.revoked_at)
             .bind(&k.created_by)
+            .bind(only_first)
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            if done == 1 {
-                insert_event_in!(&mut *tx, &k.tenant, event);
+            if done == 1
+                && let Some(ev) = event
+            {
+                insert_event_in!(&mut *tx, &k.tenant, ev);
             }
             tx.commit().await?;
             Ok(done == 1)
