@@ -385,6 +385,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
         access: http::auth::Access::new(cfg.rate_limit),
         tenants: Default::default(),
     });
+    let changes = http::spawn_change_listener(state.clone());
     let listener = std::net::TcpListener::bind(&cfg.bind)
         .map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -404,6 +405,9 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
     let server = http::server(state, listener, cfg.workers).map_err(|e| e.to_string())?;
     server.await.map_err(|e| e.to_string())?;
     sequencer.abort();
+    if let Some(c) = changes {
+        c.abort();
+    }
     store.close().await;
     tracing::info!("modelgate stopped");
     Ok(())

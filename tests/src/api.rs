@@ -17,6 +17,7 @@ pub struct TestServer {
     pub log: modelgate::audit::Log,
     pub key_dir: tempfile::TempDir,
     sequencer: tokio::task::JoinHandle<()>,
+    changes: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// A response, read whole.
@@ -95,6 +96,7 @@ impl TestServer {
         )
         .await
         .expect("admin key");
+        let changes = http::spawn_change_listener(state.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("address");
         let server = http::server(state, listener, 1).expect("server");
@@ -110,6 +112,7 @@ impl TestServer {
             log,
             key_dir,
             sequencer,
+            changes,
         }
     }
 
@@ -168,6 +171,10 @@ impl TestServer {
         self.handle.stop(true).await;
         self.sequencer.abort();
         let _ = self.sequencer.await;
+        if let Some(c) = self.changes {
+            c.abort();
+            let _ = c.await;
+        }
         self.db.finish().await;
     }
 }

@@ -70,10 +70,17 @@ impl Access {
         Ok(k)
     }
 
-    /// Forgets a key (after it was revoked here).
+    /// Forgets a key (after it was revoked here, or elsewhere: `spawn_change_listener`).
     pub fn forget(&self, id: &str) {
         if let Ok(mut m) = self.keys.write() {
             m.remove(id);
+        }
+    }
+
+    /// Forgets every key read so far.
+    pub fn forget_all(&self) {
+        if let Ok(mut m) = self.keys.write() {
+            m.clear();
         }
     }
 

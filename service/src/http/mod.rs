@@ -124,6 +124,50 @@ impl PackCache {
     }
 }
 
+/// On PostgreSQL, drops cached keys and tenant states when any process changes them
+/// (migration 0010's notifications), so a key revoked or a waiver granted through another
+/// replica takes effect here at once rather than after the caches' time limits. `None` on
+/// SQLite. If it cannot listen, the time limits still bound staleness; it retries.
+pub fn spawn_change_listener(
+    state: actix_web::web::Data<AppState>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if state.store.backend() != crate::store::Backend::Postgres {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        loop {
+            let mut listener = match state.store.listen_changes().await {
+                Ok(Some(l)) => l,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for changes; retrying in 1 s");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            // Whatever happened before listening is unknown.
+            state.access.forget_all();
+            state.tenants.forget_all();
+            loop {
+                match listener.next().await {
+                    Ok(crate::store::Change::Key(id)) => state.access.forget(&id),
+                    Ok(crate::store::Change::Tenant(t)) => state.tenants.forget(&t),
+                    Ok(crate::store::Change::Unknown) => {
+                        state.access.forget_all();
+                        state.tenants.forget_all();
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "change notifications lost; listening again");
+                        state.access.forget_all();
+                        state.tenants.forget_all();
+                        break;
+                    }
+                }
+            }
+        }
+    }))
+}
+
 /// Registers the built-in pack for `tenant` and activates it when no pack is active or
 /// when the active one is an older built-in pack (an upgrade of the binary).
 pub async fn bootstrap(

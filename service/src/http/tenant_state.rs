@@ -8,8 +8,10 @@
 //! - a recorded decision is inserted only while that generation is still current
 //!   (`NewDecision::generation`); otherwise the evaluation reloads the state and runs
 //!   again. A stale cache never reaches a recorded decision, on any replica.
-//! - Changes made through this process drop its cached state at once; a dry run (which
-//!   records nothing) may use a state changed by another process up to [`MAX_AGE`] ago.
+//! - Changes made through this process drop its cached state at once; on PostgreSQL,
+//!   changes made through any other process do too, within milliseconds, by notification
+//!   (`spawn_change_listener`). Without notifications (a lost listening connection) a dry
+//!   run, which records nothing, may use a state changed elsewhere up to [`MAX_AGE`] ago.
 
 use super::AppState;
 use super::now_micros;
@@ -51,6 +53,13 @@ impl TenantStates {
     pub fn forget(&self, tenant: &str) {
         if let Ok(mut m) = self.map.write() {
             m.remove(tenant);
+        }
+    }
+
+    /// Drops every cached state.
+    pub fn forget_all(&self) {
+        if let Ok(mut m) = self.map.write() {
+            m.clear();
         }
     }
 

@@ -454,3 +454,49 @@ mod first_start {
 
     on_both_backends!(concurrent_first_starts_create_one_admin_key);
 }
+
+/// On PostgreSQL a key revoked through another process (here: straight through the store,
+/// so this server's own cache is not dropped) stops working here within milliseconds, by
+/// notification, not after the 5 s the server may otherwise trust a key it read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_revoked_elsewhere_stops_at_once_on_postgres() {
+    let s = TestServer::start(modelgate_tests::db::TestDb::postgres().await).await;
+    let key = s.key("default", Role::Viewer).await;
+    let viewer = s.as_key(&key);
+    // Read once: the server now holds the key in memory.
+    assert_eq!(
+        s.send(viewer.get(format!("{}/v1/packs", s.base)))
+            .await
+            .status,
+        200
+    );
+    let id = key.split('_').nth(1).expect("key id").to_string();
+    let revoked_at = std::time::Instant::now();
+    assert!(
+        modelgate::auth::revoke_key(
+            &s.db.store,
+            "default",
+            &id,
+            None,
+            modelgate::http::now_micros()
+        )
+        .await
+        .unwrap()
+    );
+    loop {
+        let status = s
+            .send(viewer.get(format!("{}/v1/packs", s.base)))
+            .await
+            .status;
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 200);
+        assert!(
+            revoked_at.elapsed() < std::time::Duration::from_secs(2),
+            "the revoked key still works after 2 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    s.stop().await;
+}
