@@ -135,6 +135,10 @@ pub fn spawn_change_listener(
         return None;
     }
     Some(tokio::spawn(async move {
+        let forget_all = || {
+            state.access.forget_all();
+            state.tenants.forget_all();
+        };
         loop {
             let mut listener = match state.store.listen_changes().await {
                 Ok(Some(l)) => l,
@@ -146,20 +150,15 @@ pub fn spawn_change_listener(
                 }
             };
             // Whatever happened before listening is unknown.
-            state.access.forget_all();
-            state.tenants.forget_all();
+            forget_all();
             loop {
                 match listener.next().await {
                     Ok(crate::store::Change::Key(id)) => state.access.forget(&id),
                     Ok(crate::store::Change::Tenant(t)) => state.tenants.forget(&t),
-                    Ok(crate::store::Change::Unknown) => {
-                        state.access.forget_all();
-                        state.tenants.forget_all();
-                    }
+                    Ok(crate::store::Change::Unknown) => forget_all(),
                     Err(e) => {
                         tracing::warn!(error = %e, "change notifications lost; listening again");
-                        state.access.forget_all();
-                        state.tenants.forget_all();
+                        forget_all();
                         break;
                     }
                 }
