@@ -919,7 +919,11 @@ impl Store {
         match &self.pool {
             Pool::Sqlite(_) => Ok(None),
             Pool::Postgres(p) => {
-                let mut listener = sqlx::postgres::PgListener::connect_with(p).await?;
+                // Its own connection, outside the pool the requests use.
+                let own = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect_lazy_with((*p.connect_options()).clone());
+                let mut listener = sqlx::postgres::PgListener::connect_with(&own).await?;
                 listener.listen("modelgate_changes").await?;
                 Ok(Some(ChangeListener { listener }))
             }
