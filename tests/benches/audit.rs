@@ -42,28 +42,18 @@ async fn fill(store: &Store, n: usize) {
                 let id = uuid::Uuid::now_v7().to_string();
                 let model = format!("org/model-{i}");
                 let mut d = NewDecision {
-                    link_digest: None,
-                    generation: None,
-                    id: &id,
-                    tenant: "default",
-                    model_ref: &model,
-                    model_version: None,
-                    profile: None,
                     verdict: "conditional",
-                    format: "hf-card",
                     document: card.as_bytes(),
                     record_json: &record,
-                    context_json: "{}",
                     decision_json: &decision,
                     pack_digest: &digest,
                     engine_version: "0.1.0",
                     input_digest: "sha256:input",
-                    created_at: 1_700_000_000_000_000 + i as i64,
-                    requested_by: None,
-                    idempotency_key: None,
-                    request_digest: None,
-                    trace_id: None,
-                    leaf_hash: None,
+                    ..modelgate_tests::sample_decision(
+                        &id,
+                        &model,
+                        1_700_000_000_000_000 + i as i64,
+                    )
                 };
                 d.leaf_hash = Some(decision_leaf_hash(&d).expect("leaf"));
                 store.insert_decision(&d).await.expect("insert");

@@ -94,3 +94,37 @@ pub fn packs_builtin() -> Vec<(String, String)> {
         .map(|f| (f.path, String::from_utf8(f.bytes).expect("UTF-8 pack file")))
         .collect()
 }
+
+/// A decision to write straight through the store (around the service): tenant `default`,
+/// verdict `allow`, small placeholder input, no leaf hash. Override fields with
+/// `NewDecision { field: …, ..sample_decision(id, model_ref, created_at) }`.
+pub fn sample_decision<'a>(
+    id: &'a str,
+    model_ref: &'a str,
+    created_at: i64,
+) -> modelgate::store::NewDecision<'a> {
+    modelgate::store::NewDecision {
+        id,
+        tenant: "default",
+        model_ref,
+        model_version: None,
+        profile: None,
+        verdict: "allow",
+        format: "hf-card",
+        document: b"doc",
+        record_json: "{}",
+        context_json: "{}",
+        decision_json: r#"{"verdict":"allow"}"#,
+        pack_digest: "sha256:p",
+        engine_version: "0",
+        input_digest: "sha256:i",
+        created_at,
+        requested_by: None,
+        idempotency_key: None,
+        request_digest: None,
+        trace_id: None,
+        leaf_hash: None,
+        generation: None,
+        link_digest: None,
+    }
+}

@@ -501,30 +501,7 @@ async fn logged_db(db: &modelgate_tests::db::TestDb) {
     );
     for i in 0..2 {
         let id = uuid::Uuid::now_v7().to_string();
-        let mut d = modelgate::store::NewDecision {
-            link_digest: None,
-            generation: None,
-            id: &id,
-            tenant: "default",
-            model_ref: "org/m",
-            model_version: None,
-            profile: None,
-            verdict: "allow",
-            format: "hf-card",
-            document: b"doc",
-            record_json: "{}",
-            context_json: "{}",
-            decision_json: r#"{"verdict":"allow"}"#,
-            pack_digest: "sha256:p",
-            engine_version: "0",
-            input_digest: "sha256:i",
-            created_at: i,
-            requested_by: None,
-            idempotency_key: None,
-            request_digest: None,
-            trace_id: None,
-            leaf_hash: None,
-        };
+        let mut d = modelgate_tests::sample_decision(&id, "org/m", i);
         d.leaf_hash = Some(modelgate::audit::decision_leaf_hash(&d).expect("leaf"));
         db.store.insert_decision(&d).await.expect("insert");
     }
@@ -587,30 +564,7 @@ pub async fn backfill_logs_unlogged_decisions(store: &modelgate::store::Store) {
     );
     let id = uuid::Uuid::now_v7().to_string();
     store
-        .insert_decision(&modelgate::store::NewDecision {
-            link_digest: None,
-            generation: None,
-            id: &id,
-            tenant: "default",
-            model_ref: "org/old",
-            model_version: None,
-            profile: None,
-            verdict: "allow",
-            format: "hf-card",
-            document: b"doc",
-            record_json: "{}",
-            context_json: "{}",
-            decision_json: r#"{"verdict":"allow"}"#,
-            pack_digest: "sha256:p",
-            engine_version: "0",
-            input_digest: "sha256:i",
-            created_at: 1,
-            requested_by: None,
-            idempotency_key: None,
-            request_digest: None,
-            trace_id: None,
-            leaf_hash: None,
-        })
+        .insert_decision(&modelgate_tests::sample_decision(&id, "org/old", 1))
         .await
         .expect("insert");
     let trusted = [log.signer().verifier_key()];

@@ -673,28 +673,10 @@ async fn audit_routes(s: &TestServer, spec: &Spec, id: &str) {
     let orphan = uuid::Uuid::now_v7().to_string();
     s.db.store
         .insert_decision(&modelgate::store::NewDecision {
-            link_digest: None,
-            generation: None,
-            id: &orphan,
-            tenant: "default",
-            model_ref: "org/orphan",
-            model_version: None,
-            profile: None,
-            verdict: "allow",
-            format: "hf-card",
             document: CARD.as_bytes(),
             record_json: r#"{"id":"org/orphan"}"#,
-            context_json: "{}",
-            decision_json: r#"{"verdict":"allow"}"#,
             pack_digest: "sha256:gone",
-            engine_version: "0",
-            input_digest: "sha256:i",
-            created_at: 1,
-            requested_by: None,
-            idempotency_key: None,
-            request_digest: None,
-            trace_id: None,
-            leaf_hash: None,
+            ..modelgate_tests::sample_decision(&orphan, "org/orphan", 1)
         })
         .await
         .expect("insert");
