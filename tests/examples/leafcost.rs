@@ -37,7 +37,7 @@ fn main() {
     let n = 2000;
     let t = Instant::now();
     for _ in 0..n {
-        std::hint::black_box(modelgate::audit::decision_leaf(&row).unwrap());
+        std::hint::black_box(modelgate::audit::decision_leaf(&row.as_new()).unwrap());
     }
     println!(
         "decision JSON {} bytes; leaf: {:.1} µs",
@@ -61,7 +61,7 @@ fn main() {
         "SHA-256 of document, record, context and decision ({bytes} bytes): {:.1} µs",
         t.elapsed().as_secs_f64() * 1e6 / n as f64
     );
-    let entry = modelgate::audit::decision_entry((&row).into());
+    let entry = modelgate::audit::decision_entry(&row.as_new());
     let t = Instant::now();
     for _ in 0..n {
         std::hint::black_box(modelgate_audit::entry::leaf_bytes("decision", &entry).unwrap());

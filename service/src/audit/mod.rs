@@ -12,7 +12,7 @@ pub use key::{KeyError, load_or_create_key, read_key};
 pub use sequencer::{Log, SEQUENCER_BATCH};
 pub use verify::{VerifyError, VerifyReport, verify_log};
 
-use crate::store::{DecisionRow, NewDecision, NewEvent};
+use crate::store::{NewDecision, NewEvent};
 use modelgate_audit::{AuditError, Hash, entry};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -24,109 +24,42 @@ fn sha256_tagged(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-/// What a decision's log entry is made of: the recorded row's fields, borrowed, from a
-/// decision about to be written ([`NewDecision`]) or one read back ([`DecisionRow`]).
-#[derive(Debug, Clone, Copy)]
-pub struct DecisionFacts<'a> {
-    pub id: &'a str,
-    pub tenant: &'a str,
-    pub model_ref: &'a str,
-    pub profile: Option<&'a str>,
-    pub requested_by: Option<&'a str>,
-    pub created_at: i64,
-    pub format: &'a str,
-    pub document: &'a [u8],
-    pub record: &'a str,
-    pub context: &'a str,
-    pub decision: &'a str,
-    pub verdict: &'a str,
-    pub input_digest: &'a str,
-    pub pack_digest: &'a str,
-    pub engine_version: &'a str,
-    pub trace_id: Option<&'a str>,
-}
-
-impl<'a> From<&'a DecisionRow> for DecisionFacts<'a> {
-    fn from(d: &'a DecisionRow) -> Self {
-        DecisionFacts {
-            id: &d.id,
-            tenant: &d.tenant,
-            model_ref: &d.model_ref,
-            profile: d.profile.as_deref(),
-            requested_by: d.requested_by.as_deref(),
-            created_at: d.created_at,
-            format: &d.format,
-            document: &d.document,
-            record: &d.record,
-            context: &d.context,
-            decision: &d.decision,
-            verdict: &d.verdict,
-            input_digest: &d.input_digest,
-            pack_digest: &d.pack_digest,
-            engine_version: &d.engine_version,
-            trace_id: d.trace_id.as_deref(),
-        }
-    }
-}
-
-impl<'a> From<&'a NewDecision<'a>> for DecisionFacts<'a> {
-    fn from(d: &'a NewDecision<'a>) -> Self {
-        DecisionFacts {
-            id: d.id,
-            tenant: d.tenant,
-            model_ref: d.model_ref,
-            // As stored: an empty profile is no profile (`NewDecision::to_row`).
-            profile: d.profile.filter(|p| !p.is_empty()),
-            requested_by: d.requested_by,
-            created_at: d.created_at,
-            format: d.format,
-            document: d.document,
-            record: d.record_json,
-            context: d.context_json,
-            decision: d.decision_json,
-            verdict: d.verdict,
-            input_digest: d.input_digest,
-            pack_digest: d.pack_digest,
-            engine_version: d.engine_version,
-            trace_id: d.trace_id,
-        }
-    }
-}
-
 /// The log entry of a decision: what was decided (the verdict, and the recorded decision by
 /// digest), for whom, when, on which input (by digest), under which pack and engine. The
 /// registered model version a decision is linked to is not in it: the insert finds it, and
 /// the document digest pins the same fact. Built
 /// from the stored row's fields alone, so `audit verify` rebuilds it without parsing the
 /// decision; the evidence bundle carries the decision whose digest it records.
-pub fn decision_entry(d: DecisionFacts<'_>) -> Value {
+pub fn decision_entry(d: &NewDecision<'_>) -> Value {
     json!({
         "id": d.id,
         "tenant": d.tenant,
         "model_ref": d.model_ref,
-        "profile": d.profile,
+        // As stored: an empty profile is no profile (`NewDecision::to_row`).
+        "profile": d.profile.filter(|p| !p.is_empty()),
         "requested_by": d.requested_by,
         "created_at": crate::time::rfc3339_micros(d.created_at),
         "format": d.format,
         "document_digest": sha256_tagged(d.document),
-        "record_digest": sha256_tagged(d.record.as_bytes()),
-        "context_digest": sha256_tagged(d.context.as_bytes()),
+        "record_digest": sha256_tagged(d.record_json.as_bytes()),
+        "context_digest": sha256_tagged(d.context_json.as_bytes()),
         "input_digest": d.input_digest,
         "pack_digest": d.pack_digest,
         "engine_version": d.engine_version,
         "trace_id": d.trace_id,
         "verdict": d.verdict,
-        "decision_digest": sha256_tagged(d.decision.as_bytes()),
+        "decision_digest": sha256_tagged(d.decision_json.as_bytes()),
     })
 }
 
-/// The leaf bytes of a decision (`"decision/v1\n"` + canonical JSON).
-pub fn decision_leaf<'a>(d: impl Into<DecisionFacts<'a>>) -> Result<Vec<u8>, AuditError> {
-    entry::leaf_bytes(DECISION_KIND, &decision_entry(d.into()))
+/// The leaf bytes of a decision (`"decision/v1\n"` + canonical JSON); for a stored row,
+/// pass `row.as_new()`.
+pub fn decision_leaf(d: &NewDecision<'_>) -> Result<Vec<u8>, AuditError> {
+    entry::leaf_bytes(DECISION_KIND, &decision_entry(d))
 }
 
 /// The leaf hash of a decision.
-pub fn decision_leaf_hash<'a>(d: impl Into<DecisionFacts<'a>>) -> Result<[u8; 32], AuditError> {
+pub fn decision_leaf_hash(d: &NewDecision<'_>) -> Result<[u8; 32], AuditError> {
     Ok(entry::leaf_hash(&decision_leaf(d)?).0)
 }
 

@@ -139,7 +139,7 @@ impl Log {
                 return Ok(n);
             }
             for d in &rows {
-                let hash = super::decision_leaf_hash(d)?;
+                let hash = super::decision_leaf_hash(&d.as_new())?;
                 store
                     .enqueue_decision(d, &hash, crate::http::now_micros())
                     .await?;

@@ -126,7 +126,7 @@ fn frontier_ids(size: u64) -> Vec<u64> {
 fn rebuild(e: &LogEntryRow, src: EntrySource) -> Result<Hash, VerifyError> {
     let rebuilt = match src {
         EntrySource::Decision(d) => {
-            let leaf = decision_leaf(&*d).map_err(|err| bad(e.idx, err.to_string()))?;
+            let leaf = decision_leaf(&d.as_new()).map_err(|err| bad(e.idx, err.to_string()))?;
             let h = entry::leaf_hash(&leaf);
             if d.leaf_hash.as_deref().is_some_and(|own| own != h.0) {
                 return Err(bad(

@@ -182,7 +182,9 @@ pub async fn entries(req: HttpRequest, st: Data, q: web::Query<EntriesQuery>) ->
         });
         if e.tenant == me {
             let leaf = match src {
-                EntrySource::Decision(d) => Some(decision_leaf(&*d).map_err(Problem::internal)?),
+                EntrySource::Decision(d) => {
+                    Some(decision_leaf(&d.as_new()).map_err(Problem::internal)?)
+                }
                 EntrySource::Event { leaf } => Some(leaf),
                 EntrySource::Missing => None,
             };
@@ -245,7 +247,7 @@ pub async fn evidence(req: HttpRequest, st: Data, path: web::Path<String>) -> Re
         st.log.wake();
         st.log.grown(Duration::from_millis(200)).await;
     };
-    let leaf = decision_leaf(&row).map_err(Problem::internal)?;
+    let leaf = decision_leaf(&row.as_new()).map_err(Problem::internal)?;
     if entry::leaf_hash(&leaf).0.as_slice() != entry_row.leaf_hash.as_slice() {
         return Err(Problem::internal(format!(
             "decision {id} no longer matches its audit log entry {}; run `modelgate audit verify`",

@@ -282,6 +282,36 @@ pub struct DecisionRow {
     pub leaf_hash: Option<Vec<u8>>,
 }
 
+impl DecisionRow {
+    /// The row as the decision that was written (what its audit-log leaf is built from).
+    pub fn as_new(&self) -> NewDecision<'_> {
+        NewDecision {
+            id: &self.id,
+            tenant: &self.tenant,
+            model_ref: &self.model_ref,
+            model_version: self.model_version,
+            profile: self.profile.as_deref(),
+            verdict: &self.verdict,
+            format: &self.format,
+            document: &self.document,
+            record_json: &self.record,
+            context_json: &self.context,
+            decision_json: &self.decision,
+            pack_digest: &self.pack_digest,
+            engine_version: &self.engine_version,
+            input_digest: &self.input_digest,
+            created_at: self.created_at,
+            requested_by: self.requested_by.as_deref(),
+            idempotency_key: self.idempotency_key.as_deref(),
+            request_digest: self.request_digest.as_deref(),
+            trace_id: self.trace_id.as_deref(),
+            leaf_hash: None,
+            generation: None,
+            link_digest: None,
+        }
+    }
+}
+
 pub(super) const DECISION_COLUMNS: &str = "id, tenant, model_ref, model_version, profile, verdict, \
     format, document, record, context, decision, pack_digest, engine_version, input_digest, \
     created_at, requested_by, idempotency_key, request_digest, trace_id, leaf_hash";
