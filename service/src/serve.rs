@@ -368,6 +368,10 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
         )
     })?;
     store.migrate().await.map_err(|e| e.to_string())?;
+    store
+        .check_tenant_scope()
+        .await
+        .map_err(|e| e.to_string())?;
     let signer = crate::audit::load_or_create_key(&cfg.audit_key).map_err(|e| e.to_string())?;
     let log = crate::audit::Log::new(signer);
     let packs = PackCache::default();

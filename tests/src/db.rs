@@ -20,6 +20,7 @@ pub struct TestDb {
     pub store: Store,
     pub url: String,
     pg_name: Option<String>,
+    pg_role: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -36,12 +37,25 @@ impl TestDb {
             store,
             url,
             pg_name: None,
+            pg_role: None,
             _dir: Some(dir),
         }
     }
 
-    /// A migrated store in a new PostgreSQL database `mg_test_<uuid>`.
+    /// A migrated store in a new PostgreSQL database `mg_test_<uuid>`, used (and migrated)
+    /// as the admin user, a superuser.
     pub async fn postgres() -> TestDb {
+        TestDb::postgres_with(false).await
+    }
+
+    /// As [`TestDb::postgres`], but the database belongs to a new role that is not a
+    /// superuser (`LOGIN CREATEROLE`, as a production deployment would have), which
+    /// migrates and uses it.
+    pub async fn postgres_as_owner() -> TestDb {
+        TestDb::postgres_with(true).await
+    }
+
+    async fn postgres_with(own_role: bool) -> TestDb {
         let admin = pg_admin_url();
         let name = format!("mg_test_{}", uuid::Uuid::now_v7().simple());
         let mut conn = sqlx::PgConnection::connect(&admin)
@@ -52,12 +66,22 @@ impl TestDb {
                  MODELGATE_TEST_DATABASE_URL"
                 )
             });
-        sqlx::query(&format!("CREATE DATABASE {name}"))
+        let role = own_role.then(|| format!("{name}_owner"));
+        let mut url = replace_db_name(&admin, &name);
+        let mut create = format!("CREATE DATABASE {name}");
+        if let Some(role) = &role {
+            sqlx::query(&format!("CREATE ROLE {role} LOGIN CREATEROLE"))
+                .execute(&mut conn)
+                .await
+                .expect("create the owner role");
+            create.push_str(&format!(" OWNER {role}"));
+            url = replace_user(&url, role);
+        }
+        sqlx::query(&create)
             .execute(&mut conn)
             .await
             .expect("create test database");
         conn.close().await.ok();
-        let url = replace_db_name(&admin, &name);
         let store = Store::open_url(&url, &PoolConfig::default())
             .await
             .expect("open PostgreSQL");
@@ -66,6 +90,7 @@ impl TestDb {
             store,
             url,
             pg_name: Some(name),
+            pg_role: role,
             _dir: None,
         }
     }
@@ -78,8 +103,20 @@ impl TestDb {
             let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                 .execute(&mut conn)
                 .await;
+            if let Some(role) = self.pg_role {
+                let _ = sqlx::query(&format!("DROP ROLE IF EXISTS {role}"))
+                    .execute(&mut conn)
+                    .await;
+            }
         }
     }
+}
+
+/// `postgres://u@h:p/db?x` with the user replaced (and no password: trust auth).
+fn replace_user(url: &str, user: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let host = rest.split_once('@').map_or(rest, |(_, h)| h);
+    format!("{scheme}://{user}@{host}")
 }
 
 /// `postgres://u@h:p/db?x` with the database name replaced.

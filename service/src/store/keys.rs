@@ -61,37 +61,49 @@ impl Store {
         event: Option<&NewEvent>,
         only_first: bool,
     ) -> Result<bool> {
+        // The body, for a tenant's transaction or (the first key, which must see every
+        // tenant's keys) one with the connecting user's own rights.
+        macro_rules! insert {
+            ($c:ident) => {{
+                if only_first && self.backend() == Backend::Postgres {
+                    // Blocks a concurrent first start's insert until this one commits.
+                    sqlx::query("LOCK TABLE api_keys IN SHARE ROW EXCLUSIVE MODE")
+                        .execute(&mut *$c)
+                        .await?;
+                }
+                let done = sqlx::query(&format!(
+                    "INSERT INTO api_keys ({KEY_COLUMNS}) SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
+                     WHERE NOT $9 OR NOT EXISTS (SELECT 1 FROM api_keys)"
+                ))
+                .bind(&k.id)
+                .bind(&k.tenant)
+                .bind(&k.role)
+                .bind(&k.secret_hash)
+                .bind(k.created_at)
+                .bind(k.expires_at)
+                .bind(k.revoked_at)
+                .bind(&k.created_by)
+                .bind(only_first)
+                .execute(&mut *$c)
+                .await?
+                .rows_affected();
+                if done == 1
+                    && let Some(ev) = event
+                {
+                    insert_event_in!(&mut *$c, &k.tenant, ev);
+                }
+                Ok::<_, StoreError>(done == 1)
+            }};
+        }
+        if !only_first {
+            return in_tenant!(self, &k.tenant, tx | c | insert!(c));
+        }
         on_pool!(self, |p| {
             let mut tx = p.begin().await?;
-            if only_first && self.backend() == Backend::Postgres {
-                // Blocks a concurrent first start's insert until this one commits.
-                sqlx::query("LOCK TABLE api_keys IN SHARE ROW EXCLUSIVE MODE")
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let done = sqlx::query(&format!(
-                "INSERT INTO api_keys ({KEY_COLUMNS}) SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
-                 WHERE NOT $9 OR NOT EXISTS (SELECT 1 FROM api_keys)"
-            ))
-            .bind(&k.id)
-            .bind(&k.tenant)
-            .bind(&k.role)
-            .bind(&k.secret_hash)
-            .bind(k.created_at)
-            .bind(k.expires_at)
-            .bind(k.revoked_at)
-            .bind(&k.created_by)
-            .bind(only_first)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if done == 1
-                && let Some(ev) = event
-            {
-                insert_event_in!(&mut *tx, &k.tenant, ev);
-            }
+            let c = &mut *tx;
+            let done = insert!(c)?;
             tx.commit().await?;
-            Ok(done == 1)
+            Ok(done)
         })
     }
 
@@ -109,12 +121,12 @@ impl Store {
 
     /// The tenant's keys, oldest first.
     pub async fn list_keys(&self, tenant: &str) -> Result<Vec<KeyRow>> {
-        on_pool!(self, |p| {
+        in_tenant!(self, tenant, |c| {
             let rows = sqlx::query(&format!(
                 "SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant = $1 ORDER BY created_at, id"
             ))
             .bind(tenant)
-            .fetch_all(p)
+            .fetch_all(&mut *c)
             .await?;
             rows.iter().map(key_from).collect()
         })
@@ -141,26 +153,28 @@ impl Store {
         now: i64,
         event: Option<&NewEvent>,
     ) -> Result<bool> {
-        on_pool!(self, |p| {
-            let mut tx = p.begin().await?;
-            let done = sqlx::query(
-                "UPDATE api_keys SET revoked_at = $1 WHERE tenant = $2 AND id = $3 \
+        in_tenant!(
+            self,
+            tenant,
+            tx | c | {
+                let done = sqlx::query(
+                    "UPDATE api_keys SET revoked_at = $1 WHERE tenant = $2 AND id = $3 \
                  AND revoked_at IS NULL",
-            )
-            .bind(now)
-            .bind(tenant)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if done == 1
-                && let Some(ev) = event
-            {
-                insert_event_in!(&mut *tx, tenant, ev);
+                )
+                .bind(now)
+                .bind(tenant)
+                .bind(id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected();
+                if done == 1
+                    && let Some(ev) = event
+                {
+                    insert_event_in!(&mut *c, tenant, ev);
+                }
+                Ok::<_, StoreError>(done == 1)
             }
-            tx.commit().await?;
-            Ok::<_, StoreError>(done == 1)
-        })
+        )
     }
 
     /// How many keys exist (revoked ones included).

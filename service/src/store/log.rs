@@ -130,10 +130,10 @@ impl Store {
     /// Records an audit event; the same statement queues it for the log.
     #[tracing::instrument(name = "store.insert_event", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, kind = %ev.kind))]
     pub async fn insert_event(&self, tenant: &str, ev: &NewEvent) -> Result<()> {
-        on_pool!(self, |p| {
-            insert_event_in!(p, tenant, ev);
-        });
-        Ok(())
+        in_tenant!(self, tenant, |c| {
+            insert_event_in!(&mut *c, tenant, ev);
+            Ok(())
+        })
     }
 
     /// Takes the sequencer's leadership if nobody holds it. `None`: another process leads.

@@ -42,6 +42,13 @@ pub enum StoreError {
     BadCursor,
     #[error("stored row is not what this version expects: {0}")]
     Corrupt(String),
+    #[error("`{0}` is not a tenant name (1 to 64 of a-z, 0-9, -, _ and .)")]
+    BadTenant(String),
+    #[error(
+        "the database user may not switch to the role modelgate_app, which tenant-scoped \
+         work runs under ({0}); run `GRANT modelgate_app TO <user>` as its owner"
+    )]
+    NoAppRole(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -83,6 +90,85 @@ macro_rules! on_pool {
             Pool::Postgres($pool) => $body,
         }
     };
+}
+
+/// Runs `body` for one tenant, with `$c` a `&mut` connection of either backend (use it
+/// as `&mut *$c`); evaluates to the body's value, a [`Result`].
+///
+/// On PostgreSQL the body runs in a transaction that has switched to the role
+/// `modelgate_app` and declared the tenant ([`tenant_scope`]), so row-level security
+/// (migration 0011) holds every statement to that tenant's rows, whatever its `WHERE`
+/// clause says; the transaction commits when the body returns `Ok`, and rolls back
+/// otherwise. On SQLite (no row-level security) the body runs on a pooled connection, or
+/// with `tx` in a transaction. Write `in_tenant!(store, tenant, tx |c| …)` when the body
+/// makes more than one write that must land together.
+macro_rules! in_tenant {
+    ($store:expr, $tenant:expr, |$c:ident| $body:expr) => {
+        in_tenant!(@run $store, $tenant, acquire, |$c| $body)
+    };
+    ($store:expr, $tenant:expr, tx |$c:ident| $body:expr) => {
+        in_tenant!(@run $store, $tenant, begin, |$c| $body)
+    };
+    (@run $store:expr, $tenant:expr, $open_sqlite:ident, |$c:ident| $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite(p) => {
+                let mut conn = p.$open_sqlite().await?;
+                let out: $crate::store::Result<_> = {
+                    let $c: &mut sqlx::SqliteConnection = &mut conn;
+                    $body
+                };
+                if out.is_ok() {
+                    $crate::store::Finish::finish(conn).await?;
+                }
+                out
+            }
+            Pool::Postgres(p) => {
+                let mut tx = p.begin_with($crate::store::tenant_scope($tenant)?).await?;
+                let out: $crate::store::Result<_> = {
+                    let $c: &mut sqlx::PgConnection = &mut tx;
+                    $body
+                };
+                if out.is_ok() {
+                    tx.commit().await?;
+                }
+                out
+            }
+        }
+    };
+}
+
+/// The `BEGIN` that opens a tenant's PostgreSQL transaction (see [`in_tenant!`]): one
+/// round trip, which switches to the application role and declares the tenant for the
+/// transaction only. The name is checked rather than quoted: tenants are `a-z 0-9 - _ .`.
+pub(crate) fn tenant_scope(tenant: &str) -> Result<String> {
+    let plain = (1..=64).contains(&tenant.len())
+        && tenant
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if !plain {
+        return Err(StoreError::BadTenant(tenant.to_string()));
+    }
+    Ok(format!(
+        "BEGIN; SET LOCAL ROLE modelgate_app; SET LOCAL modelgate.tenant = '{tenant}'"
+    ))
+}
+
+/// How [`in_tenant!`] ends a SQLite unit of work: a pooled connection goes back to the
+/// pool, a transaction commits.
+pub(crate) trait Finish {
+    async fn finish(self) -> std::result::Result<(), sqlx::Error>;
+}
+
+impl Finish for sqlx::pool::PoolConnection<sqlx::Sqlite> {
+    async fn finish(self) -> std::result::Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+impl Finish for sqlx::Transaction<'static, sqlx::Sqlite> {
+    async fn finish(self) -> std::result::Result<(), sqlx::Error> {
+        self.commit().await
+    }
 }
 
 /// Inserts an audit event (its queue row follows by trigger) on an executor of either
@@ -222,6 +308,23 @@ impl Store {
         Ok(())
     }
 
+    /// Checks that tenant-scoped work can run: on PostgreSQL the connecting user must be
+    /// allowed to `SET ROLE modelgate_app` (a superuser, or a member of the role, which
+    /// migration 0011 makes the user that runs the migrations).
+    #[tracing::instrument(name = "store.check_tenant_scope", skip_all, fields(backend = self.backend().as_str()))]
+    pub async fn check_tenant_scope(&self) -> Result<()> {
+        let probe = in_tenant!(self, "default", |c| {
+            sqlx::query("SELECT 1").execute(&mut *c).await?;
+            Ok(())
+        });
+        probe.map_err(|e| match e {
+            StoreError::Db(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42501") => {
+                StoreError::NoAppRole(d.message().to_string())
+            }
+            other => other,
+        })
+    }
+
     /// The migrations this binary carries: (version, description).
     pub fn migrations(&self) -> Vec<(i64, String)> {
         let m = match self.pool {
@@ -270,9 +373,11 @@ impl Store {
     ) -> Result<bool> {
         let files =
             serde_json::to_string(&pack.files).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        on_pool!(self, |p| {
-            let mut tx = p.begin().await?;
-            let done = sqlx::query(
+        in_tenant!(
+            self,
+            tenant,
+            tx | c | {
+                let done = sqlx::query(
                 "INSERT INTO packs (tenant, digest, name, version, files, builtin, registered_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, digest) DO NOTHING",
             )
@@ -283,17 +388,17 @@ impl Store {
             .bind(files)
             .bind(pack.builtin)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut *c)
             .await?
             .rows_affected();
-            if done == 1
-                && let Some(ev) = event
-            {
-                insert_event_in!(&mut *tx, tenant, ev);
+                if done == 1
+                    && let Some(ev) = event
+                {
+                    insert_event_in!(&mut *c, tenant, ev);
+                }
+                Ok(done == 1)
             }
-            tx.commit().await?;
-            Ok(done == 1)
-        })
+        )
     }
 
     /// Makes a registered pack the active one. Returns the activation.
@@ -305,49 +410,53 @@ impl Store {
         now: i64,
         event: Option<&NewEvent>,
     ) -> Result<Activation> {
-        let known = on_pool!(self, |p| sqlx::query(
+        let known = in_tenant!(self, tenant, |c| sqlx::query(
             "SELECT 1 FROM packs WHERE tenant = $1 AND digest = $2"
         )
         .bind(tenant)
         .bind(digest)
-        .fetch_optional(p)
+        .fetch_optional(&mut *c)
         .await
-        .map(|r| r.is_some()))?;
+        .map(|r| r.is_some())
+        .map_err(StoreError::from))?;
         if !known {
             return Err(StoreError::UnknownPack(digest.to_string()));
         }
         // The sequence number is the key: two concurrent activations cannot both take it.
         for _ in 0..5 {
-            let seq = on_pool!(self, |p| {
+            let seq = in_tenant!(self, tenant, |c| {
                 sqlx::query(
                 "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM pack_activations WHERE tenant = $1"
             )
             .bind(tenant)
-            .fetch_one(p)
+            .fetch_one(&mut *c)
             .await
             .and_then(|r| r.try_get::<i64, _>("next"))
+            .map_err(StoreError::from)
             })?;
-            let done = on_pool!(self, |p| {
-                let mut tx = p.begin().await?;
-                let done = sqlx::query(
-                    "INSERT INTO pack_activations (tenant, seq, digest, activated_at) \
+            let done = in_tenant!(
+                self,
+                tenant,
+                tx | c | {
+                    let done = sqlx::query(
+                        "INSERT INTO pack_activations (tenant, seq, digest, activated_at) \
                      VALUES ($1, $2, $3, $4) ON CONFLICT (tenant, seq) DO NOTHING",
-                )
-                .bind(tenant)
-                .bind(seq)
-                .bind(digest)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if done == 1
-                    && let Some(ev) = event
-                {
-                    insert_event_in!(&mut *tx, tenant, ev);
+                    )
+                    .bind(tenant)
+                    .bind(seq)
+                    .bind(digest)
+                    .bind(now)
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected();
+                    if done == 1
+                        && let Some(ev) = event
+                    {
+                        insert_event_in!(&mut *c, tenant, ev);
+                    }
+                    Ok::<_, StoreError>(done)
                 }
-                tx.commit().await?;
-                Ok::<_, StoreError>(done)
-            })?;
+            )?;
             if done == 1 {
                 return Ok(Activation {
                     seq,
@@ -366,10 +475,10 @@ impl Store {
     /// it guards, then write decisions with `NewDecision::generation`.
     #[tracing::instrument(name = "store.tenant_generation", skip_all, fields(backend = self.backend().as_str(), tenant = tenant))]
     pub async fn tenant_generation(&self, tenant: &str) -> Result<i64> {
-        on_pool!(self, |p| {
+        in_tenant!(self, tenant, |c| {
             let row = sqlx::query("SELECT generation FROM tenant_state WHERE tenant = $1")
                 .bind(tenant)
-                .fetch_optional(p)
+                .fetch_optional(&mut *c)
                 .await?;
             Ok(row
                 .map(|r| r.try_get("generation"))
@@ -381,13 +490,13 @@ impl Store {
     /// The active pack, if one was ever activated.
     #[tracing::instrument(name = "store.active_pack", skip_all, fields(backend = self.backend().as_str(), tenant = tenant))]
     pub async fn active_pack(&self, tenant: &str) -> Result<Option<Activation>> {
-        on_pool!(self, |p| {
+        in_tenant!(self, tenant, |c| {
             let row = sqlx::query(
                 "SELECT seq, digest, activated_at FROM pack_activations WHERE tenant = $1 \
              ORDER BY seq DESC LIMIT 1",
             )
             .bind(tenant)
-            .fetch_optional(p)
+            .fetch_optional(&mut *c)
             .await?;
             row.map(|r| {
                 Ok(Activation {
@@ -402,14 +511,14 @@ impl Store {
 
     #[tracing::instrument(name = "store.get_pack", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, digest = digest))]
     pub async fn get_pack(&self, tenant: &str, digest: &str) -> Result<Option<PackRow>> {
-        on_pool!(self, |p| {
+        in_tenant!(self, tenant, |c| {
             let row = sqlx::query(
                 "SELECT digest, name, version, files, builtin, registered_at FROM packs \
              WHERE tenant = $1 AND digest = $2",
             )
             .bind(tenant)
             .bind(digest)
-            .fetch_optional(p)
+            .fetch_optional(&mut *c)
             .await?;
             row.map(|r| {
                 let files: String = r.try_get("files")?;
@@ -432,13 +541,13 @@ impl Store {
     /// Registered packs, newest first.
     #[tracing::instrument(name = "store.list_packs", skip_all, fields(backend = self.backend().as_str(), tenant = tenant))]
     pub async fn list_packs(&self, tenant: &str) -> Result<Vec<PackSummary>> {
-        on_pool!(self, |p| {
+        in_tenant!(self, tenant, |c| {
             let rows = sqlx::query(
                 "SELECT digest, name, version, builtin, registered_at FROM packs WHERE tenant = $1 \
              ORDER BY registered_at DESC, digest",
             )
             .bind(tenant)
-            .fetch_all(p)
+            .fetch_all(&mut *c)
             .await?;
             rows.iter()
                 .map(|r| {
@@ -466,7 +575,7 @@ impl Store {
         context_json: &str,
         now: i64,
     ) -> Result<Profile> {
-        on_pool!(self, |p| {
+        in_tenant!(self, tenant, |c| {
             sqlx::query(
             "INSERT INTO profiles (tenant, name, description, context, version, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, 1, $5, $5) \
@@ -478,9 +587,9 @@ impl Store {
         .bind(description)
         .bind(context_json)
         .bind(now)
-        .execute(p)
-        .await
-        .map(|_| ())
+        .execute(&mut *c)
+        .await?;
+            Ok(())
         })?;
         self.get_profile(tenant, name)
             .await?
@@ -489,14 +598,14 @@ impl Store {
 
     #[tracing::instrument(name = "store.get_profile", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, profile = name))]
     pub async fn get_profile(&self, tenant: &str, name: &str) -> Result<Option<Profile>> {
-        on_pool!(self, |p| {
+        in_tenant!(self, tenant, |c| {
             let row = sqlx::query(
                 "SELECT name, description, context, version, created_at, updated_at FROM profiles \
              WHERE tenant = $1 AND name = $2",
             )
             .bind(tenant)
             .bind(name)
-            .fetch_optional(p)
+            .fetch_optional(&mut *c)
             .await?;
             row.map(|r| profile_from(&r)).transpose()
         })
@@ -504,13 +613,13 @@ impl Store {
 
     #[tracing::instrument(name = "store.list_profiles", skip_all, fields(backend = self.backend().as_str(), tenant = tenant))]
     pub async fn list_profiles(&self, tenant: &str) -> Result<Vec<Profile>> {
-        on_pool!(self, |p| {
+        in_tenant!(self, tenant, |c| {
             let rows = sqlx::query(
                 "SELECT name, description, context, version, created_at, updated_at FROM profiles \
              WHERE tenant = $1 ORDER BY name",
             )
             .bind(tenant)
-            .fetch_all(p)
+            .fetch_all(&mut *c)
             .await?;
             rows.iter().map(profile_from).collect()
         })
@@ -534,16 +643,17 @@ impl Store {
             {
                 return Ok((latest, false));
             }
-            let next = on_pool!(self, |p| sqlx::query(
+            let next = in_tenant!(self, tenant, |c| sqlx::query(
                 "SELECT COALESCE(MAX(version), 0) + 1 AS next FROM model_versions \
                  WHERE tenant = $1 AND model_ref = $2"
             )
             .bind(tenant)
             .bind(v.model_ref)
-            .fetch_one(p)
+            .fetch_one(&mut *c)
             .await
-            .and_then(|r| r.try_get::<i64, _>("next")))?;
-            let done = on_pool!(self, |p| {
+            .and_then(|r| r.try_get::<i64, _>("next"))
+            .map_err(StoreError::from))?;
+            let done = in_tenant!(self, tenant, |c| {
                 sqlx::query(
                 "INSERT INTO model_versions \
                  (tenant, model_ref, version, format, document, record, document_digest, created_at) \
@@ -558,9 +668,10 @@ impl Store {
             .bind(v.record_json)
             .bind(v.document_digest)
             .bind(now)
-            .execute(p)
+            .execute(&mut *c)
             .await
             .map(|r| r.rows_affected())
+            .map_err(StoreError::from)
             })?;
             if done == 1 {
                 return Ok((
@@ -588,14 +699,14 @@ impl Store {
         tenant: &str,
         model_ref: &str,
     ) -> Result<Option<ModelVersion>> {
-        on_pool!(self, |p| {
+        in_tenant!(self, tenant, |c| {
             let row = sqlx::query(&format!(
                 "SELECT {MODEL_VERSION_COLUMNS} \
              FROM model_versions WHERE tenant = $1 AND model_ref = $2 ORDER BY version DESC LIMIT 1"
             ))
             .bind(tenant)
             .bind(model_ref)
-            .fetch_optional(p)
+            .fetch_optional(&mut *c)
             .await?;
             row.map(|r| model_version_from(&r)).transpose()
         })
@@ -604,7 +715,7 @@ impl Store {
     /// The latest metadata version of every registered model, by model reference.
     #[tracing::instrument(name = "store.latest_versions", skip_all, fields(backend = self.backend().as_str(), tenant = tenant))]
     pub async fn latest_versions(&self, tenant: &str) -> Result<Vec<ModelVersion>> {
-        on_pool!(self, |p| {
+        in_tenant!(self, tenant, |c| {
             let rows = sqlx::query(&format!(
                 "SELECT {} FROM model_versions v \
                  JOIN (SELECT model_ref, MAX(version) AS version FROM model_versions \
@@ -614,7 +725,7 @@ impl Store {
                 qualified(MODEL_VERSION_COLUMNS, "v")
             ))
             .bind(tenant)
-            .fetch_all(p)
+            .fetch_all(&mut *c)
             .await?;
             rows.iter().map(model_version_from).collect()
         })
@@ -623,14 +734,14 @@ impl Store {
     /// Every metadata version of a model, oldest first (empty: not registered).
     #[tracing::instrument(name = "store.model_versions", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, model_ref = model_ref))]
     pub async fn model_versions(&self, tenant: &str, model_ref: &str) -> Result<Vec<ModelVersion>> {
-        on_pool!(self, |p| {
+        in_tenant!(self, tenant, |c| {
             let rows = sqlx::query(&format!(
                 "SELECT {MODEL_VERSION_COLUMNS} \
              FROM model_versions WHERE tenant = $1 AND model_ref = $2 ORDER BY version"
             ))
             .bind(tenant)
             .bind(model_ref)
-            .fetch_all(p)
+            .fetch_all(&mut *c)
             .await?;
             rows.iter().map(model_version_from).collect()
         })
@@ -677,7 +788,7 @@ impl Store {
             Some(c) => (Some(c.model_ref.as_str()), c.profile.as_str()),
             None => (None, ""),
         };
-        on_pool!(self, |p| {
+        in_tenant!(self, tenant, |c| {
             let rows = sqlx::query(BOARD_SQL)
                 .bind(tenant)
                 .bind(active_pack)
@@ -686,7 +797,7 @@ impl Store {
                 .bind(after_profile)
                 .bind(i64::from(limit))
                 .bind(model)
-                .fetch_all(p)
+                .fetch_all(&mut *c)
                 .await?;
             rows.iter()
                 .map(|r| {
@@ -724,7 +835,7 @@ impl Store {
     /// key is [`StoreError::IdempotencyConflict`].
     #[tracing::instrument(name = "store.insert_decision", skip_all, fields(backend = self.backend().as_str(), tenant = d.tenant, decision_id = d.id, model_ref = d.model_ref, verdict = d.verdict))]
     pub async fn insert_decision(&self, d: &NewDecision<'_>) -> Result<Inserted> {
-        let done = on_pool!(self, |p| {
+        let done = in_tenant!(self, d.tenant, |c| {
             sqlx::query(
             "INSERT INTO decisions (id, tenant, model_ref, model_version, profile, verdict, format, \
              document, record, context, decision, pack_digest, engine_version, input_digest, \
@@ -758,10 +869,11 @@ impl Store {
         .bind(d.leaf_hash.map(|h| h.to_vec()))
         .bind(d.generation)
         .bind(d.link_digest)
-        .fetch_optional(p)
+        .fetch_optional(&mut *c)
         .await?
         .map(|r| r.try_get::<Option<i64>, _>("model_version"))
         .transpose()
+        .map_err(StoreError::from)
         })?;
         if let Some(model_version) = done {
             // The row is what was written: no second round trip to read it back.
@@ -773,13 +885,13 @@ impl Store {
         let Some(key) = d.idempotency_key else {
             return Ok(Inserted::Stale);
         };
-        on_pool!(self, |p| {
+        in_tenant!(self, d.tenant, |c| {
             let row = sqlx::query(&format!(
             "SELECT {DECISION_COLUMNS} FROM decisions WHERE tenant = $1 AND idempotency_key = $2"
         ))
         .bind(d.tenant)
         .bind(key)
-        .fetch_optional(p)
+        .fetch_optional(&mut *c)
         .await?;
             let Some(first) = row.map(|r| decision_from(&r)).transpose()? else {
                 return Ok(Inserted::Stale);
@@ -794,13 +906,13 @@ impl Store {
 
     #[tracing::instrument(name = "store.get_decision", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, decision_id = id))]
     pub async fn get_decision(&self, tenant: &str, id: &str) -> Result<Option<DecisionRow>> {
-        on_pool!(self, |p| {
+        in_tenant!(self, tenant, |c| {
             let row = sqlx::query(&format!(
                 "SELECT {DECISION_COLUMNS} FROM decisions WHERE tenant = $1 AND id = $2"
             ))
             .bind(tenant)
             .bind(id)
-            .fetch_optional(p)
+            .fetch_optional(&mut *c)
             .await?;
             row.map(|r| decision_from(&r)).transpose()
         })
@@ -815,7 +927,7 @@ impl Store {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<DecisionRow>> {
-        on_pool!(self, |p| {
+        in_tenant!(self, tenant, |c| {
             let rows = sqlx::query(&format!(
                 "SELECT {DECISION_COLUMNS} FROM decisions WHERE tenant = $1 \
              AND ($2 IS NULL OR model_ref = $2) AND ($3 IS NULL OR verdict = $3) \
@@ -831,7 +943,7 @@ impl Store {
             .bind(f.profile.as_deref())
             .bind(after)
             .bind(i64::from(limit))
-            .fetch_all(p)
+            .fetch_all(&mut *c)
             .await?;
             rows.iter().map(decision_from).collect()
         })

@@ -26,9 +26,12 @@ impl Store {
     /// Records a review and its audit event. False when the decision has one already.
     #[tracing::instrument(name = "store.insert_review", skip_all, fields(backend = self.backend().as_str(), tenant = %r.tenant, decision_id = %r.decision_id))]
     pub async fn insert_review(&self, r: &ReviewRow, event: &NewEvent) -> Result<bool> {
-        on_pool!(self, |p| {
-            let mut tx = p.begin().await?;
-            let done = sqlx::query(&format!(
+        in_tenant!(
+            self,
+            &r.tenant,
+            tx | c
+                | {
+                    let done = sqlx::query(&format!(
                 "INSERT INTO reviews ({REVIEW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                  ON CONFLICT (tenant, decision_id) DO NOTHING"
             ))
@@ -42,26 +45,26 @@ impl Store {
             .bind(&r.conditions)
             .bind(&r.reviewer)
             .bind(r.created_at)
-            .execute(&mut *tx)
+            .execute(&mut *c)
             .await?
             .rows_affected();
-            if done == 1 {
-                insert_event_in!(&mut *tx, &r.tenant, event);
-            }
-            tx.commit().await?;
-            Ok::<_, StoreError>(done == 1)
-        })
+                    if done == 1 {
+                        insert_event_in!(&mut *c, &r.tenant, event);
+                    }
+                    Ok::<_, StoreError>(done == 1)
+                }
+        )
     }
 
     /// The review of a decision, if any.
     pub async fn review_of(&self, tenant: &str, decision_id: &str) -> Result<Option<ReviewRow>> {
-        on_pool!(self, |p| {
+        in_tenant!(self, tenant, |c| {
             let row = sqlx::query(&format!(
                 "SELECT {REVIEW_COLUMNS} FROM reviews WHERE tenant = $1 AND decision_id = $2"
             ))
             .bind(tenant)
             .bind(decision_id)
-            .fetch_optional(p)
+            .fetch_optional(&mut *c)
             .await?;
             row.map(|r| {
                 Ok(ReviewRow {

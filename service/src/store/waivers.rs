@@ -66,41 +66,43 @@ where
 impl Store {
     #[tracing::instrument(name = "store.insert_waiver", skip_all, fields(backend = self.backend().as_str(), tenant = %w.tenant, waiver_id = %w.id))]
     pub async fn insert_waiver(&self, w: &WaiverRow, event: &NewEvent) -> Result<()> {
-        on_pool!(self, |p| {
-            let mut tx = p.begin().await?;
-            sqlx::query(&format!(
-                "INSERT INTO waivers ({WAIVER_COLUMNS}) \
+        in_tenant!(
+            self,
+            &w.tenant,
+            tx | c | {
+                sqlx::query(&format!(
+                    "INSERT INTO waivers ({WAIVER_COLUMNS}) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-            ))
-            .bind(&w.id)
-            .bind(&w.tenant)
-            .bind(&w.model_ref)
-            .bind(&w.rule_id)
-            .bind(&w.profile)
-            .bind(&w.reason)
-            .bind(&w.justification)
-            .bind(&w.ticket)
-            .bind(&w.approver)
-            .bind(w.created_at)
-            .bind(w.expires_at)
-            .bind(w.revoked_at)
-            .bind(&w.revoked_by)
-            .execute(&mut *tx)
-            .await?;
-            insert_event_in!(&mut *tx, &w.tenant, event);
-            tx.commit().await?;
-            Ok(())
-        })
+                ))
+                .bind(&w.id)
+                .bind(&w.tenant)
+                .bind(&w.model_ref)
+                .bind(&w.rule_id)
+                .bind(&w.profile)
+                .bind(&w.reason)
+                .bind(&w.justification)
+                .bind(&w.ticket)
+                .bind(&w.approver)
+                .bind(w.created_at)
+                .bind(w.expires_at)
+                .bind(w.revoked_at)
+                .bind(&w.revoked_by)
+                .execute(&mut *c)
+                .await?;
+                insert_event_in!(&mut *c, &w.tenant, event);
+                Ok(())
+            }
+        )
     }
 
     pub async fn get_waiver(&self, tenant: &str, id: &str) -> Result<Option<WaiverRow>> {
-        on_pool!(self, |p| {
+        in_tenant!(self, tenant, |c| {
             let row = sqlx::query(&format!(
                 "SELECT {WAIVER_COLUMNS} FROM waivers WHERE tenant = $1 AND id = $2"
             ))
             .bind(tenant)
             .bind(id)
-            .fetch_optional(p)
+            .fetch_optional(&mut *c)
             .await?;
             row.map(|r| waiver_from(&r)).transpose()
         })
@@ -112,7 +114,7 @@ impl Store {
         tenant: &str,
         active_at: Option<i64>,
     ) -> Result<Vec<WaiverRow>> {
-        on_pool!(self, |p| {
+        in_tenant!(self, tenant, |c| {
             let rows = sqlx::query(&format!(
                 "SELECT {WAIVER_COLUMNS} FROM waivers WHERE tenant = $1 \
                  AND ($2 IS NULL OR (revoked_at IS NULL AND expires_at > $2 AND created_at <= $2)) \
@@ -120,7 +122,7 @@ impl Store {
             ))
             .bind(tenant)
             .bind(active_at)
-            .fetch_all(p)
+            .fetch_all(&mut *c)
             .await?;
             rows.iter().map(waiver_from).collect()
         })
@@ -147,24 +149,26 @@ impl Store {
         now: i64,
         event: &NewEvent,
     ) -> Result<bool> {
-        on_pool!(self, |p| {
-            let mut tx = p.begin().await?;
-            let done = sqlx::query(
-                "UPDATE waivers SET revoked_at = $1, revoked_by = $2 \
+        in_tenant!(
+            self,
+            tenant,
+            tx | c | {
+                let done = sqlx::query(
+                    "UPDATE waivers SET revoked_at = $1, revoked_by = $2 \
                  WHERE tenant = $3 AND id = $4 AND revoked_at IS NULL AND expires_at > $1",
-            )
-            .bind(now)
-            .bind(by)
-            .bind(tenant)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if done == 1 {
-                insert_event_in!(&mut *tx, tenant, event);
+                )
+                .bind(now)
+                .bind(by)
+                .bind(tenant)
+                .bind(id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected();
+                if done == 1 {
+                    insert_event_in!(&mut *c, tenant, event);
+                }
+                Ok::<_, StoreError>(done == 1)
             }
-            tx.commit().await?;
-            Ok::<_, StoreError>(done == 1)
-        })
+        )
     }
 }
