@@ -1,7 +1,8 @@
 -- The service's own queries under row-level security (DESIGN §6 "Access"). Every
--- tenant-scoped store call runs in a transaction that first switches to the role
--- modelgate_app and declares its tenant:
---     BEGIN; SET LOCAL ROLE modelgate_app; SET LOCAL modelgate.tenant = '<tenant>';
+-- tenant-scoped store call runs on a connection that switched to the role modelgate_app
+-- when it connected (SET ROLE modelgate_app), after declaring its tenant
+--     SELECT set_config('modelgate.tenant', '<tenant>', false)
+-- or, for a transaction, BEGIN; SET LOCAL modelgate.tenant = '<tenant>'
 -- so the policies below hold its reads and writes to that tenant's rows whatever its
 -- WHERE clauses say. Work that spans tenants by nature (authentication by key id, the
 -- sequencer, checkpoints, `modelgate audit verify`, `keys list`) keeps the connecting

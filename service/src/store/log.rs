@@ -140,7 +140,7 @@ impl Store {
     pub async fn try_sequencer_lease(&self) -> Result<Option<SequencerLease>> {
         match &self.pool {
             Pool::Sqlite(_) => Ok(Some(SequencerLease { conn: None })),
-            Pool::Postgres(p) => {
+            Pool::Postgres(p, _) => {
                 let mut conn = p.acquire().await?;
                 let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                     .bind(SEQUENCER_LOCK)
@@ -290,7 +290,7 @@ impl Store {
             }};
         }
         match (&self.pool, lease.conn.as_mut()) {
-            (Pool::Postgres(_), Some(conn)) => {
+            (Pool::Postgres(..), Some(conn)) => {
                 let mut tx = conn.begin().await?;
                 body!(
                     tx,
@@ -303,7 +303,7 @@ impl Store {
                 let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
                 body!(tx, "SELECT size, root FROM log_state WHERE id = 1")
             }
-            (Pool::Postgres(_), None) => Err(StoreError::Corrupt(
+            (Pool::Postgres(..), None) => Err(StoreError::Corrupt(
                 "a sequencer lease without its connection".into(),
             )),
         }

@@ -72,7 +72,10 @@ impl Backend {
 #[derive(Clone, Debug)]
 enum Pool {
     Sqlite(SqlitePool),
-    Postgres(PgPool),
+    /// The connecting user's own pool (migrations, work across tenants), and the pool of
+    /// tenant-scoped work, whose connections are switched to the role `modelgate_app`
+    /// for good (see [`in_tenant!`]).
+    Postgres(PgPool, PgPool),
 }
 
 /// The database. Cheap to clone (a pool handle).
@@ -87,29 +90,32 @@ macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.pool {
             Pool::Sqlite($pool) => $body,
-            Pool::Postgres($pool) => $body,
+            Pool::Postgres($pool, _) => $body,
         }
     };
 }
 
 /// Runs `body` for one tenant, with `$c` a `&mut` connection of either backend (use it
-/// as `&mut *$c`); evaluates to the body's value, a [`Result`].
+/// as `&mut *$c`); evaluates to the body's value, a [`Result`]. Write
+/// `in_tenant!(store, tenant, tx |c| …)` when the body makes more than one write that must
+/// land together: it then runs in a transaction, which commits when the body returns `Ok`
+/// and rolls back otherwise.
 ///
-/// On PostgreSQL the body runs in a transaction that has switched to the role
-/// `modelgate_app` and declared the tenant ([`tenant_scope`]), so row-level security
-/// (migration 0011) holds every statement to that tenant's rows, whatever its `WHERE`
-/// clause says; the transaction commits when the body returns `Ok`, and rolls back
-/// otherwise. On SQLite (no row-level security) the body runs on a pooled connection, or
-/// with `tx` in a transaction. Write `in_tenant!(store, tenant, tx |c| …)` when the body
-/// makes more than one write that must land together.
+/// On PostgreSQL the body runs on a connection of the tenant pool, whose sessions were
+/// switched to the role `modelgate_app` when they connected, after declaring the tenant
+/// (`modelgate.tenant`; for the session, or with `tx` for the transaction, in its `BEGIN`).
+/// Row-level security (migration 0011) then holds every statement to that tenant's rows,
+/// whatever its `WHERE` clause says. Every use of the tenant pool goes through here, so a
+/// connection never runs a query under the tenant a previous use declared. On SQLite (no
+/// row-level security) the body runs on a pooled connection.
 macro_rules! in_tenant {
     ($store:expr, $tenant:expr, |$c:ident| $body:expr) => {
-        in_tenant!(@run $store, $tenant, acquire, |$c| $body)
+        in_tenant!(@run $store, $tenant, false, acquire, |$c| $body)
     };
     ($store:expr, $tenant:expr, tx |$c:ident| $body:expr) => {
-        in_tenant!(@run $store, $tenant, begin, |$c| $body)
+        in_tenant!(@run $store, $tenant, true, begin, |$c| $body)
     };
-    (@run $store:expr, $tenant:expr, $open_sqlite:ident, |$c:ident| $body:expr) => {
+    (@run $store:expr, $tenant:expr, $tx:expr, $open_sqlite:ident, |$c:ident| $body:expr) => {
         match &$store.pool {
             Pool::Sqlite(p) => {
                 let mut conn = p.$open_sqlite().await?;
@@ -122,14 +128,14 @@ macro_rules! in_tenant {
                 }
                 out
             }
-            Pool::Postgres(p) => {
-                let mut tx = p.begin_with($crate::store::tenant_scope($tenant)?).await?;
+            Pool::Postgres(_, p) => {
+                let mut conn = $crate::store::TenantConn::open(p, $tenant, $tx).await?;
                 let out: $crate::store::Result<_> = {
-                    let $c: &mut sqlx::PgConnection = &mut tx;
+                    let $c: &mut sqlx::PgConnection = conn.connection();
                     $body
                 };
                 if out.is_ok() {
-                    tx.commit().await?;
+                    conn.finish().await?;
                 }
                 out
             }
@@ -137,20 +143,56 @@ macro_rules! in_tenant {
     };
 }
 
-/// The `BEGIN` that opens a tenant's PostgreSQL transaction (see [`in_tenant!`]): one
-/// round trip, which switches to the application role and declares the tenant for the
-/// transaction only. The name is checked rather than quoted: tenants are `a-z 0-9 - _ .`.
-pub(crate) fn tenant_scope(tenant: &str) -> Result<String> {
+/// A connection of the tenant pool with its tenant declared (see [`in_tenant!`]).
+pub(crate) enum TenantConn {
+    Session(sqlx::pool::PoolConnection<sqlx::Postgres>),
+    Tx(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl TenantConn {
+    /// One round trip either way: `SELECT set_config(…)` for the session, or a `BEGIN`
+    /// that also sets it for the transaction.
+    pub(crate) async fn open(pool: &PgPool, tenant: &str, tx: bool) -> Result<TenantConn> {
+        let tenant = checked_tenant(tenant)?;
+        if tx {
+            let begin = format!("BEGIN; SET LOCAL modelgate.tenant = '{tenant}'");
+            return Ok(TenantConn::Tx(pool.begin_with(begin).await?));
+        }
+        let mut conn = pool.acquire().await?;
+        sqlx::query("SELECT set_config('modelgate.tenant', $1, false)")
+            .bind(tenant)
+            .execute(&mut *conn)
+            .await?;
+        Ok(TenantConn::Session(conn))
+    }
+
+    pub(crate) fn connection(&mut self) -> &mut sqlx::PgConnection {
+        match self {
+            TenantConn::Session(c) => c,
+            TenantConn::Tx(t) => t,
+        }
+    }
+
+    pub(crate) async fn finish(self) -> std::result::Result<(), sqlx::Error> {
+        match self {
+            TenantConn::Session(_) => Ok(()),
+            TenantConn::Tx(t) => t.commit().await,
+        }
+    }
+}
+
+/// A tenant name as the store accepts it: 1 to 64 of `a-z A-Z 0-9 - _ .` (checked rather
+/// than quoted where it goes into SQL text).
+fn checked_tenant(tenant: &str) -> Result<&str> {
     let plain = (1..=64).contains(&tenant.len())
         && tenant
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    if !plain {
-        return Err(StoreError::BadTenant(tenant.to_string()));
+    if plain {
+        Ok(tenant)
+    } else {
+        Err(StoreError::BadTenant(tenant.to_string()))
     }
-    Ok(format!(
-        "BEGIN; SET LOCAL ROLE modelgate_app; SET LOCAL modelgate.tenant = '{tenant}'"
-    ))
 }
 
 /// How [`in_tenant!`] ends a SQLite unit of work: a pooled connection goes back to the
@@ -277,10 +319,21 @@ impl Store {
                 let pool = PgPoolOptions::new()
                     .max_connections(cfg.max_connections)
                     .acquire_timeout(cfg.acquire_timeout)
-                    .connect_with(opts)
+                    .connect_with(opts.clone())
                     .await?;
+                // Lazy: the role exists only once the migrations ran.
+                let tenants = PgPoolOptions::new()
+                    .max_connections(cfg.max_connections)
+                    .acquire_timeout(cfg.acquire_timeout)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::Executor::execute(conn, "SET ROLE modelgate_app").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_lazy_with(opts);
                 Ok(Store {
-                    pool: Pool::Postgres(pool),
+                    pool: Pool::Postgres(pool, tenants),
                 })
             }
             "sqlite" => {
@@ -294,7 +347,7 @@ impl Store {
     pub fn backend(&self) -> Backend {
         match self.pool {
             Pool::Sqlite(_) => Backend::Sqlite,
-            Pool::Postgres(_) => Backend::Postgres,
+            Pool::Postgres(..) => Backend::Postgres,
         }
     }
 
@@ -303,7 +356,7 @@ impl Store {
     pub async fn migrate(&self) -> Result<()> {
         match &self.pool {
             Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
-            Pool::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
+            Pool::Postgres(p, _) => POSTGRES_MIGRATIONS.run(p).await?,
         }
         Ok(())
     }
@@ -329,7 +382,7 @@ impl Store {
     pub fn migrations(&self) -> Vec<(i64, String)> {
         let m = match self.pool {
             Pool::Sqlite(_) => &SQLITE_MIGRATIONS,
-            Pool::Postgres(_) => &POSTGRES_MIGRATIONS,
+            Pool::Postgres(..) => &POSTGRES_MIGRATIONS,
         };
         m.iter()
             .map(|m| (m.version, m.description.to_string()))
@@ -348,7 +401,10 @@ impl Store {
 
     /// Connections in use and idle.
     pub fn pool_stats(&self) -> PoolStats {
-        let (size, idle) = on_pool!(self, |p| (p.size(), p.num_idle()));
+        let (size, idle) = match &self.pool {
+            Pool::Sqlite(p) => (p.size(), p.num_idle()),
+            Pool::Postgres(p, t) => (p.size() + t.size(), p.num_idle() + t.num_idle()),
+        };
         PoolStats {
             size,
             idle: idle as u32,
@@ -356,7 +412,13 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        on_pool!(self, |p| p.close().await)
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p, t) => {
+                t.close().await;
+                p.close().await;
+            }
+        }
     }
 
     // ---- packs ----------------------------------------------------------------------
@@ -1030,7 +1092,7 @@ impl Store {
     pub async fn listen_changes(&self) -> Result<Option<ChangeListener>> {
         match &self.pool {
             Pool::Sqlite(_) => Ok(None),
-            Pool::Postgres(p) => {
+            Pool::Postgres(p, _) => {
                 // Its own connection, outside the pool the requests use.
                 let own = PgPoolOptions::new()
                     .max_connections(1)

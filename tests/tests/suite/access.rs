@@ -417,59 +417,81 @@ async fn row_level_security_on_postgres() {
 
 /// The service's own queries are held by row-level security too: a probe policy added to
 /// `decisions` (restrictive, so it filters nothing) records the role and the declared
-/// tenant of every session it is checked for. Owners and superusers bypass policies, so
-/// the probe records nothing unless the service really ran as `modelgate_app` with the
-/// tenant of the key.
+/// tenant of every session it is checked for, and for each written row its tenant.
+/// Owners and superusers bypass policies, so the probe records nothing unless the service
+/// really ran as `modelgate_app`; requests of two tenants interleave, so pooled
+/// connections pass from one tenant to the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_queries_under_row_level_security_on_postgres() {
     let s = TestServer::start(modelgate_tests::db::TestDb::postgres().await).await;
     let b = s.as_key(&s.key("tenant-b", Role::Evaluator).await);
     owner_sql(
         &s.db.url,
-        "CREATE TABLE rls_probe (role TEXT, tenant TEXT);
-         CREATE FUNCTION rls_probe(r TEXT, t TEXT) RETURNS boolean LANGUAGE plpgsql
-             SECURITY DEFINER AS $$ BEGIN INSERT INTO rls_probe VALUES (r, t); RETURN true; END $$;
+        "CREATE TABLE rls_probe (op TEXT, role TEXT, declared TEXT, row_tenant TEXT);
+         CREATE FUNCTION rls_probe(op TEXT, r TEXT, t TEXT, row_tenant TEXT) RETURNS boolean
+             LANGUAGE plpgsql SECURITY DEFINER AS $$
+             BEGIN INSERT INTO rls_probe VALUES (op, r, t, row_tenant); RETURN true; END $$;
          CREATE POLICY probe ON decisions AS RESTRICTIVE
-             USING (rls_probe(current_user::text, current_setting('modelgate.tenant', true)))
-             WITH CHECK (rls_probe(current_user::text, current_setting('modelgate.tenant', true)));",
+             USING (rls_probe('read', current_user::text,
+                              current_setting('modelgate.tenant', true), NULL))
+             WITH CHECK (rls_probe('write', current_user::text,
+                                   current_setting('modelgate.tenant', true), tenant));",
     )
     .await
     .unwrap();
-    let r = s
-        .send(
-            b.post(format!("{}/v1/evaluations", s.base))
-                .header("content-type", "application/json")
-                .body(eval("org/b").to_string()),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let id = r.json()["id"].as_str().unwrap().to_string();
+    let post = |client: reqwest::Client, model: &'static str| {
+        let s = &s;
+        async move {
+            let r = s
+                .send(
+                    client
+                        .post(format!("{}/v1/evaluations", s.base))
+                        .header("content-type", "application/json")
+                        .body(eval(model).to_string()),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            r.json()["id"].as_str().unwrap().to_string()
+        }
+    };
+    let id = post(b.clone(), "org/b").await;
+    post(s.client.clone(), "org/a").await;
     let r = s.send(b.get(format!("{}/v1/decisions/{id}", s.base))).await;
     assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(s.get("/v1/decisions").await.status, 200);
+    post(b.clone(), "org/b2").await;
     let r = s.send(b.get(format!("{}/v1/decisions", s.base))).await;
     assert_eq!(r.status, 200, "{}", r.text);
 
-    let probes: Vec<(String, Option<String>)> = {
+    let probes: Vec<(String, String, Option<String>, Option<String>)> = {
         use sqlx::Connection;
         let mut c = sqlx::PgConnection::connect(&s.db.url).await.unwrap();
-        sqlx::query_as("SELECT role, tenant FROM rls_probe")
+        sqlx::query_as("SELECT op, role, declared, row_tenant FROM rls_probe")
             .fetch_all(&mut c)
             .await
             .unwrap()
     };
-    // At least the insert, the read by id and the listing.
-    assert!(
-        probes.len() >= 3,
-        "the policies were checked {} times",
-        probes.len()
-    );
+    let writes: Vec<_> = probes.iter().filter(|p| p.0 == "write").collect();
+    assert_eq!(writes.len(), 3, "{probes:?}");
     for p in &probes {
         assert_eq!(
-            p,
-            &("modelgate_app".to_string(), Some("tenant-b".to_string())),
+            p.1, "modelgate_app",
             "a service session under row-level security"
         );
     }
+    for p in &writes {
+        assert_eq!(p.2, p.3, "a decision written under its own tenant: {p:?}");
+    }
+    let declared: std::collections::BTreeSet<_> = probes
+        .iter()
+        .filter(|p| p.0 == "read")
+        .map(|p| p.2.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        declared,
+        ["default".to_string(), "tenant-b".to_string()].into(),
+        "{probes:?}"
+    );
     s.stop().await;
 }
 
