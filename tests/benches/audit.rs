@@ -6,6 +6,7 @@
 //!   cargo bench -p modelgate-tests --bench audit            # 20,000 entries each
 //!   ENTRIES=100000 cargo bench -p modelgate-tests --bench audit
 //!   BACKENDS=postgres cargo bench -p modelgate-tests --bench audit
+//!   VERIFY_ROUNDS=5 cargo bench -p modelgate-tests --bench audit   # fastest of 5 verifies
 
 use modelgate::audit::{Log, decision_leaf_hash, load_or_create_key, verify_log};
 use modelgate::store::{NewDecision, Store};
@@ -85,11 +86,22 @@ async fn run(name: &str, db: TestDb, n: usize) {
     db.store.drop_sequencer_lease(lease).await;
     let size = db.store.log_state().await.expect("state").size;
     assert_eq!(size, n as u64, "everything sequenced");
-    let t = Instant::now();
-    let report = verify_log(&db.store, &[log.signer().verifier_key()])
-        .await
-        .expect("the log verifies");
-    let verify_s = t.elapsed().as_secs_f64();
+    // The fastest of VERIFY_ROUNDS (default 1) runs.
+    let rounds: usize = std::env::var("VERIFY_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let mut verify_s = f64::INFINITY;
+    let mut report = None;
+    for _ in 0..rounds.max(1) {
+        let t = Instant::now();
+        let r = verify_log(&db.store, &[log.signer().verifier_key()])
+            .await
+            .expect("the log verifies");
+        verify_s = verify_s.min(t.elapsed().as_secs_f64());
+        report = Some(r);
+    }
+    let report = report.expect("one round");
     println!(
         "{name:8} entries {n:>7}  recorded {:>7.0}/s (8 writers)  sequencer {:>7.0} entries/s ({:.2} s)  \
          verify {:>7.0} entries/s ({:.2} s, {} checkpoints)",

@@ -12,7 +12,7 @@ pub use key::{KeyError, load_or_create_key, read_key};
 pub use sequencer::{Log, SEQUENCER_BATCH};
 pub use verify::{VerifyError, VerifyReport, verify_log};
 
-use crate::store::{NewDecision, NewEvent};
+use crate::store::{ContentDigests, DecisionRow, NewDecision, NewEvent};
 use modelgate_audit::{AuditError, Hash, entry};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -31,6 +31,21 @@ fn sha256_tagged(bytes: &[u8]) -> String {
 /// from the stored row's fields alone, so `audit verify` rebuilds it without parsing the
 /// decision; the evidence bundle carries the decision whose digest it records.
 pub fn decision_entry(d: &NewDecision<'_>) -> Value {
+    decision_entry_with(d, &content_digests(d))
+}
+
+/// The digests of a decision's content, as its log entry records them.
+pub fn content_digests(d: &NewDecision<'_>) -> ContentDigests {
+    ContentDigests {
+        document: sha256_tagged(d.document),
+        record: sha256_tagged(d.record_json.as_bytes()),
+        context: sha256_tagged(d.context_json.as_bytes()),
+        decision: sha256_tagged(d.decision_json.as_bytes()),
+    }
+}
+
+/// [`decision_entry`] with the content digests given (`d`'s content fields are not read).
+pub fn decision_entry_with(d: &NewDecision<'_>, c: &ContentDigests) -> Value {
     json!({
         "id": d.id,
         "tenant": d.tenant,
@@ -40,15 +55,15 @@ pub fn decision_entry(d: &NewDecision<'_>) -> Value {
         "requested_by": d.requested_by,
         "created_at": crate::time::rfc3339_micros(d.created_at),
         "format": d.format,
-        "document_digest": sha256_tagged(d.document),
-        "record_digest": sha256_tagged(d.record_json.as_bytes()),
-        "context_digest": sha256_tagged(d.context_json.as_bytes()),
+        "document_digest": c.document,
+        "record_digest": c.record,
+        "context_digest": c.context,
         "input_digest": d.input_digest,
         "pack_digest": d.pack_digest,
         "engine_version": d.engine_version,
         "trace_id": d.trace_id,
         "verdict": d.verdict,
-        "decision_digest": sha256_tagged(d.decision_json.as_bytes()),
+        "decision_digest": c.decision,
     })
 }
 
@@ -56,6 +71,19 @@ pub fn decision_entry(d: &NewDecision<'_>) -> Value {
 /// pass `row.as_new()`.
 pub fn decision_leaf(d: &NewDecision<'_>) -> Result<Vec<u8>, AuditError> {
     entry::leaf_bytes(DECISION_KIND, &decision_entry(d))
+}
+
+/// The leaf bytes of a decision read for the log (`EntrySource::Decision`): from the
+/// digests the database computed, or else from the row's content.
+pub fn stored_decision_leaf(
+    row: &DecisionRow,
+    digests: Option<&ContentDigests>,
+) -> Result<Vec<u8>, AuditError> {
+    let d = row.as_new();
+    match digests {
+        Some(c) => entry::leaf_bytes(DECISION_KIND, &decision_entry_with(&d, c)),
+        None => decision_leaf(&d),
+    }
 }
 
 /// The leaf hash of a decision.

@@ -4,7 +4,7 @@
 use super::AppState;
 use super::api::{Reply, decision_of, tenant};
 use super::problem::Problem;
-use crate::audit::{DECISION_KIND, decision_leaf};
+use crate::audit::{DECISION_KIND, decision_leaf, stored_decision_leaf};
 use crate::store::{EntrySource, LogPosition};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -182,8 +182,8 @@ pub async fn entries(req: HttpRequest, st: Data, q: web::Query<EntriesQuery>) ->
         });
         if e.tenant == me {
             let leaf = match src {
-                EntrySource::Decision(d) => {
-                    Some(decision_leaf(&d.as_new()).map_err(Problem::internal)?)
+                EntrySource::Decision { row, digests } => {
+                    Some(stored_decision_leaf(&row, digests.as_ref()).map_err(Problem::internal)?)
                 }
                 EntrySource::Event { leaf } => Some(leaf),
                 EntrySource::Missing => None,

@@ -81,10 +81,41 @@ pub enum LogPosition {
 /// The source row of a log entry, for rebuilding its leaf.
 #[derive(Debug, Clone)]
 pub enum EntrySource {
-    Decision(Box<DecisionRow>),
-    Event { leaf: Vec<u8> },
+    /// A decision. With `digests` (PostgreSQL), the database hashed the four content
+    /// columns and the row's `document`, `record`, `context` and `decision` are empty;
+    /// without, the row is whole.
+    Decision {
+        row: Box<DecisionRow>,
+        digests: Option<ContentDigests>,
+    },
+    Event {
+        leaf: Vec<u8>,
+    },
     Missing,
 }
+
+/// The SHA-256 of a decision's content columns, each as `sha256:<hex>` (what its log entry
+/// records).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentDigests {
+    pub document: String,
+    pub record: String,
+    pub context: String,
+    pub decision: String,
+}
+
+/// The columns of a decision for its log leaf on PostgreSQL: the content columns come as
+/// their SHA-256, computed by the database (`pg_catalog.sha256`; text as its UTF-8 bytes),
+/// so that a page of the log does not ship every document to be hashed here. The row's
+/// content fields are read back empty.
+const DECISION_DIGEST_COLUMNS: &str = "d.id, d.tenant, d.model_ref, d.model_version, d.profile, \
+    d.verdict, d.format, ''::bytea AS document, '' AS record, '' AS context, '' AS decision, \
+    d.pack_digest, d.engine_version, d.input_digest, d.created_at, d.requested_by, \
+    d.idempotency_key, d.request_digest, d.trace_id, d.leaf_hash, \
+    'sha256:' || encode(pg_catalog.sha256(d.document), 'hex') AS document_digest, \
+    'sha256:' || encode(pg_catalog.sha256(convert_to(d.record, 'UTF8')), 'hex') AS record_digest, \
+    'sha256:' || encode(pg_catalog.sha256(convert_to(d.context, 'UTF8')), 'hex') AS context_digest, \
+    'sha256:' || encode(pg_catalog.sha256(convert_to(d.decision, 'UTF8')), 'hex') AS decision_digest";
 
 /// Leadership of the sequencer. On PostgreSQL it holds the connection that holds the
 /// advisory lock (the lock goes when the connection does); on SQLite it is a marker, the
@@ -474,7 +505,7 @@ impl Store {
 
     /// The rows the entries were made from, in the entries' order.
     pub async fn entry_sources(&self, entries: &[LogEntryRow]) -> Result<Vec<EntrySource>> {
-        let mut decisions: HashMap<String, DecisionRow> = HashMap::new();
+        let mut decisions: HashMap<String, (DecisionRow, Option<ContentDigests>)> = HashMap::new();
         let mut events: HashMap<String, Vec<u8>> = HashMap::new();
         let (dec_ids, ev_ids): (Vec<&LogEntryRow>, Vec<&LogEntryRow>) =
             entries.iter().partition(|e| e.kind == "decision");
@@ -484,21 +515,44 @@ impl Store {
             _ => false,
         };
         if contiguous && !dec_ids.is_empty() {
-            let (start, end) = (entries[0].idx, entries[entries.len() - 1].idx + 1);
-            let sql = format!(
-                "SELECT {} FROM log_entries e JOIN decisions d ON d.id = e.ref_id \
-                 WHERE e.idx >= $1 AND e.idx < $2 AND e.kind = 'decision'",
-                super::qualified(DECISION_COLUMNS, "d")
+            let (start, end) = (
+                entries[0].idx as i64,
+                entries[entries.len() - 1].idx as i64 + 1,
             );
-            let rows = on_pool!(self, |p| {
-                let rows = sqlx::query(&sql)
-                    .bind(start as i64)
-                    .bind(end as i64)
-                    .fetch_all(p)
-                    .await?;
-                rows.iter().map(decision_from).collect::<Result<Vec<_>>>()
-            })?;
-            decisions.extend(rows.into_iter().map(|d| (d.id.clone(), d)));
+            const PAGE_JOIN: &str = "FROM log_entries e JOIN decisions d ON d.id = e.ref_id \
+                 WHERE e.idx >= $1 AND e.idx < $2 AND e.kind = 'decision'";
+            match &self.pool {
+                Pool::Postgres(p, _) => {
+                    let rows =
+                        sqlx::query(&format!("SELECT {DECISION_DIGEST_COLUMNS} {PAGE_JOIN}"))
+                            .bind(start)
+                            .bind(end)
+                            .fetch_all(p)
+                            .await?;
+                    for r in &rows {
+                        let row = decision_from(r)?;
+                        let digests = ContentDigests {
+                            document: r.try_get("document_digest")?,
+                            record: r.try_get("record_digest")?,
+                            context: r.try_get("context_digest")?,
+                            decision: r.try_get("decision_digest")?,
+                        };
+                        decisions.insert(row.id.clone(), (row, Some(digests)));
+                    }
+                }
+                Pool::Sqlite(p) => {
+                    let columns = super::qualified(DECISION_COLUMNS, "d");
+                    let rows = sqlx::query(&format!("SELECT {columns} {PAGE_JOIN}"))
+                        .bind(start)
+                        .bind(end)
+                        .fetch_all(p)
+                        .await?;
+                    for r in &rows {
+                        let row = decision_from(r)?;
+                        decisions.insert(row.id.clone(), (row, None));
+                    }
+                }
+            }
         }
         let dec_ids: Vec<&LogEntryRow> = if contiguous { Vec::new() } else { dec_ids };
         for chunk in dec_ids.chunks(IN_CHUNK) {
@@ -514,7 +568,7 @@ impl Store {
                 let rows = q.build().fetch_all(p).await?;
                 rows.iter().map(decision_from).collect::<Result<Vec<_>>>()
             })?;
-            decisions.extend(rows.into_iter().map(|d| (d.id.clone(), d)));
+            decisions.extend(rows.into_iter().map(|d| (d.id.clone(), (d, None))));
         }
         for chunk in ev_ids.chunks(IN_CHUNK) {
             let rows = on_pool!(self, |p| {
@@ -542,7 +596,12 @@ impl Store {
                 if e.kind == "decision" {
                     decisions
                         .remove(&e.ref_id)
-                        .map_or(EntrySource::Missing, |d| EntrySource::Decision(Box::new(d)))
+                        .map_or(EntrySource::Missing, |(row, digests)| {
+                            EntrySource::Decision {
+                                row: Box::new(row),
+                                digests,
+                            }
+                        })
                 } else {
                     events
                         .remove(&e.ref_id)
