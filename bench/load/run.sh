@@ -6,7 +6,8 @@
 #
 # Env: DURATION (s, default 20), CONNECTIONS (32), THREADS (wrk threads, 2), PORT (18480),
 #      WORKERS (modelgate --workers; default: the service's own default),
-#      SCENARIOS (any of: sqlite pg dry; default all), SKIP_BUILD=1, BIN (binary),
+#      SCENARIOS (any of: sqlite pg pg-nolog dry; default: sqlite pg dry; pg-nolog is
+#      Postgres with decisions not queued for the audit log), SKIP_BUILD=1, BIN (binary),
 #      RATE_LIMIT (requests/s per API key; default 0 = off, so the limit is not measured),
 #      PGHOST (127.0.0.1), PGPORT (5432), PGUSER (postgres), CARD (document to post).
 # Needs: wrk, curl, psql (for the Postgres scenario). Run from anywhere inside the repo.
@@ -103,12 +104,21 @@ for s in $SCENARIOS; do
       run_wrk "recorded, SQLite"
       stop_server
       ;;
-    pg)
+    pg|pg-nolog)
       DB="modelgate_load_$$_$(date +%s)"
       psql -q -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d postgres -c "CREATE DATABASE \"$DB\"" >/dev/null
       SERVE_ARGS=()
       start_server pg "$TMP/data-pg" "DATABASE_URL=postgres://$PGUSER@$PGHOST:$PGPORT/$DB"
-      run_wrk "recorded, Postgres"
+      if [[ $s == pg-nolog ]]; then
+        # The audit log's cost, measured with the same binary: decisions are no longer
+        # queued for the log, so the sequencer has nothing to do. (The service still
+        # computes each decision's leaf hash, about 10 us of CPU.)
+        psql -q -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$DB" \
+          -c "ALTER TABLE decisions DISABLE TRIGGER decisions_queue" >/dev/null
+        run_wrk "recorded, PG, no log"
+      else
+        run_wrk "recorded, Postgres"
+      fi
       stop_server
       psql -q -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d postgres -c "DROP DATABASE IF EXISTS \"$DB\"" >/dev/null
       DB=""
@@ -119,7 +129,7 @@ for s in $SCENARIOS; do
       run_wrk "dry run (SQLite)" dry
       stop_server
       ;;
-    *) echo "unknown scenario $s (sqlite pg dry)" >&2; exit 2 ;;
+    *) echo "unknown scenario $s (sqlite pg pg-nolog dry)" >&2; exit 2 ;;
   esac
 done
 
@@ -127,7 +137,7 @@ echo
 echo "POST /v1/evaluations, wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $(nproc) cores, $(date -u +%Y-%m-%d)"
 printf '| %-20s | %8s | %8s | %8s | %6s | %9s |\n' scenario "req/s" "p50 ms" "p99 ms" errors requests
 printf '|%s|%s|%s|%s|%s|%s|\n' ---------------------- ---------: ---------: ---------: -------: ----------:
-for s in "recorded, SQLite" "recorded, Postgres" "dry run (SQLite)"; do
+for s in "recorded, SQLite" "recorded, Postgres" "recorded, PG, no log" "dry run (SQLite)"; do
   [[ -n "${RESULT[$s]:-}" ]] || continue
   read -r rps p50 p99 err req <<<"${RESULT[$s]}"
   printf '| %-20s | %8s | %8s | %8s | %6s | %9s |\n' "$s" "$rps" "$p50" "$p99" "$err" "$req"
