@@ -15,7 +15,8 @@ pub struct DbArgs {
     /// Data directory of the embedded SQLite database [env: MODELGATE_DATA_DIR] [default: ./modelgate-data].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Database connections kept in the pool, 1 to 1000 [env: MODELGATE_DB_POOL] [default: 10].
+    /// Database connections kept in the pool (on PostgreSQL, in each of its two pools), 1 to
+    /// 1000 [env: MODELGATE_DB_POOL] [default: 10].
     #[arg(long, value_name = "N")]
     pub db_pool: Option<u32>,
     /// Audit log signing key file, created (mode 0600) on first start
