@@ -87,11 +87,7 @@ impl Store {
                 .execute(&mut *$c)
                 .await?
                 .rows_affected();
-                if done == 1
-                    && let Some(ev) = event
-                {
-                    insert_event_in!(&mut *$c, &k.tenant, ev);
-                }
+                event_if_written!(&mut *$c, &k.tenant, done, event);
                 Ok::<_, StoreError>(done == 1)
             }};
         }
@@ -167,11 +163,7 @@ impl Store {
                 .execute(&mut *c)
                 .await?
                 .rows_affected();
-                if done == 1
-                    && let Some(ev) = event
-                {
-                    insert_event_in!(&mut *c, tenant, ev);
-                }
+                event_if_written!(&mut *c, tenant, done, event);
                 Ok::<_, StoreError>(done == 1)
             }
         )

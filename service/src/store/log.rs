@@ -4,7 +4,9 @@
 //! The tree arithmetic is not here (it is `modelgate_audit::tree`); the sequencer passes it
 //! in as two functions, so this module stays the only place with SQL.
 
-use super::{DECISION_COLUMNS, DecisionRow, Pool, Result, Store, StoreError, decision_from};
+use super::{
+    Backend, DECISION_COLUMNS, DecisionRow, Pool, Result, Store, StoreError, decision_from,
+};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Postgres, QueryBuilder, Row};
 use std::collections::HashMap;
@@ -519,40 +521,34 @@ impl Store {
                 entries[0].idx as i64,
                 entries[entries.len() - 1].idx as i64 + 1,
             );
-            const PAGE_JOIN: &str = "FROM log_entries e JOIN decisions d ON d.id = e.ref_id \
-                 WHERE e.idx >= $1 AND e.idx < $2 AND e.kind = 'decision'";
-            match &self.pool {
-                Pool::Postgres(p, _) => {
-                    let rows =
-                        sqlx::query(&format!("SELECT {DECISION_DIGEST_COLUMNS} {PAGE_JOIN}"))
-                            .bind(start)
-                            .bind(end)
-                            .fetch_all(p)
-                            .await?;
-                    for r in &rows {
-                        let row = decision_from(r)?;
-                        let digests = ContentDigests {
+            let pg = self.backend() == Backend::Postgres;
+            let columns = if pg {
+                DECISION_DIGEST_COLUMNS.to_string()
+            } else {
+                super::qualified(DECISION_COLUMNS, "d")
+            };
+            let sql = format!(
+                "SELECT {columns} FROM log_entries e JOIN decisions d ON d.id = e.ref_id \
+                 WHERE e.idx >= $1 AND e.idx < $2 AND e.kind = 'decision'"
+            );
+            on_pool!(self, |p| {
+                let rows = sqlx::query(&sql).bind(start).bind(end).fetch_all(p).await?;
+                for r in &rows {
+                    let row = decision_from(r)?;
+                    let digests = if pg {
+                        Some(ContentDigests {
                             document: r.try_get("document_digest")?,
                             record: r.try_get("record_digest")?,
                             context: r.try_get("context_digest")?,
                             decision: r.try_get("decision_digest")?,
-                        };
-                        decisions.insert(row.id.clone(), (row, Some(digests)));
-                    }
+                        })
+                    } else {
+                        None
+                    };
+                    decisions.insert(row.id.clone(), (row, digests));
                 }
-                Pool::Sqlite(p) => {
-                    let columns = super::qualified(DECISION_COLUMNS, "d");
-                    let rows = sqlx::query(&format!("SELECT {columns} {PAGE_JOIN}"))
-                        .bind(start)
-                        .bind(end)
-                        .fetch_all(p)
-                        .await?;
-                    for r in &rows {
-                        let row = decision_from(r)?;
-                        decisions.insert(row.id.clone(), (row, None));
-                    }
-                }
-            }
+                Ok::<_, StoreError>(())
+            })?;
         }
         let dec_ids: Vec<&LogEntryRow> = if contiguous { Vec::new() } else { dec_ids };
         for chunk in dec_ids.chunks(IN_CHUNK) {

@@ -213,6 +213,17 @@ impl Finish for sqlx::Transaction<'static, sqlx::Sqlite> {
     }
 }
 
+/// After a write of `done` rows: its audit event, if there is one and a row was written.
+macro_rules! event_if_written {
+    ($exec:expr, $tenant:expr, $done:expr, $event:expr) => {
+        if $done == 1
+            && let Some(ev) = $event
+        {
+            insert_event_in!($exec, $tenant, ev);
+        }
+    };
+}
+
 /// Inserts an audit event (its queue row follows by trigger) on an executor of either
 /// backend, typically a transaction that also writes what the event records.
 macro_rules! insert_event_in {
@@ -453,11 +464,7 @@ impl Store {
             .execute(&mut *c)
             .await?
             .rows_affected();
-                if done == 1
-                    && let Some(ev) = event
-                {
-                    insert_event_in!(&mut *c, tenant, ev);
-                }
+                event_if_written!(&mut *c, tenant, done, event);
                 Ok(done == 1)
             }
         )
@@ -511,11 +518,7 @@ impl Store {
                     .execute(&mut *c)
                     .await?
                     .rows_affected();
-                    if done == 1
-                        && let Some(ev) = event
-                    {
-                        insert_event_in!(&mut *c, tenant, ev);
-                    }
+                    event_if_written!(&mut *c, tenant, done, event);
                     Ok::<_, StoreError>(done)
                 }
             )?;

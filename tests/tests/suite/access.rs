@@ -61,6 +61,24 @@ fn eval(model: &str) -> Value {
     })
 }
 
+/// A recorded evaluation of `model` with `client`'s key; it must be `201`.
+async fn evaluate_as(
+    s: &TestServer,
+    client: &reqwest::Client,
+    model: &str,
+) -> modelgate_tests::api::Resp {
+    let r = s
+        .send(
+            client
+                .post(format!("{}/v1/evaluations", s.base))
+                .header("content-type", "application/json")
+                .body(eval(model).to_string()),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r
+}
+
 /// Tenant B sees nothing of tenant A: by id it is 404, lists are empty, and B's own rows
 /// are B's.
 async fn tenants_are_isolated(s: &TestServer) {
@@ -124,14 +142,7 @@ async fn tenants_are_isolated(s: &TestServer) {
 
     // B's own evaluation: its tenant gets the built-in pack on first use, and the decision
     // records who asked.
-    let r = s
-        .send(
-            b.post(format!("{}/v1/evaluations", s.base))
-                .header("content-type", "application/json")
-                .body(eval("org/b-model").to_string()),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    let r = evaluate_as(s, &b, "org/b-model").await;
     let b_decision = r.json()["id"].as_str().unwrap().to_string();
     s.get(&format!("/v1/decisions/{b_decision}"))
         .await
@@ -348,14 +359,7 @@ async fn row_level_security_on_postgres() {
         s.post_json("/v1/evaluations", &eval("org/a")).await.status,
         201
     );
-    let r = s
-        .send(
-            b.post(format!("{}/v1/evaluations", s.base))
-                .header("content-type", "application/json")
-                .body(eval("org/b").to_string()),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    evaluate_as(&s, &b, "org/b").await;
 
     let url = s.db.url.clone();
     let role = format!("mg_rls_{}", uuid::Uuid::now_v7().simple());
@@ -439,27 +443,15 @@ async fn the_service_queries_under_row_level_security_on_postgres() {
     )
     .await
     .unwrap();
-    let post = |client: reqwest::Client, model: &'static str| {
-        let s = &s;
-        async move {
-            let r = s
-                .send(
-                    client
-                        .post(format!("{}/v1/evaluations", s.base))
-                        .header("content-type", "application/json")
-                        .body(eval(model).to_string()),
-                )
-                .await;
-            assert_eq!(r.status, 201, "{}", r.text);
-            r.json()["id"].as_str().unwrap().to_string()
-        }
-    };
-    let id = post(b.clone(), "org/b").await;
-    post(s.client.clone(), "org/a").await;
+    let id = evaluate_as(&s, &b, "org/b").await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    evaluate_as(&s, &s.client, "org/a").await;
     let r = s.send(b.get(format!("{}/v1/decisions/{id}", s.base))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(s.get("/v1/decisions").await.status, 200);
-    post(b.clone(), "org/b2").await;
+    evaluate_as(&s, &b, "org/b2").await;
     let r = s.send(b.get(format!("{}/v1/decisions", s.base))).await;
     assert_eq!(r.status, 200, "{}", r.text);
 
@@ -506,14 +498,7 @@ async fn an_owner_that_is_no_superuser_runs_the_service_on_postgres() {
         201
     );
     let b = s.as_key(&s.key("tenant-b", Role::Approver).await);
-    let r = s
-        .send(
-            b.post(format!("{}/v1/evaluations", s.base))
-                .header("content-type", "application/json")
-                .body(eval("org/b").to_string()),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    evaluate_as(&s, &b, "org/b").await;
     let r = s.send(b.get(format!("{}/v1/decisions", s.base))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let items = r.json()["items"].as_array().unwrap().len();

@@ -492,6 +492,17 @@ mod guards {
     }
 }
 
+/// Sequences what is queued (one batch), as the leader of the moment.
+async fn sequence_queued(store: &modelgate::store::Store, log: &modelgate::audit::Log) {
+    let mut lease = store
+        .try_sequencer_lease()
+        .await
+        .expect("lease")
+        .expect("leads");
+    log.step(store, &mut lease).await.expect("sequence");
+    store.drop_sequencer_lease(lease).await;
+}
+
 /// A database with two logged decisions, an event and a checkpoint, written without a running
 /// sequencer (so a row queued by hand stays queued).
 async fn logged_db(db: &modelgate_tests::db::TestDb) {
@@ -507,14 +518,7 @@ async fn logged_db(db: &modelgate_tests::db::TestDb) {
     }
     let ev = modelgate::audit::pack_activated("default", 5, "sha256:p").expect("event");
     db.store.insert_event("default", &ev).await.expect("event");
-    let mut lease = db
-        .store
-        .try_sequencer_lease()
-        .await
-        .expect("lease")
-        .expect("leads");
-    log.step(&db.store, &mut lease).await.expect("sequence");
-    db.store.drop_sequencer_lease(lease).await;
+    sequence_queued(&db.store, &log).await;
     assert_eq!(db.store.log_state().await.expect("state").size, 3);
 }
 
@@ -574,13 +578,7 @@ pub async fn backfill_logs_unlogged_decisions(store: &modelgate::store::Store) {
     assert!(e.to_string().contains(&id), "{e}");
     assert_eq!(log.backfill(store).await.expect("back-fill"), 1);
     assert_eq!(log.backfill(store).await.expect("back-fill"), 0, "once");
-    let mut lease = store
-        .try_sequencer_lease()
-        .await
-        .expect("lease")
-        .expect("leads");
-    log.step(store, &mut lease).await.expect("sequence");
-    store.drop_sequencer_lease(lease).await;
+    sequence_queued(store, &log).await;
     let r = modelgate::audit::verify_log(store, &trusted)
         .await
         .expect("the log verifies");
@@ -619,13 +617,7 @@ pub async fn leaves_rebuild_from_stored_rows(store: &modelgate::store::Store) {
         store.insert_decision(&d).await.expect("insert");
         written.push(modelgate::audit::decision_leaf(&d).expect("leaf"));
     }
-    let mut lease = store
-        .try_sequencer_lease()
-        .await
-        .expect("lease")
-        .expect("leads");
-    log.step(store, &mut lease).await.expect("sequence");
-    store.drop_sequencer_lease(lease).await;
+    sequence_queued(store, &log).await;
     let entries = store.log_entries(0, 3).await.expect("entries");
     let sources = store.entry_sources(&entries).await.expect("sources");
     assert_eq!(sources.len(), 3);
