@@ -170,10 +170,12 @@ pub async fn entries(req: HttpRequest, st: Data, q: web::Query<EntriesQuery>) ->
     } else {
         Vec::new()
     };
-    let sources = st.store.entry_sources(&rows).await?;
     let me = tenant(&req);
+    // Only this tenant's rows are read back: another tenant's entry shows its hash alone.
+    let mine: Vec<_> = rows.iter().filter(|e| e.tenant == me).cloned().collect();
+    let mut sources = st.store.entry_sources(&mine).await?.into_iter();
     let mut out = Vec::with_capacity(rows.len());
-    for (e, src) in rows.iter().zip(sources) {
+    for e in &rows {
         let mut item = json!({
             "index": e.idx,
             "kind": e.kind,
@@ -181,12 +183,12 @@ pub async fn entries(req: HttpRequest, st: Data, q: web::Query<EntriesQuery>) ->
             "sequenced_at": crate::time::rfc3339_micros(e.sequenced_at),
         });
         if e.tenant == me {
-            let leaf = match src {
-                EntrySource::Decision { row, digests } => {
+            let leaf = match sources.next() {
+                Some(EntrySource::Decision { row, digests }) => {
                     Some(stored_decision_leaf(&row, digests.as_ref()).map_err(Problem::internal)?)
                 }
-                EntrySource::Event { leaf } => Some(leaf),
-                EntrySource::Missing => None,
+                Some(EntrySource::Event { leaf }) => Some(leaf),
+                Some(EntrySource::Missing) | None => None,
             };
             item["leaf"] = leaf.map_or(Value::Null, |l| {
                 Value::from(String::from_utf8_lossy(&l).into_owned())

@@ -166,6 +166,24 @@ async fn tenants_are_isolated(s: &TestServer) {
         .filter(|e| e["leaf"].is_null())
         .collect();
     assert!(!theirs.is_empty(), "B's entries are hidden from A: {all}");
+    // A's own entries show their leaf, which gives the entry's leaf hash.
+    let mine: Vec<&Value> = all["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !e["leaf"].is_null())
+        .collect();
+    assert!(!mine.is_empty(), "{all}");
+    for e in mine {
+        let leaf = e["leaf"].as_str().unwrap().as_bytes();
+        assert_eq!(
+            hex::encode(modelgate_audit::entry::leaf_hash(leaf).0),
+            e["leaf_hash"].as_str().unwrap(),
+            "{e}"
+        );
+        let (_, entry) = modelgate_audit::entry::parse_leaf(leaf).unwrap();
+        assert_eq!(entry["tenant"], "default", "{e}");
+    }
 }
 
 /// Expired, revoked, malformed and unknown keys are 401; revocation through the API takes
