@@ -9,13 +9,19 @@
 //! names the index.
 
 use super::{DECISION_KIND, stored_decision_leaf};
-use crate::store::{CheckpointRow, EntrySource, LogEntryRow, Store, StoreError};
+use crate::store::{Backend, CheckpointRow, EntrySource, LogEntryRow, Store, StoreError};
 use modelgate_audit::checkpoint::open_checkpoint;
 use modelgate_audit::{Hash, entry, tree};
 use std::collections::{HashMap, VecDeque};
 
-/// Entries read per page.
-const PAGE: u64 = 5000;
+/// Entries read per page: on PostgreSQL a decision comes without its content (the database
+/// hashes it), so pages can be larger; on SQLite a page holds whole rows (≈ 6.5 KB each).
+fn page_size(store: &Store) -> u64 {
+    match store.backend() {
+        Backend::Postgres => 10_000,
+        Backend::Sqlite => 5_000,
+    }
+}
 
 /// What a successful verification covered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,6 +269,13 @@ async fn fetch_page(
 /// Verifies the log in `store`; checkpoints must be signed by one of `trusted` (verifier
 /// keys, `name+id+key`).
 pub async fn verify_log(store: &Store, trusted: &[String]) -> Result<VerifyReport, VerifyError> {
+    // Every committed decision is in the log or in the queue at every moment (the
+    // sequencer moves it in one transaction), so this check may run while the log is
+    // walked; its answer is used at the end, after the walk's own findings.
+    let unlogged = {
+        let store = store.clone();
+        tokio::spawn(async move { store.unlogged_decisions(1).await })
+    };
     let state = store.log_state().await?;
     let mut checkpoints: Vec<CheckpointRow> = Vec::new();
     loop {
@@ -326,13 +339,14 @@ pub async fn verify_log(store: &Store, trusted: &[String]) -> Result<VerifyRepor
     let mut root = empty_root;
     // Pages are read one ahead: the next page comes from the database while this one's
     // leaves are rebuilt on the other cores.
+    let page = page_size(store);
     let mut current = if state.size > 0 {
-        Some(fetch_page(store, 0, PAGE.min(state.size)).await?)
+        Some(fetch_page(store, 0, page.min(state.size)).await?)
     } else {
         None
     };
     while size < state.size {
-        let end = (size + PAGE).min(state.size);
+        let end = (size + page).min(state.size);
         let (entries, sources) = current
             .take()
             .ok_or_else(|| VerifyError::Bad("internal: a log page was not read".into()))?;
@@ -348,7 +362,7 @@ pub async fn verify_log(store: &Store, trusted: &[String]) -> Result<VerifyRepor
             ));
         }
         let pairs: Vec<(LogEntryRow, EntrySource)> = entries.into_iter().zip(sources).collect();
-        let next_end = (end + PAGE).min(state.size);
+        let next_end = (end + page).min(state.size);
         let (next, leaves) = tokio::join!(
             async {
                 if end < state.size {
@@ -404,7 +418,10 @@ pub async fn verify_log(store: &Store, trusted: &[String]) -> Result<VerifyRepor
             ),
         ));
     }
-    if let Some(d) = store.unlogged_decisions(1).await?.first() {
+    let unlogged = unlogged
+        .await
+        .map_err(|e| VerifyError::Bad(format!("the check for unlogged decisions failed: {e}")))??;
+    if let Some(d) = unlogged.first() {
         return Err(VerifyError::Bad(format!(
             "decision {} is neither in the log nor queued for it",
             d.id
