@@ -1,4 +1,4 @@
-//! `modelgate serve` and `modelgate migrate` as real processes: start-up with no set-up,
+//! `modelgate serve`, `modelgate migrate` and `modelgate audit verify` as real processes: start-up with no set-up,
 //! configuration precedence, PostgreSQL through `DATABASE_URL`, exit codes, `--help`, and
 //! graceful shutdown on SIGTERM/SIGINT.
 //!
@@ -363,6 +363,23 @@ fn migrate_then_serve_on_the_same_directory() {
     let again = get_json(port, &format!("/v1/decisions/{id}"));
     assert_eq!(again["verdict"], d["verdict"]);
     s.stop();
+}
+
+/// `audit verify` on a directory that holds no modelgate database says so (exit 69) and
+/// names the way out, rather than a bare SQL error.
+#[test]
+fn audit_verify_on_an_empty_directory_says_there_is_no_database() {
+    let cwd = tempdir();
+    let dir = cwd.path().join("data");
+    let dir_s = dir.to_string_lossy().into_owned();
+    // A signing key, as a server would have left it; no database.
+    let key = run(cwd.path(), &["audit", "key", "--data-dir", &dir_s], &[]);
+    assert_eq!(key.status.code(), Some(0), "{}", text(&key.stderr));
+    let out = run(cwd.path(), &["audit", "verify", "--data-dir", &dir_s], &[]);
+    assert_eq!(out.status.code(), Some(69), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("holds no modelgate database"), "{err}");
+    assert!(err.contains("modelgate migrate"), "{err}");
 }
 
 #[test]

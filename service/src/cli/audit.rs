@@ -113,6 +113,14 @@ fn verify(
             .map_err(io)?;
             Ok(0)
         }
+        Err(crate::audit::VerifyError::Store(e)) if e.is_missing_table() => Err(Failure::new(
+            exit::UNAVAILABLE,
+            format!(
+                "{} holds no modelgate database ({e}); point --data-dir or DATABASE_URL at \
+                 the service's database, or create one with `modelgate migrate`",
+                db.describe()
+            ),
+        )),
         Err(crate::audit::VerifyError::Store(e)) => Err(Failure::new(
             exit::UNAVAILABLE,
             format!("{}: {e}", db.describe()),

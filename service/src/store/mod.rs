@@ -51,6 +51,18 @@ pub enum StoreError {
     NoAppRole(String),
 }
 
+impl StoreError {
+    /// The database has no modelgate tables (never migrated, or not modelgate's).
+    pub fn is_missing_table(&self) -> bool {
+        match self {
+            StoreError::Db(sqlx::Error::Database(d)) => {
+                d.code().as_deref() == Some("42P01") || d.message().starts_with("no such table")
+            }
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Which database a [`Store`] talks to.
