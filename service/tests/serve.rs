@@ -1,6 +1,6 @@
-//! `modelgate serve`, `modelgate migrate` and `modelgate audit verify` as real processes: start-up with no set-up,
-//! configuration precedence, PostgreSQL through `DATABASE_URL`, exit codes, `--help`, and
-//! graceful shutdown on SIGTERM/SIGINT.
+//! `modelgate serve`, `modelgate migrate` and `modelgate audit verify` as real processes:
+//! start-up with no set-up, configuration precedence, PostgreSQL through `DATABASE_URL`,
+//! exit codes, `--help`, and graceful shutdown on SIGTERM/SIGINT.
 //!
 //! These tests live in the `modelgate` package (not in `modelgate-tests`) because cargo
 //! builds a package's binary before that package's integration tests and names it in
