@@ -412,13 +412,17 @@ impl Store {
             .collect()
     }
 
-    /// A round trip to the database (readiness).
+    /// A round trip to the database (readiness), on each pool.
     #[tracing::instrument(name = "store.ping", skip_all, fields(backend = self.backend().as_str()))]
     pub async fn ping(&self) -> Result<()> {
         on_pool!(self, |p| sqlx::query("SELECT 1")
             .execute(p)
             .await
             .map(|_| ()))?;
+        // On PostgreSQL the tenant pool too: its sessions must be able to switch role.
+        if let Pool::Postgres(_, tenants) = &self.pool {
+            sqlx::query("SELECT 1").execute(tenants).await?;
+        }
         Ok(())
     }
 
