@@ -92,7 +92,7 @@ impl Store {
             }};
         }
         if !only_first {
-            return in_tenant!(self, &k.tenant, tx | c | insert!(c));
+            return in_tenant!(self, &k.tenant, tx, |c| insert!(c));
         }
         on_pool!(self, |p| {
             let mut tx = p.begin().await?;
@@ -149,24 +149,20 @@ impl Store {
         now: i64,
         event: Option<&NewEvent>,
     ) -> Result<bool> {
-        in_tenant!(
-            self,
-            tenant,
-            tx | c | {
-                let done = sqlx::query(
-                    "UPDATE api_keys SET revoked_at = $1 WHERE tenant = $2 AND id = $3 \
+        in_tenant!(self, tenant, tx, |c| {
+            let done = sqlx::query(
+                "UPDATE api_keys SET revoked_at = $1 WHERE tenant = $2 AND id = $3 \
                  AND revoked_at IS NULL",
-                )
-                .bind(now)
-                .bind(tenant)
-                .bind(id)
-                .execute(&mut *c)
-                .await?
-                .rows_affected();
-                event_if_written!(&mut *c, tenant, done, event);
-                Ok::<_, StoreError>(done == 1)
-            }
-        )
+            )
+            .bind(now)
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+            event_if_written!(&mut *c, tenant, done, event);
+            Ok::<_, StoreError>(done == 1)
+        })
     }
 
     /// How many keys exist (revoked ones included).

@@ -109,7 +109,7 @@ macro_rules! on_pool {
 
 /// Runs `body` for one tenant, with `$c` a `&mut` connection of either backend (use it
 /// as `&mut *$c`); evaluates to the body's value, a [`Result`]. Write
-/// `in_tenant!(store, tenant, tx |c| …)` when the body makes more than one write that must
+/// `in_tenant!(store, tenant, tx, |c| …)` when the body makes more than one write that must
 /// land together: it then runs in a transaction, which commits when the body returns `Ok`
 /// and rolls back otherwise.
 ///
@@ -124,7 +124,7 @@ macro_rules! in_tenant {
     ($store:expr, $tenant:expr, |$c:ident| $body:expr) => {
         in_tenant!(@run $store, $tenant, false, acquire, |$c| $body)
     };
-    ($store:expr, $tenant:expr, tx |$c:ident| $body:expr) => {
+    ($store:expr, $tenant:expr, tx, |$c:ident| $body:expr) => {
         in_tenant!(@run $store, $tenant, true, begin, |$c| $body)
     };
     (@run $store:expr, $tenant:expr, $tx:expr, $open_sqlite:ident, |$c:ident| $body:expr) => {
@@ -462,11 +462,8 @@ impl Store {
     ) -> Result<bool> {
         let files =
             serde_json::to_string(&pack.files).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        in_tenant!(
-            self,
-            tenant,
-            tx | c | {
-                let done = sqlx::query(
+        in_tenant!(self, tenant, tx, |c| {
+            let done = sqlx::query(
                 "INSERT INTO packs (tenant, digest, name, version, files, builtin, registered_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, digest) DO NOTHING",
             )
@@ -480,10 +477,9 @@ impl Store {
             .execute(&mut *c)
             .await?
             .rows_affected();
-                event_if_written!(&mut *c, tenant, done, event);
-                Ok(done == 1)
-            }
-        )
+            event_if_written!(&mut *c, tenant, done, event);
+            Ok(done == 1)
+        })
     }
 
     /// Makes a registered pack the active one. Returns the activation.
@@ -519,25 +515,21 @@ impl Store {
             .and_then(|r| r.try_get::<i64, _>("next"))
             .map_err(StoreError::from)
             })?;
-            let done = in_tenant!(
-                self,
-                tenant,
-                tx | c | {
-                    let done = sqlx::query(
-                        "INSERT INTO pack_activations (tenant, seq, digest, activated_at) \
+            let done = in_tenant!(self, tenant, tx, |c| {
+                let done = sqlx::query(
+                    "INSERT INTO pack_activations (tenant, seq, digest, activated_at) \
                      VALUES ($1, $2, $3, $4) ON CONFLICT (tenant, seq) DO NOTHING",
-                    )
-                    .bind(tenant)
-                    .bind(seq)
-                    .bind(digest)
-                    .bind(now)
-                    .execute(&mut *c)
-                    .await?
-                    .rows_affected();
-                    event_if_written!(&mut *c, tenant, done, event);
-                    Ok::<_, StoreError>(done)
-                }
-            )?;
+                )
+                .bind(tenant)
+                .bind(seq)
+                .bind(digest)
+                .bind(now)
+                .execute(&mut *c)
+                .await?
+                .rows_affected();
+                event_if_written!(&mut *c, tenant, done, event);
+                Ok::<_, StoreError>(done)
+            })?;
             if done == 1 {
                 return Ok(Activation {
                     seq,

@@ -26,12 +26,8 @@ impl Store {
     /// Records a review and its audit event. False when the decision has one already.
     #[tracing::instrument(name = "store.insert_review", skip_all, fields(backend = self.backend().as_str(), tenant = %r.tenant, decision_id = %r.decision_id))]
     pub async fn insert_review(&self, r: &ReviewRow, event: &NewEvent) -> Result<bool> {
-        in_tenant!(
-            self,
-            &r.tenant,
-            tx | c
-                | {
-                    let done = sqlx::query(&format!(
+        in_tenant!(self, &r.tenant, tx, |c| {
+            let done = sqlx::query(&format!(
                 "INSERT INTO reviews ({REVIEW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                  ON CONFLICT (tenant, decision_id) DO NOTHING"
             ))
@@ -48,12 +44,11 @@ impl Store {
             .execute(&mut *c)
             .await?
             .rows_affected();
-                    if done == 1 {
-                        insert_event_in!(&mut *c, &r.tenant, event);
-                    }
-                    Ok::<_, StoreError>(done == 1)
-                }
-        )
+            if done == 1 {
+                insert_event_in!(&mut *c, &r.tenant, event);
+            }
+            Ok::<_, StoreError>(done == 1)
+        })
     }
 
     /// The review of a decision, if any.

@@ -66,33 +66,29 @@ where
 impl Store {
     #[tracing::instrument(name = "store.insert_waiver", skip_all, fields(backend = self.backend().as_str(), tenant = %w.tenant, waiver_id = %w.id))]
     pub async fn insert_waiver(&self, w: &WaiverRow, event: &NewEvent) -> Result<()> {
-        in_tenant!(
-            self,
-            &w.tenant,
-            tx | c | {
-                sqlx::query(&format!(
-                    "INSERT INTO waivers ({WAIVER_COLUMNS}) \
+        in_tenant!(self, &w.tenant, tx, |c| {
+            sqlx::query(&format!(
+                "INSERT INTO waivers ({WAIVER_COLUMNS}) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-                ))
-                .bind(&w.id)
-                .bind(&w.tenant)
-                .bind(&w.model_ref)
-                .bind(&w.rule_id)
-                .bind(&w.profile)
-                .bind(&w.reason)
-                .bind(&w.justification)
-                .bind(&w.ticket)
-                .bind(&w.approver)
-                .bind(w.created_at)
-                .bind(w.expires_at)
-                .bind(w.revoked_at)
-                .bind(&w.revoked_by)
-                .execute(&mut *c)
-                .await?;
-                insert_event_in!(&mut *c, &w.tenant, event);
-                Ok(())
-            }
-        )
+            ))
+            .bind(&w.id)
+            .bind(&w.tenant)
+            .bind(&w.model_ref)
+            .bind(&w.rule_id)
+            .bind(&w.profile)
+            .bind(&w.reason)
+            .bind(&w.justification)
+            .bind(&w.ticket)
+            .bind(&w.approver)
+            .bind(w.created_at)
+            .bind(w.expires_at)
+            .bind(w.revoked_at)
+            .bind(&w.revoked_by)
+            .execute(&mut *c)
+            .await?;
+            insert_event_in!(&mut *c, &w.tenant, event);
+            Ok(())
+        })
     }
 
     pub async fn get_waiver(&self, tenant: &str, id: &str) -> Result<Option<WaiverRow>> {
@@ -149,26 +145,22 @@ impl Store {
         now: i64,
         event: &NewEvent,
     ) -> Result<bool> {
-        in_tenant!(
-            self,
-            tenant,
-            tx | c | {
-                let done = sqlx::query(
-                    "UPDATE waivers SET revoked_at = $1, revoked_by = $2 \
+        in_tenant!(self, tenant, tx, |c| {
+            let done = sqlx::query(
+                "UPDATE waivers SET revoked_at = $1, revoked_by = $2 \
                  WHERE tenant = $3 AND id = $4 AND revoked_at IS NULL AND expires_at > $1",
-                )
-                .bind(now)
-                .bind(by)
-                .bind(tenant)
-                .bind(id)
-                .execute(&mut *c)
-                .await?
-                .rows_affected();
-                if done == 1 {
-                    insert_event_in!(&mut *c, tenant, event);
-                }
-                Ok::<_, StoreError>(done == 1)
+            )
+            .bind(now)
+            .bind(by)
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+            if done == 1 {
+                insert_event_in!(&mut *c, tenant, event);
             }
-        )
+            Ok::<_, StoreError>(done == 1)
+        })
     }
 }
