@@ -117,9 +117,10 @@ macro_rules! on_pool {
 /// switched to the role `modelgate_app` when they connected, after declaring the tenant
 /// (`modelgate.tenant`; for the session, or with `tx` for the transaction, in its `BEGIN`).
 /// Row-level security (migration 0011) then holds every statement to that tenant's rows,
-/// whatever its `WHERE` clause says. Every use of the tenant pool goes through here, so a
-/// connection never runs a query under the tenant a previous use declared. On SQLite (no
-/// row-level security) the body runs on a pooled connection.
+/// whatever its `WHERE` clause says. Every query of the tenant pool that touches a table
+/// goes through here (the readiness ping only runs `SELECT 1`), so a connection never
+/// reads or writes under the tenant a previous use declared. On SQLite (no row-level
+/// security) the body runs on a pooled connection.
 macro_rules! in_tenant {
     ($store:expr, $tenant:expr, |$c:ident| $body:expr) => {
         in_tenant!(@run $store, $tenant, false, acquire, |$c| $body)
