@@ -95,6 +95,10 @@ pub struct DeclaredOut {
     pub resolution: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// For a licence read from the document's prose or links rather than its licence
+    /// field: the sentence or address it was read from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -96,6 +96,9 @@ pub struct ContextFacts {
     pub deployed_in_eu: bool,
     /// Derived: purpose is `commercial`.
     pub commercial: bool,
+    /// Derived: purpose is `commercial` or `internal` (a company's own business use):
+    /// use for commercial advantage, which non-commercial licences do not cover.
+    pub commercial_advantage: bool,
     /// Derived: offered to third parties as a hosted service (`saas`).
     pub hosted: bool,
     /// Derived: the model will be modified (`modification` is not `none`).
@@ -125,13 +128,22 @@ pub struct TermFacts {
     pub non_production: bool,
     /// 0 when there is none.
     pub mau_threshold: i64,
+    /// When the user count is taken: `release_date` (the month before the licence
+    /// version's release), `ongoing`, or `""`.
+    pub mau_measured_at: String,
+    /// Which use the thresholds cap: `all` or `commercial`.
+    pub thresholds_apply_to: String,
     /// 0 when there is none.
     pub revenue_threshold_usd: i64,
     pub above_threshold: String,
     pub aup_url: String,
     pub aup_updatable: bool,
     pub use_restrictions: Vec<String>,
+    /// Use categories allowed only under a condition the licence states.
+    pub conditional_uses: Vec<String>,
     pub attribution: Vec<String>,
+    /// Shared copies must credit the licensor (no fixed wording).
+    pub credit: bool,
     pub notice: String,
     pub license_copy: bool,
     pub mark_modifications: bool,
@@ -151,6 +163,8 @@ pub struct TermFacts {
     pub osaid_compatible: bool,
     pub mof_open: bool,
     pub verified: bool,
+    /// Date of the licence revision (`YYYY-MM-DD` or `YYYY-MM`), or `""`.
+    pub version_date: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -160,6 +174,9 @@ pub struct DeclaredFacts {
     pub resolution: String,
     pub source: String,
     pub deprecated_spdx: bool,
+    /// For a licence read from the document's prose or links rather than its licence
+    /// field: the sentence or address it was read from; else `""`.
+    pub evidence: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -211,6 +228,9 @@ pub struct LineageFacts {
     pub cycle: bool,
     /// Declared licences more permissive than an ancestor's.
     pub more_permissive: Vec<PermissiveFacts>,
+    /// Licences of the multimodal models of the base-model catalog (the licensors' own
+    /// models) in the lineage, the model itself included when it is one of them.
+    pub multimodal_licenses: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

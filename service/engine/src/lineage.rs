@@ -75,6 +75,8 @@ struct CompiledInference {
 #[derive(Default)]
 pub struct ModelCatalog {
     models: Vec<(String, KnownModel)>,
+    /// Family -> its publisher (`Meta`, `Google`...), when the family file names one.
+    publishers: HashMap<String, String>,
     index: HashMap<String, usize>,
     inference: Vec<CompiledInference>,
     names: PatternSet,
@@ -184,6 +186,9 @@ impl ModelCatalog {
         let mut problems = Vec::new();
         let mut patterns: [Vec<(String, usize)>; 3] = Default::default();
         for (path, file) in files {
+            if let Some(p) = &file.publisher {
+                cat.publishers.insert(file.family.clone(), p.clone());
+            }
             for m in file.models {
                 let i = cat.models.len();
                 for key in std::iter::once(&m.id).chain(m.aliases.iter()) {
@@ -262,6 +267,21 @@ impl ModelCatalog {
             .map(|(f, _)| f.as_str())
     }
 
+    /// The publisher of a catalog model's family.
+    pub fn publisher_of(&self, id: &str) -> Option<&str> {
+        self.family_of(id)
+            .and_then(|f| self.publishers.get(f))
+            .map(String::as_str)
+    }
+
+    /// Whether `license` is the licence of some catalog model of `publisher`: one of the
+    /// publisher's own licences (every Llama licence is Meta's).
+    pub fn is_publisher_license(&self, publisher: &str, license: &str) -> bool {
+        self.models.iter().any(|(f, m)| {
+            m.license == license && self.publishers.get(f).is_some_and(|p| p == publisher)
+        })
+    }
+
     pub fn models(&self) -> impl Iterator<Item = &KnownModel> {
         self.models.iter().map(|(_, m)| m)
     }
@@ -319,6 +339,9 @@ pub struct Lineage {
     pub depth_exceeded: bool,
     /// Ancestors whose terms came from fetched records (not the catalog), nearest first.
     pub fetched: Vec<String>,
+    /// Licences of the catalog's multimodal models in the lineage (the model itself
+    /// included when it is a catalog entry), sorted and without repeats.
+    pub multimodal_licenses: Vec<String>,
     pub training_compute_flops: Option<f64>,
 }
 
@@ -398,6 +421,18 @@ pub fn resolve_with(
     cat: &ModelCatalog,
     fetched: &[FetchedAncestor<'_>],
 ) -> Lineage {
+    resolve_declaring(rec, cat, fetched, &[])
+}
+
+/// [`resolve_with`] knowing the catalog ids of the licences the record declares: a base
+/// is not inferred for a model that declares another licence of the inferred base's own
+/// publisher, or that the publisher itself releases (see [`inference_applies`]).
+pub fn resolve_declaring(
+    rec: &ModelRecord,
+    cat: &ModelCatalog,
+    fetched: &[FetchedAncestor<'_>],
+    declared: &[String],
+) -> Lineage {
     let by_id: HashMap<String, &FetchedAncestor<'_>> = fetched
         .iter()
         .map(|f| (f.record.id.trim().to_ascii_lowercase(), f))
@@ -413,8 +448,12 @@ pub fn resolve_with(
     let mut queue: VecDeque<(String, Relation, Source, i64, String)> = VecDeque::new();
     let mut named_by = root.clone();
 
+    let mut multimodal: BTreeSet<String> = BTreeSet::new();
     if let Some(me) = cat.get(&rec.id) {
         lin.self_known = Some(me.id.clone());
+        if me.modalities_in.len() > 1 {
+            multimodal.insert(me.license.clone());
+        }
         lin.relicensed = !me.revision_licenses.is_empty();
         lin.training_compute_flops = me.training_compute_flops;
         let key = me.id.to_ascii_lowercase();
@@ -445,7 +484,8 @@ pub fn resolve_with(
     }
     if queue.is_empty()
         && lin.self_known.is_none()
-        && let Some((model, evidence)) = infer(rec, cat)
+        && let Some((model, evidence)) =
+            infer(rec, cat, |base| inference_applies(rec, cat, base, declared))
     {
         lin.inferred = true;
         lin.evidence = evidence;
@@ -479,6 +519,9 @@ pub fn resolve_with(
             if let Some(f) = m.training_compute_flops {
                 lin.training_compute_flops =
                     Some(lin.training_compute_flops.map_or(f, |x| x.max(f)));
+            }
+            if m.modalities_in.len() > 1 {
+                multimodal.insert(m.license.clone());
             }
             lin.ancestors.push(Ancestor {
                 model: m.id.clone(),
@@ -540,7 +583,29 @@ pub fn resolve_with(
         }
     }
     lin.cycle = has_cycle(&edges);
+    lin.multimodal_licenses = multimodal.into_iter().collect();
     lin
+}
+
+/// Whether a base inferred from names, tags and prose may stand for a record that
+/// declares the licences `declared` (catalog ids). Not when the record comes from the
+/// base's own organisation (`meta-llama/...` for a Meta base: the licensor's own
+/// model), nor when every declared licence is one of the base publisher's licences but
+/// not the base's own: a card under the Llama 3.2 licence that mentions Llama 3 is a
+/// Llama 3.2 model, not a Llama 3 derivative, whose terms it would otherwise inherit.
+fn inference_applies(rec: &ModelRecord, cat: &ModelCatalog, base: &str, declared: &[String]) -> bool {
+    let Some(known) = cat.get(base) else {
+        return true;
+    };
+    let org = |id: &str| id.split_once('/').map(|(o, _)| o.to_ascii_lowercase());
+    if org(&rec.id).is_some() && org(&rec.id) == org(&known.id) {
+        return false;
+    }
+    let Some(publisher) = cat.publisher_of(base) else {
+        return true;
+    };
+    let own = |l: &String| cat.is_publisher_license(publisher, l);
+    !(!declared.is_empty() && declared.iter().all(own) && !declared.contains(&known.license))
 }
 
 /// Whether the directed graph of `base_model` links has a cycle (iterative depth-first
@@ -586,7 +651,11 @@ fn has_cycle(edges: &BTreeMap<String, BTreeSet<String>>) -> bool {
 
 /// Infers a base model from the name, tags and prose, only when at least two kinds of
 /// evidence agree and the model's output modality fits the family.
-fn infer(rec: &ModelRecord, cat: &ModelCatalog) -> Option<(String, Vec<Evidence>)> {
+fn infer(
+    rec: &ModelRecord,
+    cat: &ModelCatalog,
+    accept: impl Fn(&str) -> bool,
+) -> Option<(String, Vec<Evidence>)> {
     let name = format!("{} {}", rec.id, rec.name.as_deref().unwrap_or(""));
     let name_hits = cat.names.matches(&name);
     let tag_hits: Vec<(&String, Vec<usize>)> =
@@ -631,7 +700,7 @@ fn infer(rec: &ModelRecord, cat: &ModelCatalog) -> Option<(String, Vec<Evidence>
                 matched: m,
             });
         }
-        if evidence.len() >= 2 {
+        if evidence.len() >= 2 && accept(&r.model) {
             return Some((r.model.clone(), evidence));
         }
     }

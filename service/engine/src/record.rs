@@ -245,6 +245,10 @@ pub struct ModelRecord {
     /// Files known to be in the repository (`LICENSE`, `USE_POLICY.md`, ...).
     #[serde(default)]
     pub files: Vec<String>,
+    /// The prose of the document's licence section (a card's "License" heading),
+    /// bounded: licences it names beside the declared one are conflicting declarations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_text: Option<String>,
     /// Provenance per top-level field name.
     #[serde(default)]
     pub provenance: BTreeMap<String, Provenance>,

@@ -13,6 +13,8 @@ use std::sync::OnceLock;
 const F: Format = Format::HfCard;
 /// How much prose is kept for lineage inference.
 const PROSE_LIMIT: usize = 64 * 1024;
+/// How much of the licence sections is kept (evidence of conflicting declarations).
+const LICENSE_TEXT_LIMIT: usize = 4 * 1024;
 
 pub fn parse(bytes: &[u8], opts: &ParseOptions) -> ParseResult {
     let text = utf8(F, bytes)?;
@@ -27,8 +29,8 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> ParseResult {
         ..ModelRecord::default()
     };
     read_meta(&meta, &mut rec)?;
-    read_body(body, &mut rec);
-    name_record(&meta, opts, &mut rec);
+    let title = read_body(body, &mut rec);
+    name_record(&meta, title, opts, &mut rec);
     Ok(rec)
 }
 
@@ -355,10 +357,15 @@ pub(crate) fn modality_of(
 }
 
 /// Card sections from Markdown headings (ATX `#` and setext), outside code fences,
-/// and the prose kept for lineage inference.
-fn read_body(body: &str, rec: &mut ModelRecord) {
+/// the text of the licence sections, the title (the first level-1 heading), and the
+/// prose kept for lineage inference.
+fn read_body(body: &str, rec: &mut ModelRecord) -> Option<String> {
     let mut fence: Option<&str> = None;
     let mut prev: Option<&str> = None;
+    let mut title: Option<String> = None;
+    // Inside a licence section (until the next heading).
+    let mut in_license = false;
+    let mut license = String::new();
     for line in body.lines() {
         let t = line.trim_start();
         if let Some(f) = fence {
@@ -375,25 +382,62 @@ fn read_body(body: &str, rec: &mut ModelRecord) {
             fence = Some("~~~");
             continue;
         }
-        if let Some(h) = t.strip_prefix('#') {
+        let heading = if let Some(h) = t.strip_prefix('#') {
+            let level1 = !h.starts_with('#');
             let h = h.trim_start_matches('#');
-            if h.is_empty() || h.starts_with(' ') {
-                classify_heading(h, &mut rec.sections);
-            }
+            (h.is_empty() || h.starts_with(' ')).then_some((h, level1, false))
         } else if !t.is_empty() && (t.bytes().all(|b| b == b'=') || t.bytes().all(|b| b == b'-')) {
-            if let Some(p) = prev {
-                classify_heading(p, &mut rec.sections);
-            }
-        } else if let Some(h) = html_heading(t) {
+            // A setext heading underlines the previous line; that line was taken as text.
+            prev.map(|p| (p, t.starts_with('='), true))
+        } else {
+            html_heading(t).map(|h| (h, t.get(..3).is_some_and(|x| x.eq_ignore_ascii_case("<h1")), false))
+        };
+        if let Some((h, level1, setext)) = heading {
             classify_heading(h, &mut rec.sections);
+            if setext && in_license {
+                // The underlined line is the new heading, not licence text.
+                let keep = license.len().saturating_sub(h.trim_end().len() + 1);
+                license.truncate(keep);
+            }
+            in_license = is_license_heading(h);
+            if level1 && title.is_none() {
+                let c = clean_heading(h);
+                if !c.is_empty() {
+                    title = Some(c);
+                }
+            }
+        } else if in_license && !t.is_empty() && license.len() < LICENSE_TEXT_LIMIT {
+            license.push_str(t.trim_end());
+            license.push('\n');
         }
         prev = if t.is_empty() { None } else { Some(t) };
+    }
+    if !license.trim().is_empty() {
+        let mut end = license.len().min(LICENSE_TEXT_LIMIT);
+        while !license.is_char_boundary(end) {
+            end -= 1;
+        }
+        license.truncate(end);
+        rec.license_text = Some(license.trim_end().to_string());
+        rec.note("license_text", F.as_str(), "/body (licence section)");
     }
     let mut end = body.len().min(PROSE_LIMIT);
     while !body.is_char_boundary(end) {
         end -= 1;
     }
     rec.prose = body.get(..end).unwrap_or("").to_string();
+    title
+}
+
+/// A heading that opens a licence section ("License", "Licence", "Licensing", "Terms of
+/// use"); not a longer heading that only mentions licences in passing.
+fn is_license_heading(h: &str) -> bool {
+    let h = clean_heading(h).to_ascii_lowercase();
+    h.len() <= 40
+        && (h.contains("license")
+            || h.contains("licence")
+            || h.contains("licensing")
+            || h.contains("terms of use"))
 }
 
 /// The text of an HTML heading line (`<h2>Uses</h2>`); checked without allocating,
@@ -509,12 +553,23 @@ fn classify_heading(h: &str, s: &mut crate::record::Sections) {
     }
 }
 
-fn name_record(meta: &Map<String, Value>, opts: &ParseOptions, rec: &mut ModelRecord) {
-    let h1 = rec
-        .prose
-        .lines()
-        .find_map(|l| l.trim_start().strip_prefix("# ").map(clean_heading));
-    rec.name = string(meta, "model_name").or(h1.clone());
+/// Names the record: `model_name`, else the card's title (its first level-1 heading),
+/// else the name of its first `model-index` entry. The id is the model reference given,
+/// else that name.
+fn name_record(
+    meta: &Map<String, Value>,
+    title: Option<String>,
+    opts: &ParseOptions,
+    rec: &mut ModelRecord,
+) {
+    let indexed = || {
+        meta.get("model-index")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .and_then(|m| m.get("name"))
+            .and_then(scalar)
+    };
+    rec.name = string(meta, "model_name").or(title).or_else(indexed);
     if let Some(r) = &opts.model_ref {
         let (id, rev) = split_model_ref(r);
         rec.id = id;

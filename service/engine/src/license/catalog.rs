@@ -13,6 +13,8 @@ pub enum Category {
     WeakCopyleft,
     Copyleft,
     ResponsibleAi,
+    /// Adapted material may not be shared (CC BY-ND): usable as is, not as a base.
+    NoDerivatives,
     Proprietary,
     NonCommercial,
     ResearchOnly,
@@ -28,9 +30,10 @@ impl Category {
             Category::WeakCopyleft => 2,
             Category::Copyleft => 3,
             Category::ResponsibleAi => 4,
-            Category::Proprietary => 5,
-            Category::NonCommercial => 6,
-            Category::ResearchOnly => 7,
+            Category::NoDerivatives => 5,
+            Category::Proprietary => 6,
+            Category::NonCommercial => 7,
+            Category::ResearchOnly => 8,
         }
     }
 }
@@ -40,6 +43,8 @@ impl Category {
 pub enum Commercial {
     Allowed,
     Conditional,
+    /// Any commercial use needs the licensor's prior (written) permission.
+    Permission,
     Prohibited,
 }
 
@@ -50,6 +55,13 @@ pub struct Thresholds {
     pub mau_measured_at: Option<String>,
     pub annual_revenue_usd: Option<i64>,
     pub above_threshold: Option<String>,
+    /// `all` (any use) or `commercial` (only commercial use is capped).
+    #[serde(default = "all_uses")]
+    pub applies_to: String,
+}
+
+fn all_uses() -> String {
+    "all".to_string()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,6 +79,10 @@ pub struct Obligations {
     pub license_copy: bool,
     pub mark_modifications: bool,
     pub flow_down: bool,
+    /// Shared copies must credit the licensor (copyright, licence and disclaimer notices,
+    /// a link to the licence), with no fixed wording (Creative Commons §3(a)(1)).
+    #[serde(default)]
+    pub credit: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,7 +118,17 @@ pub struct LicenseTerms {
     #[serde(default)]
     pub aliases: Vec<String>,
     pub url: Option<String>,
+    /// Web addresses (without scheme, `www.` or trailing `/`) whose pages or files are
+    /// this licence: a `license_link` or a link in a card's licence section under one of
+    /// them names this licence.
+    #[serde(default)]
+    pub links: Vec<String>,
     pub version_date: Option<String>,
+    /// The catalog id of the licence this entry is a later revision of (the terms as
+    /// revised on `version_date`); a model whose lineage carries this revision is
+    /// evaluated under it when it declares the earlier id.
+    #[serde(default)]
+    pub revision_of: Option<String>,
     pub category: Category,
     pub commercial: Commercial,
     pub research_only: bool,
@@ -112,6 +138,10 @@ pub struct LicenseTerms {
     pub aup: Option<Aup>,
     #[serde(default)]
     pub use_restrictions: Vec<String>,
+    /// Use categories allowed only under a condition the licence states (the consents
+    /// applicable law requires, say): reviewed, not denied.
+    #[serde(default)]
+    pub conditional_uses: Vec<String>,
     #[serde(default)]
     pub obligations: Obligations,
     pub derivative_name_prefix: Option<String>,
@@ -142,6 +172,7 @@ pub struct Catalog {
     by_folded: HashMap<String, usize>,
     by_alias: HashMap<String, usize>,
     by_spdx: HashMap<String, usize>,
+    mentions: super::mentions::Mentions,
 }
 
 /// Folds a licence spelling for alias lookup: lowercase, trimmed, runs of whitespace,
@@ -207,6 +238,17 @@ impl Catalog {
                 cat.by_alias.entry(fold(k)).or_insert(i);
             }
         }
+        cat.mentions = super::mentions::Mentions::build(&entries);
+        for (i, e) in entries.iter().enumerate() {
+            if let Some(r) = &e.revision_of
+                && !entries.iter().any(|x| &x.id == r && x.revision_of.is_none())
+            {
+                problems.push(format!(
+                    "licence `{}` is a revision of `{r}`, which is not a catalog licence of its own",
+                    entries[i].id
+                ));
+            }
+        }
         cat.entries = entries;
         if problems.is_empty() {
             Ok(cat)
@@ -244,6 +286,19 @@ impl Catalog {
         self.by_folded
             .get(&s.trim().to_lowercase())
             .and_then(|&i| self.entries.get(i))
+    }
+
+    /// Licences named in prose and links (see [`super::mentions`]).
+    pub fn mentions(&self) -> &super::mentions::Mentions {
+        &self.mentions
+    }
+
+    /// The catalog id of the licence family an entry belongs to: its own id, or the id
+    /// of the licence it is a revision of.
+    pub fn family_id<'a>(&'a self, id: &'a str) -> &'a str {
+        self.get(id)
+            .and_then(|t| t.revision_of.as_deref())
+            .unwrap_or(id)
     }
 
     pub fn by_alias(&self, s: &str) -> Option<&LicenseTerms> {

@@ -1,6 +1,7 @@
 //! Licences: the catalog, resolution of declared values, expressions.
 
 pub mod catalog;
+pub mod mentions;
 pub mod resolve;
 
 pub use catalog::{Catalog, Category, Commercial, LicenseTerms};

@@ -405,7 +405,12 @@ impl Pack {
                 ),
             })
             .collect();
-        let lin = lineage::resolve_with(rec, &self.models, &fetched);
+        let declared_ids: Vec<String> = declared
+            .expr
+            .as_ref()
+            .map(|e| e.terms().iter().filter_map(|t| t.id.clone()).collect())
+            .unwrap_or_default();
+        let lin = lineage::resolve_declaring(rec, &self.models, &fetched, &declared_ids);
         let inherited = self.inherited_terms(&lin);
         let model = self.model_facts(rec, &lin);
         let context = self.context_facts(&ctx);
@@ -450,12 +455,39 @@ impl Pack {
             }
             _ => &rec.licenses,
         };
-        let mut out = Vec::new();
-        let mut facts = Vec::new();
-        let mut exprs = Vec::new();
-        for d in declarations {
-            let expr =
-                resolve_declared_value(&d.value, d.license_name.as_deref(), &self.catalog, amb);
+        let mut items: Vec<(DeclaredLicense, Option<String>, Expr)> = declarations
+            .iter()
+            .map(|d| {
+                let expr = resolve_declared_value(
+                    &d.value,
+                    d.license_name.as_deref(),
+                    &self.catalog,
+                    amb,
+                );
+                (d.clone(), None, expr)
+            })
+            .collect();
+        if !declarations.is_empty() {
+            let mut named: Vec<String> = items
+                .iter()
+                .flat_map(|(_, _, e)| e.terms().into_iter().filter_map(|t| t.id.clone()))
+                .collect();
+            for (value, source, evidence) in self.licences_named_elsewhere(rec, &mut named) {
+                let expr = Expr::Term(resolve_term(&value, &self.catalog, amb));
+                let d = DeclaredLicense {
+                    value,
+                    license_name: None,
+                    license_link: None,
+                    scope: LicenseScope::Whole,
+                    source: Some(source),
+                };
+                items.push((d, Some(evidence), expr));
+            }
+        }
+        let mut out = Vec::with_capacity(items.len());
+        let mut facts = Vec::with_capacity(items.len());
+        let mut exprs = Vec::with_capacity(items.len());
+        for (d, evidence, expr) in items {
             let terms = expr.terms();
             let resolution = terms
                 .iter()
@@ -466,21 +498,24 @@ impl Pack {
                 (Expr::Term(_), Some(t)) => (t.id.clone(), t.spdx.clone()),
                 _ => (None, None),
             };
-            out.push(DeclaredOut {
-                raw: d.value.clone(),
-                license_name: d.license_name.clone(),
-                license_link: d.license_link.clone(),
-                id: id.clone(),
-                spdx,
-                resolution: resolution.as_str().to_string(),
-                source: d.source.clone(),
-            });
+            let deprecated_spdx = terms.iter().any(|t| t.deprecated_spdx);
             facts.push(DeclaredFacts {
                 raw: d.value.clone(),
-                id: id.unwrap_or_default(),
+                id: id.clone().unwrap_or_default(),
                 resolution: resolution.as_str().to_string(),
                 source: d.source.clone().unwrap_or_default(),
-                deprecated_spdx: terms.iter().any(|t| t.deprecated_spdx),
+                deprecated_spdx,
+                evidence: evidence.clone().unwrap_or_default(),
+            });
+            out.push(DeclaredOut {
+                raw: d.value,
+                license_name: d.license_name,
+                license_link: d.license_link,
+                id,
+                spdx,
+                resolution: resolution.as_str().to_string(),
+                source: d.source,
+                evidence,
             });
             exprs.push(expr);
         }
@@ -509,6 +544,95 @@ impl Pack {
             expr,
             conflicting,
         }
+    }
+
+    /// Catalog licences a document names outside its licence declarations: a
+    /// `license_link` to a known licence (by the catalog's addresses, or the LICENSE file
+    /// of a base-model catalog entry whose licence never changed), and licences the card's
+    /// licence section names in prose or links. Each licence once, and only those not in
+    /// `named` (which grows), as (catalog id, source, evidence). Revisions of one licence
+    /// count as the same licence.
+    fn licences_named_elsewhere(
+        &self,
+        rec: &ModelRecord,
+        named: &mut Vec<String>,
+    ) -> Vec<(String, String, String)> {
+        let mut found = Vec::new();
+        let mentions = self.catalog.mentions();
+        let mut add = |id: &str, source: &str, evidence: &str, named: &mut Vec<String>| {
+            let family = self.catalog.family_id(id);
+            if named.iter().any(|n| self.catalog.family_id(n) == family) {
+                return;
+            }
+            named.push(id.to_string());
+            found.push((id.to_string(), source.to_string(), evidence.to_string()));
+        };
+        let link_licence = |url: &str| -> Option<String> {
+            if let Some(id) = mentions.link(url) {
+                return Some(id.to_string());
+            }
+            self.model_license_file(url)
+        };
+        let mut links: Vec<&str> = Vec::new();
+        for d in &rec.licenses {
+            if let Some(l) = d.license_link.as_deref()
+                && !links.contains(&l)
+            {
+                links.push(l);
+            }
+        }
+        for l in links {
+            if let Some(id) = link_licence(l) {
+                add(&id, "/license_link", l, named);
+            }
+        }
+        if let Some(text) = rec.license_text.as_deref() {
+            let source = "card section `License`";
+            for m in mentions.in_prose(text) {
+                add(&m.id, source, &m.sentence, named);
+            }
+            for l in crate::license::mentions::links_in(text) {
+                if let Some(id) = link_licence(&l) {
+                    add(&id, source, &l, named);
+                }
+            }
+        }
+        found
+    }
+
+    /// The licence of a base-model catalog entry whose Hugging Face LICENSE file `url`
+    /// is (`huggingface.co/<org>/<name>/blob/<rev>/LICENSE…`); `None` for any other
+    /// address and for models whose licence changed across revisions.
+    fn model_license_file(&self, url: &str) -> Option<String> {
+        let n = crate::license::mentions::normalize_link(url);
+        let rest = n.strip_prefix("huggingface.co/")?;
+        let parts: Vec<&str> = rest.split('/').collect();
+        match parts.as_slice() {
+            [org, name, "blob", _, file] if file.starts_with("license") => {
+                let m = self.models.get(&format!("{org}/{name}"))?;
+                m.revision_licenses.is_empty().then(|| m.license.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// The revision of licence `id` the model's lineage carries: a model that declares
+    /// `gemma` and derives from (or is) a Gemma 3 model is under the Gemma terms as Gemma 3
+    /// is released (`gemma-2025-03-24`), not the earlier ones. `id` itself otherwise.
+    fn revision_in_lineage<'a>(&'a self, id: &'a str, lin: &'a Lineage) -> &'a str {
+        let own = lin
+            .self_known
+            .as_deref()
+            .and_then(|m| self.models.get(m))
+            .map(|m| m.license.as_str());
+        own.into_iter()
+            .chain(lin.ancestors.iter().filter_map(|a| a.license.as_deref()))
+            .find(|l| {
+                self.catalog
+                    .get(l)
+                    .is_some_and(|t| t.revision_of.as_deref() == Some(id))
+            })
+            .unwrap_or(id)
     }
 
     fn inherited_terms(&self, lin: &Lineage) -> Vec<TermFacts> {
@@ -620,6 +744,10 @@ impl Pack {
             eu_domiciled: ctx.domicile.as_deref().is_some_and(|d| self.is_eu(d)),
             deployed_in_eu: ctx.regions.iter().any(|r| self.is_eu(r)),
             commercial: ctx.purpose == crate::context::Purpose::Commercial,
+            commercial_advantage: matches!(
+                ctx.purpose,
+                crate::context::Purpose::Commercial | crate::context::Purpose::Internal
+            ),
             hosted: ctx.deployment == crate::context::Deployment::Saas,
             modifies: ctx.modification != crate::context::Modification::None,
         }
@@ -639,7 +767,10 @@ impl Pack {
         let mut terms: Vec<TermFacts> = Vec::with_capacity(alt.len() + inherited.len());
         let mut ids = Vec::with_capacity(alt.len());
         for t in alt {
-            if let Some(lt) = t.id.as_deref().and_then(|id| self.catalog.get(id))
+            if let Some(lt) = t
+                .id
+                .as_deref()
+                .and_then(|id| self.catalog.get(self.revision_in_lineage(id, lin)))
                 && !ids.contains(&lt.id)
             {
                 ids.push(lt.id.clone());
@@ -1041,6 +1172,8 @@ pub(crate) fn term_facts(t: &LicenseTerms, origin: &str, via: &str) -> TermFacts
         research_only: t.research_only,
         non_production: t.non_production,
         mau_threshold: t.thresholds.monthly_active_users.unwrap_or(0),
+        mau_measured_at: t.thresholds.mau_measured_at.clone().unwrap_or_default(),
+        thresholds_apply_to: t.thresholds.applies_to.clone(),
         revenue_threshold_usd: t.thresholds.annual_revenue_usd.unwrap_or(0),
         above_threshold: t.thresholds.above_threshold.clone().unwrap_or_default(),
         aup_url: t
@@ -1050,7 +1183,9 @@ pub(crate) fn term_facts(t: &LicenseTerms, origin: &str, via: &str) -> TermFacts
             .unwrap_or_default(),
         aup_updatable: t.aup.as_ref().is_some_and(|a| a.updatable_by_licensor),
         use_restrictions: t.use_restrictions.clone(),
+        conditional_uses: t.conditional_uses.clone(),
         attribution: t.obligations.attribution.clone(),
+        credit: t.obligations.credit,
         notice: t.obligations.notice.clone().unwrap_or_default(),
         license_copy: t.obligations.license_copy,
         mark_modifications: t.obligations.mark_modifications,
@@ -1078,6 +1213,7 @@ pub(crate) fn term_facts(t: &LicenseTerms, origin: &str, via: &str) -> TermFacts
         osaid_compatible: t.openness.osaid_compatible,
         mof_open: t.openness.mof_open,
         verified: t.verified,
+        version_date: t.version_date.clone().unwrap_or_default(),
     }
 }
 
@@ -1103,6 +1239,7 @@ fn lineage_facts(lin: &Lineage) -> LineageFacts {
         relicensed: lin.relicensed,
         cycle: lin.cycle,
         more_permissive: Vec::new(),
+        multimodal_licenses: lin.multimodal_licenses.clone(),
     }
 }
 

@@ -299,7 +299,7 @@ impl Pack {
                     );
                 }
                 if let Some(m) = &manifest {
-                    for u in &t.use_restrictions {
+                    for u in t.use_restrictions.iter().chain(&t.conditional_uses) {
                         if !m.use_categories.contains(u) {
                             l.problem(
                                 path,

@@ -218,6 +218,7 @@ fields!(
     eu_domiciled,
     deployed_in_eu,
     commercial,
+    commercial_advantage,
     hosted,
     modifies,
     // geo
@@ -232,12 +233,16 @@ fields!(
     research_only,
     non_production,
     mau_threshold,
+    mau_measured_at,
+    thresholds_apply_to,
     revenue_threshold_usd,
     above_threshold,
     aup_url,
     aup_updatable,
     use_restrictions,
+    conditional_uses,
     attribution,
+    credit,
     notice,
     license_copy,
     mark_modifications,
@@ -257,11 +262,13 @@ fields!(
     osaid_compatible,
     mof_open,
     verified,
+    version_date,
     // declared
     raw,
     resolution,
     source,
     deprecated_spdx,
+    evidence,
     // license
     status,
     declared,
@@ -288,6 +295,7 @@ fields!(
     relicensed,
     cycle,
     more_permissive,
+    multimodal_licenses,
     // openness
     mof_class,
     mof_class_name,
@@ -389,6 +397,7 @@ object!(ContextFacts {
     eu_domiciled,
     deployed_in_eu,
     commercial,
+    commercial_advantage,
     hosted,
     modifies,
 });
@@ -408,12 +417,16 @@ object!(TermFacts {
     research_only,
     non_production,
     mau_threshold,
+    mau_measured_at,
+    thresholds_apply_to,
     revenue_threshold_usd,
     above_threshold,
     aup_url,
     aup_updatable,
     use_restrictions,
+    conditional_uses,
     attribution,
+    credit,
     notice,
     license_copy,
     mark_modifications,
@@ -433,13 +446,15 @@ object!(TermFacts {
     osaid_compatible,
     mof_open,
     verified,
+    version_date,
 });
 object!(DeclaredFacts {
     raw,
     id,
     resolution,
     source,
-    deprecated_spdx
+    deprecated_spdx,
+    evidence,
 });
 object!(LicenseFacts {
     status,
@@ -474,6 +489,7 @@ object!(LineageFacts {
     relicensed,
     cycle,
     more_permissive,
+    multimodal_licenses,
 });
 object!(OpennessFacts {
     mof_class,
