@@ -231,6 +231,9 @@ pub struct LineageFacts {
     /// Licences of the multimodal models of the base-model catalog (the licensors' own
     /// models) in the lineage, the model itself included when it is one of them.
     pub multimodal_licenses: Vec<String>,
+    /// Licences of every model of the base-model catalog in the lineage, the model itself
+    /// included when it is one of them.
+    pub catalog_licenses: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -342,6 +342,9 @@ pub struct Lineage {
     /// Licences of the catalog's multimodal models in the lineage (the model itself
     /// included when it is a catalog entry), sorted and without repeats.
     pub multimodal_licenses: Vec<String>,
+    /// Licences of every catalog model in the lineage (the model itself included when it
+    /// is a catalog entry), sorted and without repeats.
+    pub catalog_licenses: Vec<String>,
     pub training_compute_flops: Option<f64>,
 }
 
@@ -449,8 +452,10 @@ pub fn resolve_declaring(
     let mut named_by = root.clone();
 
     let mut multimodal: BTreeSet<String> = BTreeSet::new();
+    let mut in_catalog_licenses: BTreeSet<String> = BTreeSet::new();
     if let Some(me) = cat.get(&rec.id) {
         lin.self_known = Some(me.id.clone());
+        in_catalog_licenses.insert(me.license.clone());
         if me.modalities_in.len() > 1 {
             multimodal.insert(me.license.clone());
         }
@@ -523,6 +528,7 @@ pub fn resolve_declaring(
             if m.modalities_in.len() > 1 {
                 multimodal.insert(m.license.clone());
             }
+            in_catalog_licenses.insert(m.license.clone());
             lin.ancestors.push(Ancestor {
                 model: m.id.clone(),
                 license: Some(m.license.clone()),
@@ -584,6 +590,7 @@ pub fn resolve_declaring(
     }
     lin.cycle = has_cycle(&edges);
     lin.multimodal_licenses = multimodal.into_iter().collect();
+    lin.catalog_licenses = in_catalog_licenses.into_iter().collect();
     lin
 }
 

@@ -74,7 +74,8 @@ impl Mentions {
         let mut phrases: HashMap<String, Option<String>> = HashMap::new();
         let mut exact: HashMap<String, Option<String>> = HashMap::new();
         let mut prefixes = Vec::new();
-        for e in entries {
+        // A later revision is named by its original's names and addresses.
+        for e in entries.iter().filter(|e| e.revision_of.is_none()) {
             let spdx_listed = e.spdx.is_some();
             let candidates = std::iter::once(&e.name)
                 .chain(e.aliases.iter())

@@ -1240,6 +1240,7 @@ fn lineage_facts(lin: &Lineage) -> LineageFacts {
         cycle: lin.cycle,
         more_permissive: Vec::new(),
         multimodal_licenses: lin.multimodal_licenses.clone(),
+        catalog_licenses: lin.catalog_licenses.clone(),
     }
 }
 

@@ -296,6 +296,7 @@ fields!(
     cycle,
     more_permissive,
     multimodal_licenses,
+    catalog_licenses,
     // openness
     mof_class,
     mof_class_name,
@@ -490,6 +491,7 @@ object!(LineageFacts {
     cycle,
     more_permissive,
     multimodal_licenses,
+    catalog_licenses,
 });
 object!(OpennessFacts {
     mof_class,
