@@ -47,8 +47,8 @@ pub fn candidate() -> Vec<u8> {
         }
         if path == "policies/license.yaml" {
             return Some(text.replacen(
-                "  - id: license-non-commercial\n    title: Non-commercial licence used commercially\n    category: license\n    effect: deny",
-                "  - id: license-non-commercial\n    title: Non-commercial licence used commercially\n    category: license\n    effect: review",
+                "  - id: license-non-commercial\n    title: Non-commercial licence used for commercial advantage\n    category: license\n    effect: deny",
+                "  - id: license-non-commercial\n    title: Non-commercial licence used for commercial advantage\n    category: license\n    effect: review",
                 1,
             ));
         }

@@ -600,7 +600,12 @@ pub fn resolve_declaring(
 /// model), nor when every declared licence is one of the base publisher's licences but
 /// not the base's own: a card under the Llama 3.2 licence that mentions Llama 3 is a
 /// Llama 3.2 model, not a Llama 3 derivative, whose terms it would otherwise inherit.
-fn inference_applies(rec: &ModelRecord, cat: &ModelCatalog, base: &str, declared: &[String]) -> bool {
+fn inference_applies(
+    rec: &ModelRecord,
+    cat: &ModelCatalog,
+    base: &str,
+    declared: &[String],
+) -> bool {
     let Some(known) = cat.get(base) else {
         return true;
     };

@@ -189,7 +189,8 @@ fn context_file_and_flags_combine() {
     let p = doc(
         &d,
         "m.json",
-        r#"{"id": "acme/vision", "licenses": [{"value": "llama3.2"}], "modalities_in": ["text", "image"]}"#,
+        r#"{"id": "acme/vision", "licenses": [{"value": "llama3.2"}], "modalities_in": ["text", "image"],
+            "base_models": [{"id": "meta-llama/Llama-3.2-11B-Vision-Instruct", "relation": "finetune"}]}"#,
     );
     let ctx = doc(
         &d,

@@ -1,6 +1,7 @@
 //! Every real model card of the shared fixtures, evaluated under a commercial SaaS
 //! context; the JSON decision is snapshotted with insta.
 
+use modelgate_engine::rules::RuleResult;
 use modelgate_engine::{ParseOptions, UseContext};
 use modelgate_tests::{T0, fixture_cards, model_ref_for, pack};
 
@@ -102,4 +103,90 @@ fn fixture_cards_known_verdicts() {
     assert_eq!(verdict("bigscience--bloom", &med).verdict.as_str(), "deny");
     // Phi-2 GGUF from when Phi-2 was under the Microsoft Research License: denied commercially.
     assert_eq!(verdict("phi-2-GGUF", &saas).verdict.as_str(), "deny");
+}
+
+/// Meta's own Llama 3.2 1B Instruct card, checked without a model reference, is not a
+/// derivative of Llama 3: it declares the Llama 3.2 licence, Meta's own, so the Llama 3
+/// ban on training other models on outputs (§1.b.v) must not be inherited.
+#[test]
+fn llama_3_2_card_without_model_ref_is_not_a_llama_3_derivative() {
+    let Some(cards) = fixture_cards() else { return };
+    let card = cards
+        .iter()
+        .find(|c| c.to_string_lossy().contains("Llama-3.2-1B-Instruct"))
+        .expect("the Llama 3.2 1B Instruct card");
+    let pack = pack();
+    let bytes = std::fs::read(card).unwrap();
+    let rec = pack.parse(&bytes, None, &ParseOptions::default()).unwrap();
+    // The trap: names, tags and prose alone point to Llama 3 ...
+    let naive = modelgate_engine::lineage::resolve_with(&rec, &pack.models, &[]);
+    assert!(
+        naive
+            .ancestors
+            .iter()
+            .any(|a| a.model == "meta-llama/Meta-Llama-3-8B"),
+        "{naive:?}"
+    );
+    // ... but the evaluation knows the declared licence.
+    let ctx = UseContext {
+        train_on_outputs: true,
+        ..UseContext::default()
+    };
+    let d = pack.evaluate(&rec, &ctx, T0, "t");
+    assert!(d.license.inherited.is_empty(), "{:?}", d.license.inherited);
+    assert_ne!(d.verdict.as_str(), "deny");
+    assert!(
+        d.findings
+            .iter()
+            .all(|f| f.rule_id != "use-train-on-outputs" || f.result != RuleResult::Fail)
+    );
+}
+
+/// Names come from `model_name`, the card's title (a level-1 heading outside code, ATX,
+/// setext or HTML) or the first `model-index` entry; a `#` comment in a code block is
+/// not a title.
+#[test]
+fn card_names_come_from_title_or_model_index() {
+    let pack = pack();
+    let name = |card: &str| {
+        let r = pack
+            .parse(card.as_bytes(), None, &ParseOptions::default())
+            .unwrap();
+        (r.id, r.name)
+    };
+    assert_eq!(
+        name(
+            "---\nlicense: mit\nmodel-index:\n- name: acme-tiny\n  results: []\n---\n## Usage\n```sh\n# install\n```\n"
+        ),
+        ("acme-tiny".to_string(), Some("acme-tiny".to_string()))
+    );
+    assert_eq!(
+        name("---\nlicense: mit\n---\nAcme Tiny\n=========\n\ntext\n")
+            .1
+            .as_deref(),
+        Some("Acme Tiny")
+    );
+    assert_eq!(
+        name("---\nlicense: mit\n---\n<h1 align=\"center\">Acme <b>Tiny</b></h1>\n")
+            .1
+            .as_deref(),
+        Some("Acme Tiny")
+    );
+    assert_eq!(
+        name("---\nlicense: mit\n---\n```py\n# remove input tokens\n```\n").0,
+        "unnamed-model"
+    );
+    let Some(cards) = fixture_cards() else { return };
+    let phi3 = cards
+        .iter()
+        .find(|c| c.to_string_lossy().contains("Phi-3-vision"))
+        .unwrap();
+    let r = pack
+        .parse(
+            &std::fs::read(phi3).unwrap(),
+            None,
+            &ParseOptions::default(),
+        )
+        .unwrap();
+    assert_ne!(r.name.as_deref(), Some("remove input tokens"));
 }

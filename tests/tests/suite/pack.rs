@@ -118,7 +118,7 @@ fn builtin_pack_tests_pass() {
 fn digest_is_stable_and_content_addressed() {
     let a = modelgate_engine::rules::pack::digest(&builtin_files());
     assert_eq!(a, modelgate_engine::rules::pack::digest(&builtin_files()));
-    let changed = with_replaced("pack.yaml", "version: 0.2.0", "version: 0.2.1");
+    let changed = with_replaced("pack.yaml", "version: 0.3.0", "version: 0.3.1");
     assert_ne!(a, modelgate_engine::rules::pack::digest(&changed));
 }
 
@@ -184,7 +184,7 @@ fn broken_packs_are_refused_with_the_problem_named() {
     assert!(p.contains("policies/license.yaml"), "{p}");
     let p = problems(&with_replaced(
         "pack.yaml",
-        "version: 0.2.0",
+        "version: 0.3.0",
         "version: one",
     ));
     assert!(p.contains("not a semantic version"), "{p}");

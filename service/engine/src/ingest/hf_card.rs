@@ -390,7 +390,13 @@ fn read_body(body: &str, rec: &mut ModelRecord) -> Option<String> {
             // A setext heading underlines the previous line; that line was taken as text.
             prev.map(|p| (p, t.starts_with('='), true))
         } else {
-            html_heading(t).map(|h| (h, t.get(..3).is_some_and(|x| x.eq_ignore_ascii_case("<h1")), false))
+            html_heading(t).map(|h| {
+                (
+                    h,
+                    t.get(..3).is_some_and(|x| x.eq_ignore_ascii_case("<h1")),
+                    false,
+                )
+            })
         };
         if let Some((h, level1, setext)) = heading {
             classify_heading(h, &mut rec.sections);

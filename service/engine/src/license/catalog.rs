@@ -241,7 +241,9 @@ impl Catalog {
         cat.mentions = super::mentions::Mentions::build(&entries);
         for (i, e) in entries.iter().enumerate() {
             if let Some(r) = &e.revision_of
-                && !entries.iter().any(|x| &x.id == r && x.revision_of.is_none())
+                && !entries
+                    .iter()
+                    .any(|x| &x.id == r && x.revision_of.is_none())
             {
                 problems.push(format!(
                     "licence `{}` is a revision of `{r}`, which is not a catalog licence of its own",

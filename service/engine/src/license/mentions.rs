@@ -64,7 +64,9 @@ pub fn normalize_link(url: &str) -> String {
     let u = u.strip_prefix("www.").unwrap_or(u);
     let mut u = u.trim_end_matches('/').to_ascii_lowercase();
     if u.starts_with("huggingface.co/") {
-        u = u.replacen("/resolve/", "/blob/", 1).replacen("/raw/", "/blob/", 1);
+        u = u
+            .replacen("/resolve/", "/blob/", 1)
+            .replacen("/raw/", "/blob/", 1);
     }
     u
 }
@@ -191,7 +193,10 @@ pub fn links_in(text: &str) -> Vec<String> {
         let end = rest
             .find(|c: char| c.is_whitespace() || matches!(c, ')' | '>' | ']' | '"' | '\''))
             .unwrap_or(rest.len());
-        let url = rest.get(..end).unwrap_or("").trim_end_matches(['.', ',', ';']);
+        let url = rest
+            .get(..end)
+            .unwrap_or("")
+            .trim_end_matches(['.', ',', ';']);
         if !url.is_empty() && !out.iter().any(|u| u == url) {
             out.push(url.to_string());
         }
@@ -311,13 +316,19 @@ mod tests {
         assert!(!about_the_model(&fold(&s[0])));
         assert!(about_the_model(&fold(&s[1])));
         assert!(!about_the_model(&fold(&s[2])));
-        assert!(about_the_model(&fold("Falcon-7B is made available under the Apache 2.0 license.")));
+        assert!(about_the_model(&fold(
+            "Falcon-7B is made available under the Apache 2.0 license."
+        )));
     }
 
     #[test]
     fn links_found_and_stripped() {
-        let t = "Licensed under the [MIT license](https://x.example/LICENSE). See https://y.example/a.";
-        assert_eq!(links_in(t), vec!["https://x.example/LICENSE", "https://y.example/a"]);
+        let t =
+            "Licensed under the [MIT license](https://x.example/LICENSE). See https://y.example/a.";
+        assert_eq!(
+            links_in(t),
+            vec!["https://x.example/LICENSE", "https://y.example/a"]
+        );
         assert_eq!(strip_links(t), "Licensed under the MIT license. See");
     }
 }

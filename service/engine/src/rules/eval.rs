@@ -458,12 +458,8 @@ impl Pack {
         let mut items: Vec<(DeclaredLicense, Option<String>, Expr)> = declarations
             .iter()
             .map(|d| {
-                let expr = resolve_declared_value(
-                    &d.value,
-                    d.license_name.as_deref(),
-                    &self.catalog,
-                    amb,
-                );
+                let expr =
+                    resolve_declared_value(&d.value, d.license_name.as_deref(), &self.catalog, amb);
                 (d.clone(), None, expr)
             })
             .collect();
@@ -767,10 +763,9 @@ impl Pack {
         let mut terms: Vec<TermFacts> = Vec::with_capacity(alt.len() + inherited.len());
         let mut ids = Vec::with_capacity(alt.len());
         for t in alt {
-            if let Some(lt) = t
-                .id
-                .as_deref()
-                .and_then(|id| self.catalog.get(self.revision_in_lineage(id, lin)))
+            if let Some(lt) =
+                t.id.as_deref()
+                    .and_then(|id| self.catalog.get(self.revision_in_lineage(id, lin)))
                 && !ids.contains(&lt.id)
             {
                 ids.push(lt.id.clone());

@@ -114,19 +114,22 @@ impl Pack {
                         ));
                     }
                 }
+                let obligations: BTreeSet<&str> = ds
+                    .iter()
+                    .flat_map(|d| &d.obligations)
+                    .map(|o| o.rule_id.as_str())
+                    .collect();
                 for id in &t.expect.excludes {
                     if failing.contains(id.as_str()) {
                         failures.push(format!("expected `{id}` not to fail, but it did"));
                     }
+                    if obligations.contains(id.as_str()) {
+                        failures.push(format!("expected no obligation `{id}`, but it applies"));
+                    }
                 }
                 if let Some(exp) = &t.expect.obligations {
                     let exp: BTreeSet<&str> = exp.iter().map(String::as_str).collect();
-                    let got: BTreeSet<&str> = ds
-                        .iter()
-                        .flat_map(|d| &d.obligations)
-                        .map(|o| o.rule_id.as_str())
-                        .collect();
-                    compare_sets("obligations", &exp, &got, &mut failures);
+                    compare_sets("obligations", &exp, &obligations, &mut failures);
                 }
                 if let Some(c) = &t.expect.chosen
                     && !ds
