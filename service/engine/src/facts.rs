@@ -128,11 +128,10 @@ pub struct TermFacts {
     pub non_production: bool,
     /// 0 when there is none.
     pub mau_threshold: i64,
-    /// When the user count is taken: `release_date` (the month before the licence
-    /// version's release), `ongoing`, or `""`.
-    pub mau_measured_at: String,
-    /// Which use the thresholds cap: `all` or `commercial`.
-    pub thresholds_apply_to: String,
+    /// Users are counted in the month before the licence version's release date.
+    pub mau_at_release: bool,
+    /// The thresholds cap commercial use only.
+    pub thresholds_commercial_only: bool,
     /// 0 when there is none.
     pub revenue_threshold_usd: i64,
     pub above_threshold: String,

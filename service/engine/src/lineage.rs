@@ -76,8 +76,8 @@ struct CompiledInference {
 pub struct ModelCatalog {
     models: Vec<(String, KnownModel)>,
     /// Family -> its publisher (`Meta`, `Google`...), when the family file names one.
-    publishers: HashMap<String, String>,
-    index: HashMap<String, usize>,
+    publishers: rustc_hash::FxHashMap<String, String>,
+    index: rustc_hash::FxHashMap<String, usize>,
     inference: Vec<CompiledInference>,
     names: PatternSet,
     tags: PatternSet,
@@ -130,11 +130,22 @@ struct PatternSet {
 }
 
 impl PatternSet {
-    fn build(patterns: Vec<(String, usize)>) -> Result<PatternSet, String> {
+    /// The patterns of one kind. Prose patterns are only ever searched one rule at a time
+    /// ([`PatternSet::first_match`]), so they get no set; like every pattern, each is
+    /// compiled on first use (its syntax was checked when the pack loaded).
+    fn build(patterns: Vec<(String, usize)>, prose: bool) -> Result<PatternSet, String> {
         if patterns.is_empty() {
             return Ok(PatternSet::default());
         }
         let sources: Vec<String> = patterns.iter().map(|(p, _)| p.clone()).collect();
+        if prose {
+            return Ok(PatternSet {
+                set: None,
+                owners: patterns.iter().map(|(_, o)| *o).collect(),
+                single: sources.iter().map(|_| OnceLock::new()).collect(),
+                sources,
+            });
+        }
         let build = |unicode: bool| {
             RegexSetBuilder::new(&sources)
                 .case_insensitive(true)
@@ -162,6 +173,25 @@ impl PatternSet {
             .as_ref()
             .map(|s| s.matches(hay.as_bytes()).into_iter().collect())
             .unwrap_or_default()
+    }
+
+    /// The text matched in `hay` by the first pattern of rule `rule` that matches, found
+    /// with that rule's own patterns: cheaper than the whole set on long prose, where only
+    /// the one or two rules that a name or tag already points to are asked.
+    fn first_match(&self, rule: usize, hay: &str) -> Option<String> {
+        self.owners
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| **o == rule)
+            .find_map(|(i, _)| {
+                let re = self
+                    .single
+                    .get(i)?
+                    .get_or_init(|| regex(self.sources.get(i)?));
+                re.as_ref()?
+                    .find(hay.as_bytes())
+                    .map(|m| String::from_utf8_lossy(m.as_bytes()).trim().to_string())
+            })
     }
 
     /// The text matched in `hay` by the first pattern of rule `rule` among `hits`.
@@ -221,12 +251,12 @@ impl ModelCatalog {
             }
         }
         let [names, tags, texts] = patterns;
-        for (slot, ps) in [
-            (&mut cat.names, names),
-            (&mut cat.tags, tags),
-            (&mut cat.texts, texts),
+        for (slot, ps, prose) in [
+            (&mut cat.names, names, false),
+            (&mut cat.tags, tags, false),
+            (&mut cat.texts, texts, true),
         ] {
-            match PatternSet::build(ps) {
+            match PatternSet::build(ps, prose) {
                 Ok(set) => *slot = set,
                 Err(e) => problems.push(e),
             }
@@ -253,17 +283,31 @@ impl ModelCatalog {
         }
     }
 
+    /// The index of a model id or alias, matched case-insensitively. Ids are short: they
+    /// are lower-cased on the stack, without allocating, when they fit.
+    fn position(&self, id: &str) -> Option<usize> {
+        let id = id.trim();
+        let mut buf = [0u8; 160];
+        match buf.get_mut(..id.len()) {
+            Some(b) => {
+                b.copy_from_slice(id.as_bytes());
+                b.make_ascii_lowercase();
+                std::str::from_utf8(b).ok().and_then(|k| self.index.get(k))
+            }
+            None => self.index.get(&id.to_ascii_lowercase()),
+        }
+        .copied()
+    }
+
     pub fn get(&self, id: &str) -> Option<&KnownModel> {
-        self.index
-            .get(&id.trim().to_ascii_lowercase())
-            .and_then(|&i| self.models.get(i))
+        self.position(id)
+            .and_then(|i| self.models.get(i))
             .map(|(_, m)| m)
     }
 
     pub fn family_of(&self, id: &str) -> Option<&str> {
-        self.index
-            .get(&id.trim().to_ascii_lowercase())
-            .and_then(|&i| self.models.get(i))
+        self.position(id)
+            .and_then(|i| self.models.get(i))
             .map(|(f, _)| f.as_str())
     }
 
@@ -451,14 +495,11 @@ pub fn resolve_declaring(
     let mut queue: VecDeque<(String, Relation, Source, i64, String)> = VecDeque::new();
     let mut named_by = root.clone();
 
-    let mut multimodal: BTreeSet<String> = BTreeSet::new();
-    let mut in_catalog_licenses: BTreeSet<String> = BTreeSet::new();
+    // Licences of catalog models (multimodal ones flagged), borrowed until the end.
+    let mut catalog_licenses: Vec<(&str, bool)> = Vec::new();
     if let Some(me) = cat.get(&rec.id) {
         lin.self_known = Some(me.id.clone());
-        in_catalog_licenses.insert(me.license.clone());
-        if me.modalities_in.len() > 1 {
-            multimodal.insert(me.license.clone());
-        }
+        catalog_licenses.push((&me.license, me.modalities_in.len() > 1));
         lin.relicensed = !me.revision_licenses.is_empty();
         lin.training_compute_flops = me.training_compute_flops;
         let key = me.id.to_ascii_lowercase();
@@ -525,10 +566,7 @@ pub fn resolve_declaring(
                 lin.training_compute_flops =
                     Some(lin.training_compute_flops.map_or(f, |x| x.max(f)));
             }
-            if m.modalities_in.len() > 1 {
-                multimodal.insert(m.license.clone());
-            }
-            in_catalog_licenses.insert(m.license.clone());
+            catalog_licenses.push((&m.license, m.modalities_in.len() > 1));
             lin.ancestors.push(Ancestor {
                 model: m.id.clone(),
                 license: Some(m.license.clone()),
@@ -589,8 +627,16 @@ pub fn resolve_declaring(
         }
     }
     lin.cycle = has_cycle(&edges);
-    lin.multimodal_licenses = multimodal.into_iter().collect();
-    lin.catalog_licenses = in_catalog_licenses.into_iter().collect();
+    catalog_licenses.sort_unstable();
+    catalog_licenses.dedup();
+    for (l, multimodal) in &catalog_licenses {
+        if *multimodal && lin.multimodal_licenses.last().is_none_or(|x| x != l) {
+            lin.multimodal_licenses.push(l.to_string());
+        }
+        if lin.catalog_licenses.last().is_none_or(|x| x != l) {
+            lin.catalog_licenses.push(l.to_string());
+        }
+    }
     lin
 }
 
@@ -672,8 +718,6 @@ fn infer(
     let name_hits = cat.names.matches(&name);
     let tag_hits: Vec<(&String, Vec<usize>)> =
         rec.tags.iter().map(|t| (t, cat.tags.matches(t))).collect();
-    // The prose is searched (one pass for every pattern) only when needed.
-    let mut text_hits: Option<Vec<usize>> = None;
     for (ri, r) in cat.inference.iter().enumerate() {
         if !rec.modalities_out.is_empty()
             && !r.modalities_out.is_empty()
@@ -705,8 +749,7 @@ fn infer(
         if evidence.is_empty() {
             continue;
         }
-        let hits = text_hits.get_or_insert_with(|| cat.texts.matches(&rec.prose));
-        if let Some(m) = cat.texts.matched(ri, hits, &rec.prose) {
+        if let Some(m) = cat.texts.first_match(ri, &rec.prose) {
             evidence.push(Evidence {
                 kind: "text".into(),
                 matched: m,

@@ -27,7 +27,7 @@ pub const COMPONENTS: &[(&str, u8, bool)] = &[
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ComponentStatus {
-    pub name: String,
+    pub name: &'static str,
     pub released: bool,
     pub license: Option<String>,
     /// Released under a licence the MOF counts as open.
@@ -42,22 +42,22 @@ pub struct Openness {
     pub mof_class_name: String,
     pub components: Vec<ComponentStatus>,
     /// Required components of the next class up that are missing or not open.
-    pub missing_for_next_class: Vec<String>,
+    pub missing_for_next_class: Vec<&'static str>,
 }
 
 /// Classifies. `released` lists (component, licence id) pairs; `is_open` tells whether
 /// a licence id counts as open.
-pub fn classify(released: &[(String, Option<String>)], is_open: impl Fn(&str) -> bool) -> Openness {
+pub fn classify(released: &[(&str, Option<&str>)], is_open: impl Fn(&str) -> bool) -> Openness {
     let components: Vec<ComponentStatus> = COMPONENTS
         .iter()
-        .map(|(name, _, _)| {
-            let found = released.iter().find(|(n, _)| n == name);
-            let license = found.and_then(|(_, l)| l.clone());
+        .map(|&(name, _, _)| {
+            let found = released.iter().find(|(n, _)| *n == name);
+            let license = found.and_then(|(_, l)| *l);
             ComponentStatus {
-                name: name.to_string(),
+                name,
                 released: found.is_some(),
-                open: license.as_deref().is_some_and(&is_open),
-                license,
+                open: license.is_some_and(&is_open),
+                license: license.map(str::to_string),
             }
         })
         .collect();
@@ -84,7 +84,7 @@ pub fn classify(released: &[(String, Option<String>)], is_open: impl Fn(&str) ->
             .iter()
             .zip(&components)
             .filter(|((_, c, optional), st)| *c >= next && !*optional && !st.open)
-            .map(|((n, _, _), _)| n.to_string())
+            .map(|((n, _, _), _)| *n)
             .collect()
     };
     let mof_class_name = match mof_class {

@@ -438,12 +438,12 @@ fn read_body(body: &str, rec: &mut ModelRecord) -> Option<String> {
 /// A heading that opens a licence section ("License", "Licence", "Licensing", "Terms of
 /// use"); not a longer heading that only mentions licences in passing.
 fn is_license_heading(h: &str) -> bool {
-    let h = clean_heading(h).to_ascii_lowercase();
-    h.len() <= 40
-        && (h.contains("license")
-            || h.contains("licence")
-            || h.contains("licensing")
-            || h.contains("terms of use"))
+    let contains = |needle: &str| {
+        h.as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+    };
+    h.trim().len() <= 60 && (contains("licen") || contains("terms of use"))
 }
 
 /// The text of an HTML heading line (`<h2>Uses</h2>`); checked without allocating,

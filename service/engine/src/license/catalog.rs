@@ -1,9 +1,9 @@
 //! The licence catalog: facts about each licence, one YAML file per licence in
 //! `rules/licenses/`.
 
+use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -21,6 +21,21 @@ pub enum Category {
 }
 
 impl Category {
+    /// The catalog spelling (`responsible-ai`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::PublicDomain => "public-domain",
+            Category::Permissive => "permissive",
+            Category::WeakCopyleft => "weak-copyleft",
+            Category::Copyleft => "copyleft",
+            Category::ResponsibleAi => "responsible-ai",
+            Category::NoDerivatives => "no-derivatives",
+            Category::Proprietary => "proprietary",
+            Category::NonCommercial => "non-commercial",
+            Category::ResearchOnly => "research-only",
+        }
+    }
+
     /// How restrictive the category is: a derivative whose declared licence ranks
     /// lower than its base's is "more permissive than its base".
     pub fn restrictiveness(self) -> u8 {
@@ -46,6 +61,18 @@ pub enum Commercial {
     /// Any commercial use needs the licensor's prior (written) permission.
     Permission,
     Prohibited,
+}
+
+impl Commercial {
+    /// The catalog spelling (`allowed`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Commercial::Allowed => "allowed",
+            Commercial::Conditional => "conditional",
+            Commercial::Permission => "permission",
+            Commercial::Prohibited => "prohibited",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -173,6 +200,8 @@ pub struct Catalog {
     by_alias: HashMap<String, usize>,
     by_spdx: HashMap<String, usize>,
     mentions: super::mentions::Mentions,
+    /// Ids of the licences some entry is a later revision of.
+    revised: FxHashSet<String>,
 }
 
 /// Folds a licence spelling for alias lookup: lowercase, trimmed, runs of whitespace,
@@ -189,7 +218,11 @@ pub fn fold(s: &str) -> String {
             out.push(' ');
         }
         sep = false;
-        out.extend(ch.to_lowercase());
+        if ch.is_ascii() {
+            out.push(ch.to_ascii_lowercase());
+        } else {
+            out.extend(ch.to_lowercase());
+        }
     }
     out
 }
@@ -239,6 +272,10 @@ impl Catalog {
             }
         }
         cat.mentions = super::mentions::Mentions::build(&entries);
+        cat.revised = entries
+            .iter()
+            .filter_map(|e| e.revision_of.clone())
+            .collect();
         for (i, e) in entries.iter().enumerate() {
             if let Some(r) = &e.revision_of
                 && !entries
@@ -293,6 +330,11 @@ impl Catalog {
     /// Licences named in prose and links (see [`super::mentions`]).
     pub fn mentions(&self) -> &super::mentions::Mentions {
         &self.mentions
+    }
+
+    /// Whether a later revision of licence `id` is in the catalog.
+    pub fn has_revisions(&self, id: &str) -> bool {
+        !self.revised.is_empty() && self.revised.contains(id)
     }
 
     /// The catalog id of the licence family an entry belongs to: its own id, or the id

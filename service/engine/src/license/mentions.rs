@@ -13,7 +13,8 @@
 //! 2.0", "CC BY-NC 4.0"). Bare model names ("Llama 3.1") are not licence names.
 
 use super::catalog::{LicenseTerms, fold};
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// A licence named in prose.
@@ -59,16 +60,27 @@ fn is_licence_name(folded: &str, spdx_listed: bool) -> bool {
 /// `/`; lower case; Hugging Face `resolve`/`raw` file addresses as `blob`.
 pub fn normalize_link(url: &str) -> String {
     let u = url.trim();
-    let u = u.split_once("://").map_or(u, |(_, rest)| rest);
+    let u = find(u, "://").and_then(|i| u.get(i + 3..)).unwrap_or(u);
     let u = u.split(['?', '#']).next().unwrap_or("");
     let u = u.strip_prefix("www.").unwrap_or(u);
     let mut u = u.trim_end_matches('/').to_ascii_lowercase();
     if u.starts_with("huggingface.co/") {
-        u = u
-            .replacen("/resolve/", "/blob/", 1)
-            .replacen("/raw/", "/blob/", 1);
+        for kind in ["/resolve/", "/raw/"] {
+            if let Some(i) = find(&u, kind) {
+                u.replace_range(i..i + kind.len(), "/blob/");
+                break;
+            }
+        }
     }
     u
+}
+
+/// The byte offset of the first `needle` in `hay`: a plain scan, cheaper than `str::find`
+/// for the short texts and needles here.
+fn find(hay: &str, needle: &str) -> Option<usize> {
+    hay.as_bytes()
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
 }
 
 impl Mentions {
@@ -112,6 +124,7 @@ impl Mentions {
             .unzip();
         let matcher = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .ok();
         // Longest prefix first, so that the most specific address wins.
@@ -129,11 +142,15 @@ impl Mentions {
 
     /// The catalog licence a link names, by the catalog's own addresses.
     pub fn link(&self, url: &str) -> Option<&str> {
-        let n = normalize_link(url);
+        self.normalized_link(&normalize_link(url))
+    }
+
+    /// [`Mentions::link`] for an address already passed through [`normalize_link`].
+    pub fn normalized_link(&self, n: &str) -> Option<&str> {
         if n.is_empty() {
             return None;
         }
-        if let Some(id) = self.exact.get(&n) {
+        if let Some(id) = self.exact.get(n) {
             return Some(id);
         }
         self.prefixes
@@ -149,32 +166,53 @@ impl Mentions {
     /// naming it), in order of appearance. Sentences about code, software or data only
     /// are skipped: a code repository under MIT does not contradict a model licence.
     pub fn in_prose(&self, text: &str) -> Vec<ProseMention> {
+        self.in_prose_except(text, |_| false)
+    }
+
+    /// [`Mentions::in_prose`] without the licences `known` accepts (the declared ones):
+    /// the text is folded and searched once, and sentences are cut out only around the
+    /// licences that remain, so a section that restates the declared licence costs one
+    /// pass.
+    pub fn in_prose_except(&self, text: &str, known: impl Fn(&str) -> bool) -> Vec<ProseMention> {
         let Some(m) = &self.matcher else {
             return Vec::new();
         };
+        let plain: Cow<'_, str> = if find(text, "](").is_some()
+            || find(text, "://").is_some()
+            || text.contains(['[', ']', '*', '`', '_'])
+        {
+            Cow::Owned(strip_links(text))
+        } else {
+            Cow::Borrowed(text)
+        };
+        let folded = fold(&plain);
+        let bytes = folded.as_bytes();
+        // Byte offsets in `plain`, made only once a licence to report is found.
+        let mut at: Option<Vec<u32>> = None;
         let mut out: Vec<ProseMention> = Vec::new();
-        for sentence in sentences(&strip_links(text)) {
-            let folded = fold(&sentence);
-            if !about_the_model(&folded) {
+        for hit in m.find_iter(&folded) {
+            let before = hit.start().checked_sub(1).and_then(|i| bytes.get(i));
+            let after = bytes.get(hit.end());
+            let boundary = |b: Option<&u8>| b.is_none_or(|c| !c.is_ascii_alphanumeric());
+            if !boundary(before) || !boundary(after) {
                 continue;
             }
-            let bytes = folded.as_bytes();
-            for hit in m.find_iter(&folded) {
-                let before = hit.start().checked_sub(1).and_then(|i| bytes.get(i));
-                let after = bytes.get(hit.end());
-                let boundary = |b: Option<&u8>| b.is_none_or(|c| !c.is_ascii_alphanumeric());
-                if !boundary(before) || !boundary(after) {
-                    continue;
-                }
-                let Some(id) = self.owners.get(hit.pattern().as_usize()) else {
-                    continue;
-                };
-                if !out.iter().any(|x| &x.id == id) {
-                    out.push(ProseMention {
-                        id: id.clone(),
-                        sentence: bounded(&sentence),
-                    });
-                }
+            let Some(id) = self.owners.get(hit.pattern().as_usize()) else {
+                continue;
+            };
+            if known(id) || out.iter().any(|x| &x.id == id) {
+                continue;
+            }
+            let at = at.get_or_insert_with(|| fold_mapped(&plain).1);
+            let Some(&pos) = at.get(hit.start()) else {
+                continue;
+            };
+            let sentence = sentence_around(&plain, pos as usize);
+            if about_the_model(&fold(sentence)) {
+                out.push(ProseMention {
+                    id: id.clone(),
+                    sentence: bounded(&sentence.split_whitespace().collect::<Vec<_>>().join(" ")),
+                });
             }
         }
         out
@@ -204,59 +242,111 @@ pub fn links_in(text: &str) -> Vec<String> {
     out
 }
 
-/// The text with link targets removed (`[MIT license](https://…)` -> `MIT license`) and
-/// bare addresses dropped, so that addresses are not read as prose.
+/// The text with link targets removed (`[MIT license](https://…)` -> `MIT license`),
+/// bare addresses dropped and Markdown emphasis marks blanked, so that addresses are not
+/// read as prose; line ends are kept.
 fn strip_links(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(i) = rest.find("](") {
-        let (head, tail) = rest.split_at(i);
-        out.push_str(head);
-        match tail.find(')') {
-            Some(j) => rest = tail.get(j + 1..).unwrap_or(""),
-            None => {
-                rest = "";
+    loop {
+        let link = find(rest, "](");
+        let bare = find(rest, "://");
+        match (link, bare) {
+            (Some(i), b) if b.is_none_or(|b| i < b) => {
+                push_plain(&mut out, rest.get(..i).unwrap_or(""));
+                let tail = rest.get(i + 2..).unwrap_or("");
+                rest = tail.find(')').and_then(|j| tail.get(j + 1..)).unwrap_or("");
+            }
+            (_, Some(b)) => {
+                // Drop the whole word that holds the address.
+                let head = rest.get(..b).unwrap_or("");
+                let start = head.rfind(char::is_whitespace).map_or(0, |k| k + 1);
+                push_plain(&mut out, head.get(..start).unwrap_or(""));
+                let tail = rest.get(b..).unwrap_or("");
+                let end = tail.find(char::is_whitespace).unwrap_or(tail.len());
+                rest = tail.get(end..).unwrap_or("");
+            }
+            _ => {
+                push_plain(&mut out, rest);
+                return out;
             }
         }
     }
-    out.push_str(rest);
-    out.replace(['[', ']', '*', '`', '_'], " ")
-        .split_whitespace()
-        .filter(|w| !w.contains("://"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
-/// Sentences of a text: split at `. `, `; `, `! `, `? ` and line ends; empty ones dropped.
-fn sentences(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        cur.push(c);
-        if matches!(c, '.' | ';' | '!' | '?') && chars.peek().is_none_or(|n| n.is_whitespace()) {
-            let s = cur.trim().to_string();
-            if !s.is_empty() {
-                out.push(s);
-            }
-            cur.clear();
+fn push_plain(out: &mut String, s: &str) {
+    let mut rest = s;
+    while let Some(i) = rest.find(['[', ']', '*', '`', '_']) {
+        out.push_str(rest.get(..i).unwrap_or(""));
+        out.push(' ');
+        rest = rest.get(i + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
+}
+
+/// `fold` of a whole text, with the byte offset in `text` of each byte of the result.
+fn fold_mapped(text: &str) -> (String, Vec<u32>) {
+    let mut out = String::with_capacity(text.len());
+    let mut at = Vec::with_capacity(text.len());
+    let mut sep = false;
+    for (i, ch) in text.char_indices() {
+        if ch.is_whitespace() || ch == '_' || ch == '-' {
+            sep = true;
+            continue;
+        }
+        if sep && !out.is_empty() {
+            out.push(' ');
+            at.push(i as u32);
+        }
+        sep = false;
+        if ch.is_ascii() {
+            out.push(ch.to_ascii_lowercase());
+            at.push(i as u32);
+            continue;
+        }
+        for l in ch.to_lowercase() {
+            let before = out.len();
+            out.push(l);
+            at.extend(std::iter::repeat_n(i as u32, out.len() - before));
         }
     }
-    let s = cur.trim().to_string();
-    if !s.is_empty() {
-        out.push(s);
-    }
-    out
+    (out, at)
+}
+
+/// Whether a sentence ends after the character at byte `i` of `text`.
+fn ends_sentence(text: &str, i: usize, c: char) -> bool {
+    c == '\n'
+        || (matches!(c, '.' | ';' | '!' | '?')
+            && text
+                .get(i + c.len_utf8()..)
+                .and_then(|r| r.chars().next())
+                .is_none_or(char::is_whitespace))
+}
+
+/// The sentence of `text` that holds byte `pos`, trimmed.
+fn sentence_around(text: &str, pos: usize) -> &str {
+    let head = text.get(..pos).unwrap_or("");
+    let start = head
+        .char_indices()
+        .rev()
+        .find(|&(i, c)| ends_sentence(text, i, c))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let tail = text.get(pos..).unwrap_or("");
+    let end = tail
+        .char_indices()
+        .find(|&(i, c)| ends_sentence(text, pos + i, c))
+        .map_or(text.len(), |(i, c)| pos + i + c.len_utf8());
+    text.get(start..end).unwrap_or("").trim()
 }
 
 /// Whether a folded sentence may be about the model: not when it speaks only of code,
 /// software or data.
 fn about_the_model(folded: &str) -> bool {
-    let words: Vec<&str> = folded
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let has = |ws: &[&str]| words.iter().any(|w| ws.contains(w));
+    let has = |ws: &[&str]| {
+        folded
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| ws.contains(&w))
+    };
     let model = has(&[
         "model",
         "models",
@@ -311,14 +401,22 @@ mod tests {
 
     #[test]
     fn sentences_and_scope() {
-        let s = sentences("This code repository is MIT. The weights are CC BY-NC 4.0.\nData: CC0");
-        assert_eq!(s.len(), 3);
-        assert!(!about_the_model(&fold(&s[0])));
-        assert!(about_the_model(&fold(&s[1])));
-        assert!(!about_the_model(&fold(&s[2])));
+        let t = "This code repository is MIT. The weights are CC BY-NC 4.0\nData: CC0";
+        assert_eq!(sentence_around(t, 3), "This code repository is MIT.");
+        assert_eq!(sentence_around(t, 40), "The weights are CC BY-NC 4.0");
+        assert_eq!(sentence_around(t, t.len() - 1), "Data: CC0");
+        assert!(!about_the_model(&fold("This code repository is MIT.")));
+        assert!(about_the_model(&fold("The weights are CC BY-NC 4.0")));
+        assert!(!about_the_model(&fold("Data: CC0")));
         assert!(about_the_model(&fold(
             "Falcon-7B is made available under the Apache 2.0 license."
         )));
+        for t in ["  Ab  C-d_ ", "-x", "ÄÖ İstanbul — CC BY-NC 4.0\n", ""] {
+            assert_eq!(fold_mapped(t).0, fold(t), "{t:?}");
+        }
+        let (f, at) = fold_mapped("Ab  C-d");
+        assert_eq!(f, "ab c d");
+        assert_eq!(at, [0, 1, 4, 4, 6, 6]);
     }
 
     #[test]
@@ -329,6 +427,6 @@ mod tests {
             links_in(t),
             vec!["https://x.example/LICENSE", "https://y.example/a"]
         );
-        assert_eq!(strip_links(t), "Licensed under the MIT license. See");
+        assert_eq!(strip_links(t), "Licensed under the  MIT license. See ");
     }
 }

@@ -14,6 +14,7 @@ use crate::lineage::{self, Lineage, Source};
 use crate::openness;
 use crate::record::ModelRecord;
 use crate::record::{DeclaredLicense, LicenseScope};
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 /// The engine's version, pinned in every decision.
@@ -164,7 +165,7 @@ impl Pack {
     ) -> Decision {
         let Prepared {
             ctx,
-            declared,
+            mut declared,
             lin,
             inherited,
             model,
@@ -174,14 +175,23 @@ impl Pack {
             alternatives,
         } = self.prepare(rec, ancestors, ctx, now_unix);
         let mut runs: Vec<AltRun> = Vec::with_capacity(alternatives.len());
-        for alt in &alternatives {
+        let mut shared = Some(SharedFacts {
+            declared: std::mem::take(&mut declared.facts),
+            inherited,
+            lineage: lineage_base,
+        });
+        for (i, alt) in alternatives.iter().enumerate() {
+            let this = if i + 1 == alternatives.len() {
+                shared.take()
+            } else {
+                shared.clone()
+            };
             let (license, lineage_f) = self.license_facts(
                 rec,
                 alt,
                 alternatives.len(),
-                &declared,
-                &inherited,
-                &lineage_base,
+                declared.conflicting,
+                this.unwrap_or_default(),
                 &lin,
             );
             let (openness, openness_f) = self.openness(rec, &license);
@@ -363,9 +373,12 @@ impl Pack {
                     rec,
                     alt,
                     alternatives.len(),
-                    &declared,
-                    &inherited,
-                    &lineage_base,
+                    declared.conflicting,
+                    SharedFacts {
+                        declared: declared.facts.clone(),
+                        inherited: inherited.clone(),
+                        lineage: lineage_base.clone(),
+                    },
                     &lin,
                 );
                 let (_, openness) = self.openness(rec, &license);
@@ -455,12 +468,12 @@ impl Pack {
             }
             _ => &rec.licenses,
         };
-        let mut items: Vec<(DeclaredLicense, Option<String>, Expr)> = declarations
+        let mut items: Vec<(Cow<'_, DeclaredLicense>, Option<String>, Expr)> = declarations
             .iter()
             .map(|d| {
                 let expr =
                     resolve_declared_value(&d.value, d.license_name.as_deref(), &self.catalog, amb);
-                (d.clone(), None, expr)
+                (Cow::Borrowed(d), None, expr)
             })
             .collect();
         if !declarations.is_empty() {
@@ -477,7 +490,7 @@ impl Pack {
                     scope: LicenseScope::Whole,
                     source: Some(source),
                 };
-                items.push((d, Some(evidence), expr));
+                items.push((Cow::Owned(d), Some(evidence), expr));
             }
         }
         let mut out = Vec::with_capacity(items.len());
@@ -504,13 +517,13 @@ impl Pack {
                 evidence: evidence.clone().unwrap_or_default(),
             });
             out.push(DeclaredOut {
-                raw: d.value,
-                license_name: d.license_name,
-                license_link: d.license_link,
+                raw: d.value.clone(),
+                license_name: d.license_name.clone(),
+                license_link: d.license_link.clone(),
                 id,
                 spdx,
                 resolution: resolution.as_str().to_string(),
-                source: d.source,
+                source: d.source.clone(),
                 evidence,
             });
             exprs.push(expr);
@@ -553,21 +566,23 @@ impl Pack {
         rec: &ModelRecord,
         named: &mut Vec<String>,
     ) -> Vec<(String, String, String)> {
+        use crate::license::mentions::{links_in, normalize_link};
         let mut found = Vec::new();
         let mentions = self.catalog.mentions();
+        let cat = &self.catalog;
+        let same = |a: &str, b: &str| a == b || cat.family_id(a) == cat.family_id(b);
         let mut add = |id: &str, source: &str, evidence: &str, named: &mut Vec<String>| {
-            let family = self.catalog.family_id(id);
-            if named.iter().any(|n| self.catalog.family_id(n) == family) {
-                return;
+            if !named.iter().any(|n| same(n, id)) {
+                named.push(id.to_string());
+                found.push((id.to_string(), source.to_string(), evidence.to_string()));
             }
-            named.push(id.to_string());
-            found.push((id.to_string(), source.to_string(), evidence.to_string()));
         };
         let link_licence = |url: &str| -> Option<String> {
-            if let Some(id) = mentions.link(url) {
-                return Some(id.to_string());
+            let n = normalize_link(url);
+            match mentions.normalized_link(&n) {
+                Some(id) => Some(id.to_string()),
+                None => self.model_license_file(&n),
             }
-            self.model_license_file(url)
         };
         let mut links: Vec<&str> = Vec::new();
         for d in &rec.licenses {
@@ -584,10 +599,11 @@ impl Pack {
         }
         if let Some(text) = rec.license_text.as_deref() {
             let source = "card section `License`";
-            for m in mentions.in_prose(text) {
+            let prose = mentions.in_prose_except(text, |id| named.iter().any(|n| same(n, id)));
+            for m in prose {
                 add(&m.id, source, &m.sentence, named);
             }
-            for l in crate::license::mentions::links_in(text) {
+            for l in links_in(text) {
                 if let Some(id) = link_licence(&l) {
                     add(&id, source, &l, named);
                 }
@@ -596,26 +612,34 @@ impl Pack {
         found
     }
 
-    /// The licence of a base-model catalog entry whose Hugging Face LICENSE file `url`
-    /// is (`huggingface.co/<org>/<name>/blob/<rev>/LICENSE…`); `None` for any other
-    /// address and for models whose licence changed across revisions.
-    fn model_license_file(&self, url: &str) -> Option<String> {
-        let n = crate::license::mentions::normalize_link(url);
+    /// The licence of a base-model catalog entry whose Hugging Face LICENSE file is at the
+    /// normalized address `n` (`huggingface.co/<org>/<name>/blob/<rev>/license…`); `None`
+    /// for any other address and for models whose licence changed across revisions.
+    fn model_license_file(&self, n: &str) -> Option<String> {
         let rest = n.strip_prefix("huggingface.co/")?;
-        let parts: Vec<&str> = rest.split('/').collect();
-        match parts.as_slice() {
-            [org, name, "blob", _, file] if file.starts_with("license") => {
-                let m = self.models.get(&format!("{org}/{name}"))?;
-                m.revision_licenses.is_empty().then(|| m.license.clone())
-            }
-            _ => None,
+        let mut parts = rest.split('/');
+        let (org, name, kind, _rev, file) = (
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+        );
+        if kind != "blob" || !file.starts_with("license") || parts.next().is_some() {
+            return None;
         }
+        // `org/name` is the start of `rest`.
+        let m = self.models.get(rest.get(..org.len() + 1 + name.len())?)?;
+        m.revision_licenses.is_empty().then(|| m.license.clone())
     }
 
     /// The revision of licence `id` the model's lineage carries: a model that declares
     /// `gemma` and derives from (or is) a Gemma 3 model is under the Gemma terms as Gemma 3
     /// is released (`gemma-2025-03-24`), not the earlier ones. `id` itself otherwise.
     fn revision_in_lineage<'a>(&'a self, id: &'a str, lin: &'a Lineage) -> &'a str {
+        if !self.catalog.has_revisions(id) {
+            return id;
+        }
         let own = lin
             .self_known
             .as_deref()
@@ -750,16 +774,23 @@ impl Pack {
     }
 
     #[allow(clippy::too_many_arguments)]
+    /// The licence and lineage facts of one alternative. `shared` is what every
+    /// alternative starts from, taken by value: the callers clone it for all alternatives
+    /// but the last (usually the only one).
     fn license_facts(
         &self,
         rec: &ModelRecord,
         alt: &[Term],
         n_alternatives: usize,
-        declared: &Declared,
-        inherited: &[TermFacts],
-        lineage_base: &LineageFacts,
+        conflicting: bool,
+        shared: SharedFacts,
         lin: &Lineage,
     ) -> (LicenseFacts, LineageFacts) {
+        let SharedFacts {
+            declared,
+            inherited,
+            mut lineage,
+        } = shared;
         let mut terms: Vec<TermFacts> = Vec::with_capacity(alt.len() + inherited.len());
         let mut ids = Vec::with_capacity(alt.len());
         for t in alt {
@@ -797,7 +828,7 @@ impl Pack {
         let inherited_ids: Vec<String> = inherited.iter().map(|t| t.id.clone()).collect();
         for t in inherited {
             if !ids.contains(&t.id) {
-                terms.push(t.clone());
+                terms.push(t);
             }
         }
         let chosen = alt
@@ -805,13 +836,12 @@ impl Pack {
             .map(|t| t.id.clone().unwrap_or_else(|| t.raw.clone()))
             .collect::<Vec<_>>()
             .join(" AND ");
-        let mut lineage = lineage_base.clone();
         lineage.more_permissive = more_permissive;
         (
             LicenseFacts {
                 status: status.into(),
-                declared: declared.facts.clone(),
-                conflicting: declared.conflicting,
+                declared,
+                conflicting,
                 chosen,
                 alternatives: n_alternatives as i64,
                 ids,
@@ -828,37 +858,45 @@ impl Pack {
         license: &LicenseFacts,
     ) -> (openness::Openness, OpennessFacts) {
         let amb = &self.manifest.ambiguous_license_ids;
-        let released: Vec<(String, Option<String>)> = if !rec.openness.is_empty() {
-            rec.openness
+        // Components and their licence ids: those the document lists (MOF), else every
+        // licence that applies to the weights (declared and inherited) for the components
+        // a card shows.
+        let listed: Vec<(&str, Option<String>)> = rec
+            .openness
+            .iter()
+            .map(|c| {
+                let id = c.license.as_deref().map(|l| {
+                    resolve_term(l, &self.catalog, amb)
+                        .id
+                        .unwrap_or_else(|| l.to_string())
+                });
+                (c.name.as_str(), id)
+            })
+            .collect();
+        let lic: Option<String> = (rec.openness.is_empty() && !license.ids.is_empty()).then(|| {
+            license
+                .terms
                 .iter()
-                .map(|c| {
-                    let id = c.license.as_deref().map(|l| {
-                        resolve_term(l, &self.catalog, amb)
-                            .id
-                            .unwrap_or_else(|| l.to_string())
-                    });
-                    (c.name.clone(), id)
-                })
-                .collect()
+                .map(|t| t.id.as_str())
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        });
+        let released: Vec<(&str, Option<&str>)> = if !rec.openness.is_empty() {
+            listed.iter().map(|(n, l)| (*n, l.as_deref())).collect()
         } else {
-            // Every licence that applies to the weights: declared and inherited.
-            let ids: Vec<&str> = license.terms.iter().map(|t| t.id.as_str()).collect();
-            let lic = (!license.ids.is_empty()).then(|| ids.join(" AND "));
-            let mut v = vec![
-                ("model_parameters_final".to_string(), lic.clone()),
-                ("model_card".to_string(), lic.clone()),
-            ];
+            let lic = lic.as_deref();
+            let mut v = vec![("model_parameters_final", lic), ("model_card", lic)];
             if rec.library.is_some() {
-                v.push(("model_architecture".into(), lic.clone()));
+                v.push(("model_architecture", lic));
             }
             if rec.sections.training_data {
-                v.push(("data_card".into(), lic.clone()));
+                v.push(("data_card", lic));
             }
             if rec.sections.evaluation || !rec.eval_results.is_empty() {
-                v.push(("evaluation_results".into(), lic.clone()));
+                v.push(("evaluation_results", lic));
             }
             if rec.tags.iter().any(|t| t.starts_with("arxiv:")) {
-                v.push(("technical_report".into(), None));
+                v.push(("technical_report", None));
             }
             v
         };
@@ -868,7 +906,7 @@ impl Pack {
         };
         // Components mostly share one licence: look each distinct one up once.
         let mut known: Vec<(&str, bool)> = Vec::with_capacity(2);
-        for l in released.iter().filter_map(|(_, l)| l.as_deref()) {
+        for l in released.iter().filter_map(|(_, l)| *l) {
             if !known.iter().any(|(k, _)| *k == l) {
                 known.push((l, is_open(l)));
             }
@@ -888,15 +926,19 @@ impl Pack {
                 .components
                 .iter()
                 .filter(|c| c.released)
-                .map(|c| c.name.clone())
+                .map(|c| c.name.to_string())
                 .collect(),
             open: o
                 .components
                 .iter()
                 .filter(|c| c.open)
-                .map(|c| c.name.clone())
+                .map(|c| c.name.to_string())
                 .collect(),
-            missing_for_next_class: o.missing_for_next_class.clone(),
+            missing_for_next_class: o
+                .missing_for_next_class
+                .iter()
+                .map(|n| n.to_string())
+                .collect(),
             osi_open: all(|t| t.osi_approved),
             osaid_compatible: all(|t| t.osaid_compatible),
         };
@@ -1072,6 +1114,14 @@ struct Prepared {
     alternatives: Vec<Vec<Term>>,
 }
 
+/// The facts every licence alternative starts from.
+#[derive(Clone, Default)]
+struct SharedFacts {
+    declared: Vec<DeclaredFacts>,
+    inherited: Vec<TermFacts>,
+    lineage: LineageFacts,
+}
+
 struct Declared {
     out: Vec<DeclaredOut>,
     facts: Vec<DeclaredFacts>,
@@ -1161,14 +1211,14 @@ pub(crate) fn term_facts(t: &LicenseTerms, origin: &str, via: &str) -> TermFacts
         name: t.name.clone(),
         origin: origin.into(),
         via: via.into(),
-        category: serde_plain(&t.category),
+        category: t.category.as_str().to_string(),
         restrictiveness: i64::from(t.category.restrictiveness()),
-        commercial: serde_plain(&t.commercial),
+        commercial: t.commercial.as_str().to_string(),
         research_only: t.research_only,
         non_production: t.non_production,
         mau_threshold: t.thresholds.monthly_active_users.unwrap_or(0),
-        mau_measured_at: t.thresholds.mau_measured_at.clone().unwrap_or_default(),
-        thresholds_apply_to: t.thresholds.applies_to.clone(),
+        mau_at_release: t.thresholds.mau_measured_at.as_deref() == Some("release_date"),
+        thresholds_commercial_only: t.thresholds.applies_to == "commercial",
         revenue_threshold_usd: t.thresholds.annual_revenue_usd.unwrap_or(0),
         above_threshold: t.thresholds.above_threshold.clone().unwrap_or_default(),
         aup_url: t
