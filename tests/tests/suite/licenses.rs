@@ -193,6 +193,13 @@ fn licence_section_names_a_conflicting_licence_with_the_sentence_as_evidence() {
         .find(|f| f.rule_id == "license-conflicting-declarations")
         .unwrap();
     assert_eq!(f.result, RuleResult::Fail);
+    assert!(
+        f.message.contains(
+            "at card section `License`: “The model weights are released under CC BY-NC 4.0"
+        ),
+        "{}",
+        f.message
+    );
     let ev = serde_json::to_string(&f.evidence).unwrap();
     assert!(
         ev.contains("The model weights are released under CC BY-NC 4.0"),
