@@ -175,38 +175,31 @@ impl PatternSet {
             .unwrap_or_default()
     }
 
+    /// The text pattern `i` matches first in `hay` (its regex compiled on first use).
+    fn find(&self, i: usize, hay: &str) -> Option<String> {
+        let re = self
+            .single
+            .get(i)?
+            .get_or_init(|| regex(self.sources.get(i)?));
+        re.as_ref()?
+            .find(hay.as_bytes())
+            .map(|m| String::from_utf8_lossy(m.as_bytes()).trim().to_string())
+    }
+
     /// The text matched in `hay` by the first pattern of rule `rule` that matches, found
     /// with that rule's own patterns: cheaper than the whole set on long prose, where only
     /// the one or two rules that a name or tag already points to are asked.
     fn first_match(&self, rule: usize, hay: &str) -> Option<String> {
-        self.owners
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| **o == rule)
-            .find_map(|(i, _)| {
-                let re = self
-                    .single
-                    .get(i)?
-                    .get_or_init(|| regex(self.sources.get(i)?));
-                re.as_ref()?
-                    .find(hay.as_bytes())
-                    .map(|m| String::from_utf8_lossy(m.as_bytes()).trim().to_string())
-            })
+        (0..self.owners.len())
+            .filter(|&i| self.owners.get(i) == Some(&rule))
+            .find_map(|i| self.find(i, hay))
     }
 
     /// The text matched in `hay` by the first pattern of rule `rule` among `hits`.
     fn matched(&self, rule: usize, hits: &[usize], hay: &str) -> Option<String> {
         hits.iter()
             .filter(|&&i| self.owners.get(i) == Some(&rule))
-            .find_map(|&i| {
-                let re = self
-                    .single
-                    .get(i)?
-                    .get_or_init(|| regex(self.sources.get(i)?));
-                re.as_ref()?
-                    .find(hay.as_bytes())
-                    .map(|m| String::from_utf8_lossy(m.as_bytes()).trim().to_string())
-            })
+            .find_map(|&i| self.find(i, hay))
     }
 }
 
