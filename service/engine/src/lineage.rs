@@ -190,9 +190,11 @@ impl PatternSet {
     /// with that rule's own patterns: cheaper than the whole set on long prose, where only
     /// the one or two rules that a name or tag already points to are asked.
     fn first_match(&self, rule: usize, hay: &str) -> Option<String> {
-        (0..self.owners.len())
-            .filter(|&i| self.owners.get(i) == Some(&rule))
-            .find_map(|i| self.find(i, hay))
+        self.owners
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| **o == rule)
+            .find_map(|(i, _)| self.find(i, hay))
     }
 
     /// The text matched in `hay` by the first pattern of rule `rule` among `hits`.

@@ -965,3 +965,20 @@ fn spdx3_cyclic_and_exploding_licence_sets_fail_closed() {
         failing(&d)
     );
 }
+
+/// A schema violation that quotes a long value is reported short, with what is wrong
+/// still at its end.
+#[test]
+fn native_schema_error_on_a_long_value_is_short_and_says_why() {
+    let doc = serde_json::json!({
+        "id": "a/b",
+        "licenses": [{"value": "mit"}],
+        "license_text": "x".repeat(5000),
+    });
+    let e = parse_all(doc.to_string().as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("/license_text"), "{e}");
+    assert!(e.contains("is longer than 4096 characters"), "{e}");
+    assert!(e.len() < 600, "{} bytes: {e}", e.len());
+}

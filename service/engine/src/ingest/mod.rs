@@ -272,6 +272,18 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
+/// At most about `n` characters of `s`: its start and its end around an ellipsis, so that
+/// a schema message quoting a long value still ends with what is wrong with it.
+fn shorten_middle(s: &str, n: usize) -> String {
+    let len = s.chars().count();
+    if len <= n {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(n * 2 / 3).collect();
+    let tail: String = s.chars().skip(len - n / 3).collect();
+    format!("{head}…{tail}")
+}
+
 /// Line and column (1-based) of a byte offset.
 pub(crate) fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
     let before = bytes.get(..offset).unwrap_or(bytes);
@@ -420,13 +432,15 @@ pub(crate) fn validate(
         None => Ok(()),
         Some(err) => {
             let pointer = err.instance_path().to_string();
-            Err(IngestError::new(format, truncate(&err.to_string(), 300))
-                .at_pointer(if pointer.is_empty() {
-                    "/".to_string()
-                } else {
-                    pointer
-                })
-                .expected(what.to_string()))
+            Err(
+                IngestError::new(format, shorten_middle(&err.to_string(), 300))
+                    .at_pointer(if pointer.is_empty() {
+                        "/".to_string()
+                    } else {
+                        pointer
+                    })
+                    .expected(what.to_string()),
+            )
         }
     }
 }

@@ -37,16 +37,12 @@ pub fn from_value(
             obj.entry("revision").or_insert(rev.into());
         }
     }
-    if let Some(err) = schema.iter_errors(&value).next() {
-        let pointer = err.instance_path().to_string();
-        return Err(IngestError::new(F, err.to_string())
-            .at_pointer(if pointer.is_empty() {
-                "/".to_string()
-            } else {
-                pointer
-            })
-            .expected("a model record as described by rules/schemas/model.schema.json"));
-    }
+    super::validate(
+        F,
+        &value,
+        schema,
+        "a model record as described by rules/schemas/model.schema.json",
+    )?;
     let mut rec: ModelRecord = serde_json::from_value(value)
         .map_err(|e| IngestError::new(F, e.to_string()).expected("a model record"))?;
     rec.source_format = F.as_str().to_string();

@@ -177,14 +177,13 @@ impl Mentions {
         let Some(m) = &self.matcher else {
             return Vec::new();
         };
-        let plain: Cow<'_, str> = if find(text, "](").is_some()
-            || find(text, "://").is_some()
-            || text.contains(['[', ']', '*', '`', '_'])
-        {
-            Cow::Owned(strip_links(text))
-        } else {
-            Cow::Borrowed(text)
-        };
+        // Link targets and emphasis marks are removed only where there are any.
+        let plain: Cow<'_, str> =
+            if find(text, "://").is_some() || text.contains(['[', ']', '*', '`', '_']) {
+                Cow::Owned(strip_links(text))
+            } else {
+                Cow::Borrowed(text)
+            };
         let folded = fold(&plain);
         let bytes = folded.as_bytes();
         // Byte offsets in `plain`, made only once a licence to report is found.

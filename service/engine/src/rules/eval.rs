@@ -773,7 +773,6 @@ impl Pack {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     /// The licence and lineage facts of one alternative. `shared` is what every
     /// alternative starts from, taken by value: the callers clone it for all alternatives
     /// but the last (usually the only one).
