@@ -5,6 +5,9 @@
 //! the SHA-256 of the whole key is stored, and it is compared in constant time. A key
 //! belongs to one tenant and has one role; every request's tenant is its key's.
 
+/// The tenant of the first admin key, and of keys made without naming one.
+pub const DEFAULT_TENANT: &str = "default";
+
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
@@ -208,7 +211,7 @@ pub async fn create_first_admin_key(
     store: &crate::store::Store,
     now: i64,
 ) -> Result<Option<(GeneratedKey, crate::store::KeyRow)>, KeyCreateError> {
-    let (g, row, event) = new_key(crate::http::DEFAULT_TENANT, Role::Admin, None, None, now)?;
+    let (g, row, event) = new_key(DEFAULT_TENANT, Role::Admin, None, None, now)?;
     Ok(store
         .insert_first_key(&row, &event)
         .await?

@@ -1,5 +1,6 @@
 //! The command line: `check`, `pack test`, `pack lint`.
 
+use crate::app::evaluate::{Decide, decide};
 use crate::{hub, output, packdir};
 mod audit;
 mod keys;
@@ -420,11 +421,9 @@ pub fn build_context(a: &CheckArgs, use_categories: &[String]) -> Result<UseCont
     Ok(ctx)
 }
 
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+/// Now, to the second (as evaluations run).
+fn now_second() -> modelgate_engine::Timestamp {
+    crate::time::second_of(crate::time::now_micros())
 }
 
 fn check(
@@ -447,16 +446,25 @@ fn check(
         .parse_all(&bytes, a.format.format(), &opts)
         .map_err(|e| Failure::new(exit::DATA_ERR, e.to_string()))?;
     let digest = modelgate_engine::input_digest(&bytes, &ctx);
-    let now = now_unix();
+    let now = now_second();
     let waivers = read_waivers(a.waivers.as_deref())?;
-    let decisions: Vec<Decision> = pack.evaluate_document_waived(
-        &records,
-        &ctx,
-        now,
-        &digest,
-        &waivers,
-        a.model_ref.as_deref(),
-    );
+    // Each model of the document, with the others as its known ancestors.
+    let decisions: Vec<Decision> = (0..records.len())
+        .map(|i| {
+            let rec = &records[i];
+            decide(&Decide {
+                pack: &pack,
+                record: rec,
+                ancestors: &modelgate_engine::record::others(&records, i),
+                model_ref: a.model_ref.as_deref().unwrap_or(&rec.id),
+                profile: None,
+                context: &ctx,
+                input_digest: &digest,
+                waivers: &waivers,
+                now,
+            })
+        })
+        .collect();
     print_decisions(a, &decisions, &pack, &a.input, out)
 }
 
@@ -496,8 +504,9 @@ fn read_waivers(path: Option<&Path>) -> Result<Vec<modelgate_engine::waiver::Wai
     let entries: Vec<WaiverFileEntry> = serde_norway::from_slice(&bytes)
         .map_err(|e| Failure::new(exit::DATA_ERR, format!("{}: {e}", path.display())))?;
     let time = |what: &str, id: &str, t: &str| {
-        crate::time::parse_rfc3339_micros(t)
-            .map(|us| us.div_euclid(1_000_000))
+        crate::time::parse(t)
+            .ok()
+            .map(|t| crate::time::second_of(t.as_microsecond()))
             .ok_or_else(|| {
                 Failure::new(
                     exit::DATA_ERR,
@@ -557,6 +566,20 @@ fn print_decisions(
     })
 }
 
+/// The exit code of a Hub failure (each kind has its own).
+fn hub_exit(e: &hub::HubError) -> i32 {
+    use hub::HubError as E;
+    match e {
+        E::Usage(_) => exit::USAGE,
+        E::NotFound(_) => exit::NO_INPUT,
+        E::Malformed(_) | E::TooLarge(_) => exit::DATA_ERR,
+        E::Unavailable(_) => exit::UNAVAILABLE,
+        E::Protocol(_) => exit::PROTOCOL,
+        E::Denied(_) => exit::NO_PERM,
+        E::Internal(_) => exit::INTERNAL,
+    }
+}
+
 /// `check hf:<org>/<name>[@<revision>]`: fetch from the Hub, then evaluate with the
 /// fetched base models. The input digest is computed over [`hub::Fetch::digest_document`]
 /// (every fetched card with its exact commit) and the use context.
@@ -566,7 +589,7 @@ fn check_hub(
     out: &mut dyn std::io::Write,
     err: &mut dyn std::io::Write,
 ) -> Result<i32, Failure> {
-    let r = hub::HubRef::parse(&a.input).map_err(|e| Failure::new(e.exit_code(), e.message()))?;
+    let r = hub::HubRef::parse(&a.input).map_err(|e| Failure::new(hub_exit(&e), e.message()))?;
     if a.model_ref.is_some() {
         return Err(Failure::new(
             exit::USAGE,
@@ -590,9 +613,9 @@ fn check_hub(
         },
         env,
     )
-    .map_err(|e| Failure::new(e.exit_code(), e.message()))?;
+    .map_err(|e| Failure::new(hub_exit(&e), e.message()))?;
     let token = cfg.client.token.clone();
-    let fail = |e: hub::HubError| Failure::new(e.exit_code(), e.redacted(token.as_ref()));
+    let fail = |e: hub::HubError| Failure::new(hub_exit(&e), e.redacted(token.as_ref()));
     let hub = hub::Hub::new(cfg).map_err(fail)?;
     if hub.token_withheld() {
         let _ = writeln!(
@@ -610,17 +633,17 @@ fn check_hub(
     }
     let digest = modelgate_engine::input_digest(&fetched.digest_document(), &ctx);
     let waivers = read_waivers(a.waivers.as_deref())?;
-    let now = now_unix();
-    let applicable =
-        modelgate_engine::waiver::applicable(&waivers, &fetched.model.record.id, None, now);
-    let decision = pack.evaluate_waived(
-        &fetched.model.record,
-        &fetched.ancestor_records(),
-        &ctx,
-        now,
-        &digest,
-        &applicable,
-    );
+    let decision = decide(&Decide {
+        pack: &pack,
+        record: &fetched.model.record,
+        ancestors: &fetched.ancestor_records(),
+        model_ref: &fetched.model.record.id,
+        profile: None,
+        context: &ctx,
+        input_digest: &digest,
+        waivers: &waivers,
+        now: now_second(),
+    });
     let input = format!("hf:{}@{}", fetched.model.repo, fetched.model.sha);
     print_decisions(a, std::slice::from_ref(&decision), &pack, &input, out)
 }

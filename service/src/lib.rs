@@ -1,5 +1,6 @@
 //! modelgate: the service crate. All IO lives here; the engine is pure.
 
+pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod cli;

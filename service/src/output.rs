@@ -3,7 +3,7 @@
 use modelgate_engine::Decision;
 use modelgate_engine::Pack;
 use modelgate_engine::decision::{Citation, Verdict};
-use modelgate_engine::rules::eval::serde_plain;
+use modelgate_engine::facts::build::serde_plain;
 use modelgate_engine::rules::{Effect, RuleResult};
 use serde_json::json;
 

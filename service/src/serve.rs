@@ -3,12 +3,17 @@
 //! Precedence: flags > environment (`MODELGATE_*`, `DATABASE_URL`) > config file
 //! (`--config FILE`, YAML or JSON) > defaults.
 
-use crate::http::{self, AppState, Limits, Metrics, PackCache};
+use crate::app::App;
+use crate::app::packs::{PackCache, bootstrap};
+use crate::auth::DEFAULT_TENANT;
+use crate::http::{self, AppState, Limits, Metrics};
 use crate::store::{PoolConfig, Store};
 use clap::Args;
+use modelgate_engine::Pack;
 use serde::Deserialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 #[derive(Args, Debug, Default, Clone)]
 pub struct DbArgs {
@@ -333,7 +338,7 @@ pub async fn first_admin_key(store: &Store, data_dir: &std::path::Path) -> Resul
     std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
     let path = data_dir.join("admin.key");
-    let Some((key, row)) = crate::auth::create_first_admin_key(store, http::now_micros())
+    let Some((key, row)) = crate::auth::create_first_admin_key(store, crate::time::now_micros())
         .await
         .map_err(|e| e.to_string())?
     else {
@@ -359,6 +364,64 @@ pub async fn first_admin_key(store: &Store, data_dir: &std::path::Path) -> Resul
     Ok(())
 }
 
+/// What [`Application::build`] needs besides the store.
+pub struct Settings<'a> {
+    /// The audit log's signing key file (created when missing).
+    pub audit_key: &'a Path,
+    pub limits: Limits,
+    /// Requests per second per API key (0: no limit).
+    pub rate_limit: u32,
+}
+
+/// Everything the server runs on, built by [`Application::build`] for `serve` and for the
+/// test harness alike.
+pub struct Application {
+    pub state: actix_web::web::Data<AppState>,
+    /// The built-in pack, active for the default tenant.
+    pub pack: Arc<Pack>,
+    /// The audit log's sequencer and checkpointer.
+    pub sequencer: tokio::task::JoinHandle<()>,
+    /// The change listener (PostgreSQL only).
+    pub changes: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Application {
+    /// On a migrated store: the start-up checks (the service's queries are tenant-scoped),
+    /// the audit log's signing key, the built-in pack for the default tenant, the shared
+    /// state, the sequencer and the change listener.
+    pub async fn build(store: Store, s: Settings<'_>) -> Result<Application, String> {
+        store
+            .check_tenant_scope()
+            .await
+            .map_err(|e| e.to_string())?;
+        let signer = crate::audit::load_or_create_key(s.audit_key).map_err(|e| e.to_string())?;
+        let log = crate::audit::Log::new(signer);
+        let packs = PackCache::default();
+        let pack = bootstrap(&store, &packs, DEFAULT_TENANT, crate::time::now_micros())
+            .await
+            .map_err(|e| e.to_string())?;
+        let sequencer = log.spawn(store.clone());
+        let state = actix_web::web::Data::new(AppState {
+            app: App {
+                store,
+                packs,
+                tenants: Default::default(),
+                log,
+            },
+            metrics: Metrics::new().map_err(|e| e.to_string())?,
+            limits: s.limits,
+            access: http::auth::Access::new(s.rate_limit),
+        });
+        let changes = http::spawn_change_listener(state.clone());
+        Ok(Application {
+            state,
+            pack,
+            sequencer,
+            changes,
+        })
+    }
+}
+
 /// Opens and migrates the database, registers the built-in pack, serves until SIGTERM/SIGINT.
 /// Logs go through `tracing` (install a subscriber first: [`crate::telemetry::init`]).
 pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
@@ -369,28 +432,21 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
         )
     })?;
     store.migrate().await.map_err(|e| e.to_string())?;
-    store
-        .check_tenant_scope()
-        .await
-        .map_err(|e| e.to_string())?;
-    let signer = crate::audit::load_or_create_key(&cfg.audit_key).map_err(|e| e.to_string())?;
-    let log = crate::audit::Log::new(signer);
-    let packs = PackCache::default();
-    let pack = http::bootstrap(&store, &packs, http::DEFAULT_TENANT, http::now_micros())
-        .await
-        .map_err(|e| e.to_string())?;
+    let Application {
+        state,
+        pack,
+        sequencer,
+        changes,
+    } = Application::build(
+        store.clone(),
+        Settings {
+            audit_key: &cfg.audit_key,
+            limits: Limits::default(),
+            rate_limit: cfg.rate_limit,
+        },
+    )
+    .await?;
     first_admin_key(&store, &cfg.data_dir).await?;
-    let sequencer = log.spawn(store.clone());
-    let state = actix_web::web::Data::new(AppState {
-        store: store.clone(),
-        packs,
-        metrics: Metrics::new().map_err(|e| e.to_string())?,
-        limits: Limits::default(),
-        log,
-        access: http::auth::Access::new(cfg.rate_limit),
-        tenants: Default::default(),
-    });
-    let changes = http::spawn_change_listener(state.clone());
     let listener = std::net::TcpListener::bind(&cfg.bind)
         .map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;

@@ -81,7 +81,15 @@ fn bench_formats(c: &mut Criterion) {
         g.bench_function(format!("parse+evaluate/{name}"), |b| {
             b.iter(|| {
                 for r in pack.parse_all(black_box(bytes), None, &opts).unwrap() {
-                    black_box(pack.evaluate(&r, &ctx, T0, "bench"));
+                    black_box(modelgate_engine::evaluate(
+                        &modelgate_engine::Evaluation::new(
+                            &pack,
+                            &r,
+                            &ctx,
+                            modelgate_engine::time::from_unix(T0),
+                            "bench",
+                        ),
+                    ));
                 }
             })
         });
@@ -122,7 +130,15 @@ fn bench(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 for r in &records {
-                    black_box(pack.evaluate(black_box(r), &ctx, T0, "bench"));
+                    black_box(modelgate_engine::evaluate(
+                        &modelgate_engine::Evaluation::new(
+                            &pack,
+                            black_box(r),
+                            &ctx,
+                            modelgate_engine::time::from_unix(T0),
+                            "bench",
+                        ),
+                    ));
                 }
             })
         },
@@ -133,7 +149,15 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 for (_, bytes, opts) in &docs {
                     let r = pack.parse(black_box(bytes), None, opts).unwrap();
-                    black_box(pack.evaluate(&r, &ctx, T0, "bench"));
+                    black_box(modelgate_engine::evaluate(
+                        &modelgate_engine::Evaluation::new(
+                            &pack,
+                            &r,
+                            &ctx,
+                            modelgate_engine::time::from_unix(T0),
+                            "bench",
+                        ),
+                    ));
                 }
             })
         },
@@ -146,12 +170,30 @@ fn bench(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(1));
     for ((name, bytes, opts), rec) in docs.iter().zip(&records) {
         g.bench_function(format!("evaluate/{name}"), |b| {
-            b.iter(|| black_box(pack.evaluate(black_box(rec), &ctx, T0, "bench")))
+            b.iter(|| {
+                black_box(modelgate_engine::evaluate(
+                    &modelgate_engine::Evaluation::new(
+                        &pack,
+                        black_box(rec),
+                        &ctx,
+                        modelgate_engine::time::from_unix(T0),
+                        "bench",
+                    ),
+                ))
+            })
         });
         g.bench_function(format!("parse+evaluate/{name}"), |b| {
             b.iter(|| {
                 let r = pack.parse(black_box(bytes), None, opts).unwrap();
-                black_box(pack.evaluate(&r, &ctx, T0, "bench"))
+                black_box(modelgate_engine::evaluate(
+                    &modelgate_engine::Evaluation::new(
+                        &pack,
+                        &r,
+                        &ctx,
+                        modelgate_engine::time::from_unix(T0),
+                        "bench",
+                    ),
+                ))
             })
         });
     }

@@ -38,14 +38,30 @@ fn main() {
         if parse_too {
             for (b, o) in &docs {
                 if let Ok(r) = pack.parse(black_box(b), None, o) {
-                    verdicts += pack.evaluate(&r, &ctx, T0, "x").findings.len();
+                    verdicts += modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(
+                        &pack,
+                        &r,
+                        &ctx,
+                        modelgate_engine::time::from_unix(T0),
+                        "x",
+                    ))
+                    .findings
+                    .len();
                 }
             }
         } else {
             for r in &records {
-                verdicts += black_box(pack.evaluate(black_box(r), &ctx, T0, "x"))
-                    .findings
-                    .len();
+                verdicts += black_box(modelgate_engine::evaluate(
+                    &modelgate_engine::Evaluation::new(
+                        &pack,
+                        black_box(r),
+                        &ctx,
+                        modelgate_engine::time::from_unix(T0),
+                        "x",
+                    ),
+                ))
+                .findings
+                .len();
             }
         }
     }

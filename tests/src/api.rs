@@ -1,7 +1,8 @@
 //! The real server on a free port, over a fresh database, for the API suites.
 
 use crate::db::TestDb;
-use modelgate::http::{self, AppState, Limits, Metrics, PackCache};
+use modelgate::http::{self, Limits};
+use modelgate::serve::{Application, Settings};
 use serde_json::Value;
 
 pub struct TestServer {
@@ -68,35 +69,33 @@ impl TestServer {
 
     /// With a rate limit per key (0: none).
     pub async fn start_full(db: TestDb, limits: Limits, rate_limit: u32) -> TestServer {
-        let packs = PackCache::default();
-        http::bootstrap(&db.store, &packs, http::DEFAULT_TENANT, http::now_micros())
-            .await
-            .expect("bootstrap");
         let key_dir = tempfile::tempdir().expect("key directory");
-        let signer = modelgate::audit::load_or_create_key(&key_dir.path().join("audit-log.key"))
-            .expect("audit signing key");
-        let log = modelgate::audit::Log::new(signer);
-        let sequencer = log.spawn(db.store.clone());
-        let state = actix_web::web::Data::new(AppState {
-            store: db.store.clone(),
-            packs,
-            metrics: Metrics::new().expect("metrics"),
-            limits,
-            log: log.clone(),
-            access: modelgate::http::auth::Access::new(rate_limit),
-            tenants: Default::default(),
-        });
+        let Application {
+            state,
+            sequencer,
+            changes,
+            ..
+        } = Application::build(
+            db.store.clone(),
+            Settings {
+                audit_key: &key_dir.path().join("audit-log.key"),
+                limits,
+                rate_limit,
+            },
+        )
+        .await
+        .expect("the application builds");
+        let log = state.log.clone();
         let (admin, _) = modelgate::auth::create_key(
             &db.store,
-            http::DEFAULT_TENANT,
+            modelgate::auth::DEFAULT_TENANT,
             modelgate::auth::Role::Admin,
             None,
             None,
-            http::now_micros(),
+            modelgate::time::now_micros(),
         )
         .await
         .expect("admin key");
-        let changes = http::spawn_change_listener(state.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("address");
         let server = http::server(state, listener, 1).expect("server");
@@ -118,11 +117,18 @@ impl TestServer {
 
     /// A new key of `tenant` with `role`.
     pub async fn key(&self, tenant: &str, role: modelgate::auth::Role) -> String {
-        modelgate::auth::create_key(&self.db.store, tenant, role, None, None, http::now_micros())
-            .await
-            .expect("key")
-            .0
-            .key
+        modelgate::auth::create_key(
+            &self.db.store,
+            tenant,
+            role,
+            None,
+            None,
+            modelgate::time::now_micros(),
+        )
+        .await
+        .expect("key")
+        .0
+        .key
     }
 
     /// A client that sends `key`.

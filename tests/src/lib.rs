@@ -128,3 +128,29 @@ pub fn sample_decision<'a>(
         link_digest: None,
     }
 }
+
+/// Every model of a document, each with the others as its known ancestors (as `modelgate
+/// check` and the pack tests evaluate a document), at Unix time `now`.
+pub fn evaluate_document(
+    pack: &modelgate_engine::Pack,
+    records: &[modelgate_engine::ModelRecord],
+    ctx: &modelgate_engine::UseContext,
+    now: i64,
+    input_digest: &str,
+) -> Vec<modelgate_engine::Decision> {
+    (0..records.len())
+        .map(|i| {
+            let ancestors = modelgate_engine::record::others(records, i);
+            modelgate_engine::evaluate(&modelgate_engine::Evaluation {
+                ancestors: &ancestors,
+                ..modelgate_engine::Evaluation::new(
+                    pack,
+                    &records[i],
+                    ctx,
+                    modelgate_engine::time::from_unix(now),
+                    input_digest,
+                )
+            })
+        })
+        .collect()
+}

@@ -3,8 +3,8 @@
 //! Bytes in, values out: no file system, network or clock (time is passed in).
 //! [`rules::Pack::load`] loads a rule pack from its files, [`rules::Pack::parse`] turns a
 //! metadata document into a [`record::ModelRecord`] ([`rules::Pack::parse_all`] into one
-//! per model, for documents such as BOMs that describe several), and
-//! [`rules::Pack::evaluate`] returns a [`decision::Decision`].
+//! per model, for documents such as BOMs that describe several), and [`evaluate`] of an
+//! [`Evaluation`] returns a [`decision::Decision`]: the one evaluation entry point.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -19,14 +19,15 @@ pub mod lineage;
 pub mod openness;
 pub mod record;
 pub mod rules;
+pub mod time;
 pub mod waiver;
 
 pub use context::UseContext;
 pub use decision::{Decision, Verdict};
 pub use ingest::{Format, IngestError, ParseOptions};
 pub use record::ModelRecord;
-pub use rules::eval::ENGINE_VERSION;
-pub use rules::{Pack, PackError, PackFile};
+pub use rules::{ENGINE_VERSION, Evaluation, Pack, PackError, PackFile, evaluate};
+pub use time::Timestamp;
 
 use sha2::{Digest, Sha256};
 

@@ -273,3 +273,14 @@ impl ModelRecord {
         );
     }
 }
+
+/// The records of a document other than model `index`: that model's known ancestors when
+/// it is evaluated (a BOM listing a fine-tune and its base, say).
+pub fn others(records: &[ModelRecord], index: usize) -> Vec<ModelRecord> {
+    records
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != index)
+        .map(|(_, r)| r.clone())
+        .collect()
+}

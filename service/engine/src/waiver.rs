@@ -4,7 +4,7 @@
 //! profile and the evaluation time (passed in). A waived finding stays in the decision,
 //! marked `waived` with the waiver's id, and no longer counts towards the verdict.
 
-use serde::{Deserialize, Serialize};
+use crate::time::Timestamp;
 
 /// The reasons a waiver may be granted for.
 pub const REASONS: [&str; 5] = [
@@ -15,24 +15,20 @@ pub const REASONS: [&str; 5] = [
     "false_positive",
 ];
 
-/// A waiver as the engine needs it. Times are Unix seconds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A waiver as the engine needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Waiver {
     pub id: String,
     /// An exact model reference, or a prefix pattern ending in `*` (`acme/*`).
     pub model_ref: String,
     pub rule_id: String,
     /// Only under this profile (`None`: any use context).
-    #[serde(default)]
     pub profile: Option<String>,
     /// When it starts to apply (`None`: always has).
-    #[serde(default)]
-    pub created_at: Option<i64>,
-    pub expires_at: i64,
+    pub created_at: Option<Timestamp>,
+    pub expires_at: Timestamp,
     /// When it was revoked (`None`: never).
-    #[serde(default)]
-    pub revoked_at: Option<i64>,
+    pub revoked_at: Option<Timestamp>,
 }
 
 /// True when `pattern` (exact, or a prefix ending in `*`) covers `model_ref`.
@@ -45,14 +41,14 @@ pub fn scope_matches(pattern: &str, model_ref: &str) -> bool {
 
 impl Waiver {
     /// In force at `now`: started, not expired, not revoked.
-    pub fn active_at(&self, now: i64) -> bool {
+    pub fn active_at(&self, now: Timestamp) -> bool {
         self.created_at.is_none_or(|c| c <= now)
             && now < self.expires_at
             && self.revoked_at.is_none_or(|r| r > now)
     }
 
     /// Applies to `model_ref` under `profile` at `now` (whatever the rule).
-    pub fn covers(&self, model_ref: &str, profile: Option<&str>, now: i64) -> bool {
+    pub fn covers(&self, model_ref: &str, profile: Option<&str>, now: Timestamp) -> bool {
         self.active_at(now)
             && scope_matches(&self.model_ref, model_ref)
             && self.profile.as_deref().is_none_or(|p| Some(p) == profile)
@@ -64,7 +60,7 @@ pub fn applicable<'a>(
     waivers: &'a [Waiver],
     model_ref: &str,
     profile: Option<&str>,
-    now: i64,
+    now: Timestamp,
 ) -> Vec<&'a Waiver> {
     waivers
         .iter()
@@ -73,7 +69,7 @@ pub fn applicable<'a>(
 }
 
 /// Checks a waiver's own fields; `Err` says what is wrong.
-pub fn validate(w: &Waiver, now: i64, max_days: i64) -> Result<(), String> {
+pub fn validate(w: &Waiver, now: Timestamp, max_days: i64) -> Result<(), String> {
     let pattern_ok = match w.model_ref.strip_suffix('*') {
         Some(prefix) => !prefix.is_empty() && !prefix.contains('*'),
         None => !w.model_ref.is_empty() && !w.model_ref.contains('*'),
@@ -90,7 +86,7 @@ pub fn validate(w: &Waiver, now: i64, max_days: i64) -> Result<(), String> {
     if w.expires_at <= now {
         return Err("`expires_at` must be in the future".into());
     }
-    if w.expires_at > now + max_days * 86_400 {
+    if w.expires_at.as_second() > now.as_second().saturating_add(max_days * 86_400) {
         return Err(format!("`expires_at` may be at most {max_days} days ahead"));
     }
     Ok(())
@@ -99,6 +95,7 @@ pub fn validate(w: &Waiver, now: i64, max_days: i64) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::from_unix as t;
 
     fn w(model: &str, profile: Option<&str>) -> Waiver {
         Waiver {
@@ -106,39 +103,42 @@ mod tests {
             model_ref: model.into(),
             rule_id: "r".into(),
             profile: profile.map(str::to_string),
-            created_at: Some(100),
-            expires_at: 200,
+            created_at: Some(t(100)),
+            expires_at: t(200),
             revoked_at: None,
         }
     }
 
     #[test]
     fn scope_time_and_profile() {
-        assert!(w("acme/x", None).covers("acme/x", None, 150));
-        assert!(!w("acme/x", None).covers("acme/xy", None, 150));
-        assert!(w("acme/*", None).covers("acme/xy", Some("p"), 150));
-        assert!(!w("acme/*", None).covers("other/xy", None, 150));
-        assert!(!w("acme/x", None).covers("acme/x", None, 99), "not started");
-        assert!(!w("acme/x", None).covers("acme/x", None, 200), "expired");
-        assert!(w("acme/x", Some("p")).covers("acme/x", Some("p"), 150));
-        assert!(!w("acme/x", Some("p")).covers("acme/x", Some("q"), 150));
-        assert!(!w("acme/x", Some("p")).covers("acme/x", None, 150));
+        assert!(w("acme/x", None).covers("acme/x", None, t(150)));
+        assert!(!w("acme/x", None).covers("acme/xy", None, t(150)));
+        assert!(w("acme/*", None).covers("acme/xy", Some("p"), t(150)));
+        assert!(!w("acme/*", None).covers("other/xy", None, t(150)));
+        assert!(
+            !w("acme/x", None).covers("acme/x", None, t(99)),
+            "not started"
+        );
+        assert!(!w("acme/x", None).covers("acme/x", None, t(200)), "expired");
+        assert!(w("acme/x", Some("p")).covers("acme/x", Some("p"), t(150)));
+        assert!(!w("acme/x", Some("p")).covers("acme/x", Some("q"), t(150)));
+        assert!(!w("acme/x", Some("p")).covers("acme/x", None, t(150)));
         let mut r = w("acme/x", None);
-        r.revoked_at = Some(120);
-        assert!(r.covers("acme/x", None, 110), "before its revocation");
-        assert!(!r.covers("acme/x", None, 120), "revoked");
+        r.revoked_at = Some(t(120));
+        assert!(r.covers("acme/x", None, t(110)), "before its revocation");
+        assert!(!r.covers("acme/x", None, t(120)), "revoked");
     }
 
     #[test]
     fn validation() {
         let ok = w("acme/*", None);
-        assert!(validate(&ok, 150, 365).is_ok());
+        assert!(validate(&ok, t(150), 365).is_ok());
         for bad in ["", "*", "a*b*", "a*b"] {
-            assert!(validate(&w(bad, None), 150, 365).is_err(), "{bad}");
+            assert!(validate(&w(bad, None), t(150), 365).is_err(), "{bad}");
         }
-        assert!(validate(&ok, 250, 365).is_err(), "expired");
+        assert!(validate(&ok, t(250), 365).is_err(), "expired");
         let mut far = ok.clone();
-        far.expires_at = 150 + 366 * 86_400;
-        assert!(validate(&far, 150, 365).is_err());
+        far.expires_at = t(150 + 366 * 86_400);
+        assert!(validate(&far, t(150), 365).is_err());
     }
 }

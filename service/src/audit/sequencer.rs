@@ -141,7 +141,7 @@ impl Log {
             for d in &rows {
                 let hash = super::decision_leaf_hash(&d.as_new())?;
                 store
-                    .enqueue_decision(d, &hash, crate::http::now_micros())
+                    .enqueue_decision(d, &hash, crate::time::now_micros())
                     .await?;
                 n += 1;
             }
@@ -159,7 +159,7 @@ impl Log {
             .sequence_batch(
                 lease,
                 SEQUENCER_BATCH,
-                crate::http::now_micros(),
+                crate::time::now_micros(),
                 tree::needed_for_append,
                 |old, leaves, stored| {
                     let stored = stored.iter().map(|(k, v)| (*k, Hash(*v))).collect();
@@ -227,7 +227,7 @@ impl Log {
                 root: root.0,
                 note,
                 verifier_key: self.signer.verifier_key(),
-                created_at: crate::http::now_micros(),
+                created_at: crate::time::now_micros(),
             })
             .await?;
         Ok(signed)

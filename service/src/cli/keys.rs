@@ -69,7 +69,7 @@ pub fn run(
             .migrate()
             .await
             .map_err(|e| Failure::new(exit::UNAVAILABLE, format!("{}: {e}", database.describe())))?;
-        let now = crate::http::now_micros();
+        let now = crate::time::now_micros();
         let result = match cmd {
             KeysCommand::Create {
                 tenant,

@@ -2,21 +2,18 @@
 //! bundle, and replay of a recorded decision.
 
 use super::AppState;
-use super::api::{Reply, decision_of, tenant};
+use super::decisions::decision_of;
 use super::problem::Problem;
+use super::request::{Data, Reply, tenant};
 use crate::audit::{DECISION_KIND, decision_leaf, stored_decision_leaf};
 use crate::store::{EntrySource, LogPosition};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use modelgate_audit::evidence::{EvidenceBundle, render_html};
 use modelgate_audit::{Hash, entry, tree};
-use modelgate_engine::context::UseContext;
-use modelgate_engine::{Format, ParseOptions};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
-
-type Data = web::Data<AppState>;
 
 /// Entries per `GET /v1/log/entries` answer.
 pub const MAX_ENTRIES: u64 = 256;
@@ -170,7 +167,7 @@ pub async fn entries(req: HttpRequest, st: Data, q: web::Query<EntriesQuery>) ->
     } else {
         Vec::new()
     };
-    let me = tenant(&req);
+    let me = tenant(&req)?;
     // Only this tenant's rows are read back: another tenant's entry shows its hash alone.
     let mine: Vec<_> = rows.iter().filter(|e| e.tenant == me).cloned().collect();
     let mut sources = st.store.entry_sources(&mine).await?.into_iter();
@@ -280,81 +277,12 @@ pub async fn evidence(req: HttpRequest, st: Data, path: web::Path<String>) -> Re
 /// (by digest) at the recorded time, and compares the output byte for byte.
 pub async fn replay(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
-    let tenant = &tenant(&req);
+    let tenant = &tenant(&req)?;
     let row = decision_of(&req, &st, &id).await?;
-    let pack = st
-        .packs
-        .get(&st.store, tenant, &row.pack_digest)
-        .await?
-        .ok_or_else(|| {
-            Problem::conflict(
-                "pack-unavailable",
-                format!("the decision's rule pack {} is not stored", row.pack_digest),
-            )
-        })?;
-    let recorded_record: Value = serde_json::from_str(&row.record).map_err(Problem::internal)?;
-    let want_id = recorded_record["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let format = Format::parse(&row.format);
-    let mut records = pack
-        .parse_all(
-            &row.document,
-            format,
-            &ParseOptions::with_model_ref(&row.model_ref),
-        )
-        .map_err(|e| {
-            Problem::conflict(
-                "replay-failed",
-                format!("the stored document no longer parses: {e}"),
-            )
-        })?;
-    let at = records
-        .iter()
-        .position(|r| r.id == want_id)
-        .unwrap_or_default();
-    if records.is_empty() {
-        return Err(Problem::conflict(
-            "replay-failed",
-            "the stored document describes no model",
-        ));
-    }
-    let record = records.swap_remove(at);
-    let ctx: UseContext = serde_json::from_str(&row.context).map_err(Problem::internal)?;
-    // The waivers the recorded decision used, as they were then.
-    let recorded: Value = serde_json::from_str(&row.decision).map_err(Problem::internal)?;
-    let ids: Vec<String> = recorded["findings"]
-        .as_array()
-        .map(|fs| {
-            fs.iter()
-                .filter_map(|f| f["waiver"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let waivers: Vec<modelgate_engine::waiver::Waiver> = st
-        .store
-        .waivers_by_id(tenant, &ids)
-        .await?
-        .iter()
-        .map(|w| w.to_engine())
-        .collect();
-    let at_secs = row.created_at.div_euclid(1_000_000);
-    let applicable = modelgate_engine::waiver::applicable(
-        &waivers,
-        &row.model_ref,
-        row.profile.as_deref(),
-        at_secs,
-    );
-    let decision = pack.evaluate_waived(
-        &record,
-        &records,
-        &ctx,
-        at_secs,
-        &row.input_digest,
-        &applicable,
-    );
-    let replayed = serde_json::to_string(&decision).map_err(Problem::internal)?;
+    let crate::app::replay::Replayed {
+        decision,
+        json: replayed,
+    } = crate::app::replay::replay(&st, tenant, &row).await?;
     let identical = replayed == row.decision;
     let mut differences = Vec::new();
     if !identical {

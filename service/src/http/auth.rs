@@ -4,7 +4,7 @@
 //! and `/openapi.yaml` need no key.
 
 use super::problem::Problem;
-use super::{AppState, api};
+use super::{AppState, routes};
 use crate::auth::{Role, key_id, matches};
 use crate::store::{KeyRow, Store, StoreError};
 use actix_web::body::{EitherBody, MessageBody};
@@ -107,7 +107,7 @@ fn unauthorized(detail: impl Into<String>) -> Problem {
 /// Checks the request's key and the route's permission; 401, 403 or 429 as problem+json.
 async fn check(req: &ServiceRequest, st: &AppState) -> Result<Option<Principal>, Problem> {
     let pattern = req.match_pattern().unwrap_or_default();
-    let needed = match api::permission(&pattern, req.method().as_str()) {
+    let needed = match routes::permission(&pattern, req.method().as_str()) {
         Some(None) => return Ok(None),
         Some(Some(p)) => Some(p),
         // A method the route does not serve: authenticate, then let it answer 405.
@@ -137,7 +137,7 @@ async fn check(req: &ServiceRequest, st: &AppState) -> Result<Option<Principal>,
         .map_err(Problem::from)?
         .filter(|k| matches(&k.secret_hash, key))
         .ok_or_else(|| unauthorized("the API key is not valid"))?;
-    let now = super::now_micros();
+    let now = crate::time::now_micros();
     if row.revoked_at.is_some() {
         return Err(unauthorized(format!("the API key {id} was revoked")));
     }
@@ -197,6 +197,20 @@ pub async fn authenticate<B: MessageBody + 'static>(
                 .map(ServiceResponse::map_into_left_body)
         }
         Err(p) => Ok(req.into_response(p.error_response()).map_into_right_body()),
+    }
+}
+
+/// The answer when a handler needs a principal and the request has none.
+pub(super) fn no_principal() -> Problem {
+    unauthorized("this route needs an API key: send `Authorization: Bearer <key>`")
+}
+
+/// A handler argument: the request's principal, or 401 (fails closed).
+impl actix_web::FromRequest for Principal {
+    type Error = Problem;
+    type Future = std::future::Ready<Result<Principal, Problem>>;
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(principal(req).ok_or_else(no_principal))
     }
 }
 

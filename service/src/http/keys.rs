@@ -1,11 +1,13 @@
 //! `POST /v1/keys`, `GET /v1/keys`, `DELETE /v1/keys/{id}` (admins).
 
-use super::api::{Reply, json_body, read_body, tenant};
+use super::AppState;
 use super::auth::principal;
 use super::problem::Problem;
-use super::{AppState, DEFAULT_TENANT, now_micros, parse_rfc3339_micros, rfc3339_micros};
+use super::request::{Reply, json_body, read_body, tenant};
+use crate::auth::DEFAULT_TENANT;
 use crate::auth::{KeyCreateError, Role};
 use crate::store::KeyRow;
+use crate::time::{now_micros, parse_rfc3339_micros, rfc3339_micros};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -45,7 +47,7 @@ fn create_problem(e: KeyCreateError) -> Problem {
 pub async fn create_key(req: HttpRequest, st: Data, payload: web::Payload) -> Reply {
     let raw = read_body(payload, st.limits.small_body).await?;
     let body: KeyIn = json_body(&req, &raw, st.limits.small_body)?;
-    let me = principal(&req).ok_or_else(|| Problem::internal("no principal"))?;
+    let me = principal(&req).ok_or_else(super::auth::no_principal)?;
     let tenant = body.tenant.unwrap_or_else(|| me.tenant.clone());
     // Admins of the default tenant run the deployment: they may create keys for any
     // tenant. Other admins only for their own.
@@ -94,7 +96,7 @@ pub async fn create_key(req: HttpRequest, st: Data, payload: web::Payload) -> Re
 }
 
 pub async fn list_keys(req: HttpRequest, st: Data) -> Reply {
-    let keys = st.store.list_keys(&tenant(&req)).await?;
+    let keys = st.store.list_keys(&tenant(&req)?).await?;
     Ok(HttpResponse::Ok().json(json!({
         "items": keys.iter().map(key_body).collect::<Vec<_>>(),
     })))
@@ -102,7 +104,7 @@ pub async fn list_keys(req: HttpRequest, st: Data) -> Reply {
 
 pub async fn revoke_key(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
-    let me = principal(&req).ok_or_else(|| Problem::internal("no principal"))?;
+    let me = principal(&req).ok_or_else(super::auth::no_principal)?;
     let done = crate::auth::revoke_key(&st.store, &me.tenant, &id, Some(&me.key_id), now_micros())
         .await
         .map_err(create_problem)?;

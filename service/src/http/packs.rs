@@ -3,21 +3,18 @@
 //! (`POST /v1/packs/{digest}/impact`) and activation with `If-Match`
 //! (`POST /v1/packs/{digest}/activate`), which re-evaluates the registry.
 
-use super::api::{Reply, read_body, tenant};
 use super::auth::principal;
 use super::problem::Problem;
-use super::{AppState, now_micros, rfc3339_micros};
-use crate::store::{NewDecision, NewPack};
+use super::request::{Data, Reply, read_body, tenant};
+use crate::app::packs::activation_etag;
+use crate::store::NewPack;
+use crate::time::{now_micros, rfc3339_micros};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use modelgate_engine::waiver::{Waiver, applicable};
-use modelgate_engine::{Decision, Format, ModelRecord, Pack, PackFile, ParseOptions, UseContext};
+use modelgate_engine::{Pack, PackFile};
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
 use std::io::Read as _;
 use std::sync::Arc;
-
-type Data = web::Data<AppState>;
 
 /// Upload limits: compressed body, unpacked total, number of files.
 pub const MAX_UPLOAD: usize = 8 * 1024 * 1024;
@@ -119,7 +116,7 @@ pub async fn upload(req: HttpRequest, st: Data, payload: web::Payload) -> Reply 
         ));
     }
     let raw = read_body(payload, MAX_UPLOAD).await?;
-    let tenant = &tenant(&req);
+    let tenant = &tenant(&req)?;
     let files = web::block(move || unpack(&raw))
         .await
         .map_err(Problem::internal)?
@@ -210,158 +207,39 @@ pub async fn upload(req: HttpRequest, st: Data, payload: web::Payload) -> Reply 
         .json(body))
 }
 
-/// One registered model, ready to evaluate.
-struct Subject {
-    model_ref: String,
-    version: i64,
-    format: String,
-    document: Vec<u8>,
-    record: ModelRecord,
-    siblings: Vec<ModelRecord>,
-}
-
-/// A use context to evaluate under: a stored profile, or (no profile stored) the default.
-struct Use {
-    profile: Option<String>,
-    ctx: UseContext,
-}
-
-async fn registry(
-    st: &AppState,
-    tenant: &str,
-    parse_with: &Pack,
-) -> Result<(Vec<Subject>, Vec<Use>), Problem> {
-    let versions = st.store.latest_versions(tenant).await?;
-    let mut subjects = Vec::with_capacity(versions.len());
-    for v in versions {
-        let record: ModelRecord = serde_json::from_str(&v.record)
-            .map_err(|e| Problem::internal(format!("stored record of {}: {e}", v.model_ref)))?;
-        let siblings = match Format::parse(&v.format) {
-            Some(f) if f != Format::Native => parse_with
-                .parse_all(
-                    &v.document,
-                    Some(f),
-                    &ParseOptions::with_model_ref(&v.model_ref),
-                )
-                .map(|all| all.into_iter().filter(|o| o.id != record.id).collect())
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        subjects.push(Subject {
-            model_ref: v.model_ref,
-            version: v.version,
-            format: v.format,
-            document: v.document,
-            record,
-            siblings,
-        });
-    }
-    let mut uses = Vec::new();
-    for p in st.store.list_profiles(tenant).await? {
-        let mut ctx: UseContext = serde_json::from_str(&p.context)
-            .map_err(|e| Problem::internal(format!("stored profile {}: {e}", p.name)))?;
-        ctx.normalize();
-        uses.push(Use {
-            profile: Some(p.name),
-            ctx,
-        });
-    }
-    if uses.is_empty() {
-        uses.push(Use {
-            profile: None,
-            ctx: UseContext::default(),
-        });
-    }
-    Ok((subjects, uses))
-}
-
-fn evaluate(
-    pack: &Pack,
-    s: &Subject,
-    u: &Use,
-    waivers: &[Waiver],
-    now_s: i64,
-) -> (Decision, String) {
-    let digest = modelgate_engine::input_digest(&s.document, &u.ctx);
-    let a = applicable(waivers, &s.model_ref, u.profile.as_deref(), now_s);
-    (
-        pack.evaluate_waived(&s.record, &s.siblings, &u.ctx, now_s, &digest, &a),
-        digest,
-    )
-}
-
-fn failing(d: &Decision) -> BTreeSet<String> {
-    d.findings
-        .iter()
-        .filter(|f| !f.waived)
-        .map(|f| f.rule_id.clone())
-        .collect()
-}
-
-async fn pack_by_digest(st: &AppState, tenant: &str, digest: &str) -> Result<Arc<Pack>, Problem> {
-    st.packs
-        .get(&st.store, tenant, digest)
-        .await?
-        .ok_or_else(|| Problem::not_found(format!("there is no pack {digest}")))
-}
-
 /// `POST /v1/packs/{digest}/impact`: every registered model under every stored profile,
 /// with the candidate and with the active pack; the differences.
 pub async fn impact(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
     let digest = path.into_inner();
-    let tenant = &tenant(&req);
-    let candidate = pack_by_digest(&st, tenant, &digest).await?;
-    let active = super::api::active_pack(&st, tenant).await?;
-    let started = std::time::Instant::now();
-    let (subjects, uses) = registry(&st, tenant, &active).await?;
-    let now = now_micros();
-    let waivers = super::waivers::engine_waivers(&st, tenant, now).await?;
-    let now_s = now.div_euclid(1_000_000);
-    let (active2, candidate2) = (active.clone(), candidate.clone());
-    let (changes, evaluated) = web::block(move || {
-        let mut changes = Vec::new();
-        let mut evaluated = 0usize;
-        for s in &subjects {
-            for u in &uses {
-                let (before, _) = evaluate(&active2, s, u, &waivers, now_s);
-                let (after, _) = evaluate(&candidate2, s, u, &waivers, now_s);
-                evaluated += 1;
-                let (fb, fa) = (failing(&before), failing(&after));
-                if before.verdict != after.verdict || fb != fa {
-                    changes.push(json!({
-                        "model_ref": s.model_ref,
-                        "profile": u.profile,
-                        "verdict": {"before": before.verdict.as_str(), "after": after.verdict.as_str()},
-                        "findings_added": fa.difference(&fb).collect::<Vec<_>>(),
-                        "findings_removed": fb.difference(&fa).collect::<Vec<_>>(),
-                    }));
-                }
-            }
-        }
-        (changes, evaluated)
-    })
-    .await
-    .map_err(Problem::internal)?;
+    let i = crate::app::packs::impact(&st, &tenant(&req)?, &digest).await?;
+    let changes: Vec<Value> = i
+        .changes
+        .iter()
+        .map(|c| {
+            json!({
+                "model_ref": c.model_ref,
+                "profile": c.profile,
+                "verdict": {"before": c.before.as_str(), "after": c.after.as_str()},
+                "findings_added": c.added,
+                "findings_removed": c.removed,
+            })
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(json!({
-        "candidate": {"digest": candidate.digest, "name": candidate.manifest.name, "version": candidate.manifest.version},
-        "active": {"digest": active.digest, "name": active.manifest.name, "version": active.manifest.version},
-        "evaluated": evaluated,
+        "candidate": {"digest": i.candidate.digest, "name": i.candidate.manifest.name, "version": i.candidate.manifest.version},
+        "active": {"digest": i.active.digest, "name": i.active.manifest.name, "version": i.active.manifest.version},
+        "evaluated": i.evaluated,
         "changed": changes.len(),
         "changes": changes,
-        "elapsed_ms": started.elapsed().as_millis() as u64,
+        "elapsed_ms": i.elapsed.as_millis() as u64,
     })))
-}
-
-/// The ETag of a tenant's current activation.
-pub fn activation_etag(seq: Option<i64>) -> String {
-    format!("\"activation-{}\"", seq.unwrap_or(0))
 }
 
 /// `POST /v1/packs/{digest}/activate` with `If-Match: <ETag of GET /v1/packs>`.
 pub async fn activate(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
     let digest = path.into_inner();
-    let tenant = &tenant(&req);
-    let me = principal(&req).ok_or_else(|| Problem::internal("no principal"))?;
+    let tenant = &tenant(&req)?;
+    let me = principal(&req).ok_or_else(super::auth::no_principal)?;
     let Some(if_match) = req
         .headers()
         .get(header::IF_MATCH)
@@ -373,75 +251,70 @@ pub async fn activate(req: HttpRequest, st: Data, path: web::Path<String>) -> Re
             "send If-Match with the ETag of GET /v1/packs (the current activation)",
         ));
     };
-    let pack = pack_by_digest(&st, tenant, &digest).await?;
-    let current = st.store.active_pack(tenant).await?;
-    let etag = activation_etag(current.as_ref().map(|a| a.seq));
-    if if_match.trim() != etag && if_match.trim() != "*" {
-        return Err(Problem::new(
-            StatusCode::PRECONDITION_FAILED,
-            "precondition-failed",
-            format!("the activation changed: If-Match is {if_match}, the current ETag is {etag}"),
-        )
-        .header(header::ETAG, &etag));
-    }
-    let now = now_micros();
-    let event = crate::audit::pack_activated(tenant, now, &digest).map_err(Problem::internal)?;
-    let activation = st
-        .store
-        .activate_pack(tenant, &digest, now, Some(&event))
-        .await?;
-    st.tenants.forget(tenant);
-    // Re-evaluate the registry under the new pack and record the decisions.
-    let (subjects, uses) = registry(&st, tenant, &pack).await?;
-    let waivers = super::waivers::engine_waivers(&st, tenant, now).await?;
-    let now_s = now.div_euclid(1_000_000);
-    let mut recorded = 0usize;
-    for s in &subjects {
-        for u in &uses {
-            let (decision, input_digest) = evaluate(&pack, s, u, &waivers, now_s);
-            let id = uuid::Uuid::now_v7().to_string();
-            let record_json = serde_json::to_string(&s.record).map_err(Problem::internal)?;
-            let context_json = serde_json::to_string(&u.ctx).map_err(Problem::internal)?;
-            let decision_json = serde_json::to_string(&decision).map_err(Problem::internal)?;
-            let mut new = NewDecision {
-                link_digest: None,
-                generation: None,
-                id: &id,
-                tenant,
-                model_ref: &s.model_ref,
-                model_version: Some(s.version),
-                profile: u.profile.as_deref(),
-                verdict: decision.verdict.as_str(),
-                format: &s.format,
-                document: &s.document,
-                record_json: &record_json,
-                context_json: &context_json,
-                decision_json: &decision_json,
-                pack_digest: &pack.digest,
-                engine_version: modelgate_engine::ENGINE_VERSION,
-                input_digest: &input_digest,
-                created_at: now_micros(),
-                requested_by: Some(&me.key_id),
-                idempotency_key: None,
-                request_digest: None,
-                trace_id: None,
-                leaf_hash: None,
-            };
-            new.leaf_hash =
-                Some(crate::audit::decision_leaf_hash(&new).map_err(Problem::internal)?);
-            st.store.insert_decision(&new).await?;
-            recorded += 1;
-        }
-    }
-    st.log.wake();
-    let etag = activation_etag(Some(activation.seq));
+    let a = crate::app::packs::activate(&st, tenant, &digest, if_match, &me.key_id).await?;
+    let etag = activation_etag(Some(a.seq));
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag.clone()))
         .json(json!({
             "digest": digest,
-            "seq": activation.seq,
-            "activated_at": rfc3339_micros(activation.activated_at),
+            "seq": a.seq,
+            "activated_at": rfc3339_micros(a.activated_at),
             "etag": etag,
-            "reevaluated": recorded,
+            "reevaluated": a.reevaluated,
         })))
+}
+
+pub async fn list_packs(req: HttpRequest, st: Data) -> Reply {
+    let tenant = &tenant(&req)?;
+    let active = st.store.active_pack(tenant).await?;
+    let items: Vec<Value> = st
+        .store
+        .list_packs(tenant)
+        .await?
+        .into_iter()
+        .map(|p| {
+            let is_active = active.as_ref().is_some_and(|a| a.digest == p.digest);
+            json!({
+                "digest": p.digest,
+                "name": p.name,
+                "version": p.version,
+                "builtin": p.builtin,
+                "registered_at": rfc3339_micros(p.registered_at),
+                "active": is_active,
+            })
+        })
+        .collect();
+    let etag = activation_etag(active.as_ref().map(|a| a.seq));
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag.clone()))
+        .json(json!({
+            "items": items,
+            "active": active.map(|a| json!({"digest": a.digest, "activated_at": rfc3339_micros(a.activated_at), "seq": a.seq})),
+            "etag": etag,
+        })))
+}
+
+pub async fn get_pack(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
+    let tenant = &tenant(&req)?;
+    let digest = path.into_inner();
+    let row = st
+        .store
+        .get_pack(tenant, &digest)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("there is no pack {digest}")))?;
+    let active = st.store.active_pack(tenant).await?;
+    let pack = st.packs.get(&st.store, tenant, &digest).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "digest": row.summary.digest,
+        "name": row.summary.name,
+        "version": row.summary.version,
+        "builtin": row.summary.builtin,
+        "registered_at": rfc3339_micros(row.summary.registered_at),
+        "active": active.is_some_and(|a| a.digest == digest),
+        "files": row.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>(),
+        "licenses": pack.as_ref().map(|p| p.catalog.len()),
+        "models": pack.as_ref().map(|p| p.models.len()),
+        "rules": pack.as_ref().map(|p| p.rules.len()),
+        "tests": pack.as_ref().map(|p| p.tests.len()),
+    })))
 }

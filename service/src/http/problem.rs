@@ -225,3 +225,138 @@ pub fn payload_error(err: actix_web::error::PayloadError) -> Problem {
         other => Problem::bad_request(format!("cannot read the request body: {other}")),
     }
 }
+
+// ---- the application's errors ---------------------------------------------------------------
+
+impl From<crate::app::Corrupt> for Problem {
+    fn from(e: crate::app::Corrupt) -> Problem {
+        Problem::internal(e)
+    }
+}
+
+impl From<crate::app::packs::PackError> for Problem {
+    fn from(e: crate::app::packs::PackError) -> Problem {
+        use crate::app::packs::PackError as E;
+        match e {
+            E::Store(e) => e.into(),
+            E::NotRegistered(d) => Problem::not_found(format!("there is no pack {d}")),
+            E::Bootstrap(b) => {
+                Problem::unavailable(format!("no rule pack is active for this tenant: {b}"))
+            }
+            e @ (E::NoLongerLoads { .. } | E::ActiveMissing(_) | E::Corrupt(_)) => {
+                Problem::internal(e)
+            }
+        }
+    }
+}
+
+/// An invalid document: what the parser says, and where.
+pub fn invalid_document(e: &modelgate_engine::IngestError) -> Problem {
+    Problem::unprocessable(
+        "invalid-document",
+        format!("the document is not valid: {e}"),
+    )
+    .with("format", e.format.as_str())
+    .with("location", &e.location)
+    .with("expected", &e.expected)
+}
+
+impl From<crate::app::evaluate::EvaluateError> for Problem {
+    fn from(e: crate::app::evaluate::EvaluateError) -> Problem {
+        use crate::app::evaluate::EvaluateError as E;
+        let invalid_body = |d: &str| Problem::unprocessable("invalid-body", d);
+        match e {
+            E::ContextAndProfile => invalid_body("give either `context` or `profile`, not both"),
+            E::DocumentAndRecord => invalid_body("give either `document` or `record`, not both"),
+            E::NothingToEvaluate => invalid_body(
+                "the body needs `document`, `record`, or the `model_ref` of a registered model",
+            ),
+            E::NoDocument => {
+                invalid_body("the body needs `document` ({\"format\", \"content\"}) or `record`")
+            }
+            E::UnknownProfile(name) => {
+                Problem::unprocessable("unknown-profile", format!("there is no profile `{name}`"))
+            }
+            E::InvalidContext(e) => Problem::unprocessable(
+                "invalid-context",
+                format!("the use context is not valid: {e}"),
+            )
+            .with("field", &e.field),
+            E::UnknownFormat(s) => {
+                let mut names = vec!["auto"];
+                names.extend_from_slice(modelgate_engine::Format::NAMES);
+                Problem::unprocessable(
+                    "unknown-format",
+                    format!(
+                        "`document.format` is `{s}`; modelgate reads: {}",
+                        names.join(", ")
+                    ),
+                )
+                .with("allowed", names)
+            }
+            E::UnknownModel(r) => Problem::unprocessable(
+                "unknown-model",
+                format!(
+                    "`{r}` is not registered; send its `document` or register it with PUT /v1/models/{r}"
+                ),
+            ),
+            E::Invalid(e) => invalid_document(&e),
+            E::SeveralModels(ids) => Problem::unprocessable(
+                "several-models",
+                format!(
+                    "the document describes {} models ({}); give `model_ref` naming the one to evaluate",
+                    ids.len(),
+                    ids.join(", ")
+                ),
+            )
+            .with("models", ids),
+            E::ModelRefRequired => Problem::unprocessable(
+                "model-ref-required",
+                "the document does not name the model; give `model_ref`",
+            ),
+            E::NulInModelRef => Problem::unprocessable(
+                "invalid-text",
+                "the model's name holds a NUL character (U+0000); give a `model_ref` without one",
+            ),
+            E::KeptChanging => Problem::unavailable(
+                "the tenant's rule pack or waivers kept changing during the evaluation; retry",
+            ),
+            E::Pack(e) => e.into(),
+            E::Store(e) => e.into(),
+            E::Corrupt(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::app::replay::ReplayError> for Problem {
+    fn from(e: crate::app::replay::ReplayError) -> Problem {
+        use crate::app::replay::ReplayError as E;
+        match e {
+            E::PackUnavailable(_) => Problem::conflict("pack-unavailable", e.to_string()),
+            E::NoLongerParses(_) | E::NoModel => Problem::conflict("replay-failed", e.to_string()),
+            E::Pack(e) => e.into(),
+            E::Store(e) => e.into(),
+            E::Corrupt(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::app::packs::ActivateError> for Problem {
+    fn from(e: crate::app::packs::ActivateError) -> Problem {
+        use crate::app::packs::ActivateError as E;
+        match e {
+            E::Changed { ref current, .. } => {
+                let etag = current.clone();
+                Problem::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "precondition-failed",
+                    e.to_string(),
+                )
+                .header(header::ETAG, &etag)
+            }
+            E::Pack(e) => e.into(),
+            E::Store(e) => e.into(),
+            E::Corrupt(e) => e.into(),
+        }
+    }
+}

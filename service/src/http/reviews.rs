@@ -1,10 +1,11 @@
 //! `POST /v1/reviews`: an approver approves or rejects a `review` verdict.
 
-use super::api::{Reply, json_body, read_body, tenant};
+use super::AppState;
 use super::auth::principal;
 use super::problem::Problem;
-use super::{AppState, now_micros, rfc3339_micros};
+use super::request::{Reply, json_body, read_body, tenant};
 use crate::store::ReviewRow;
+use crate::time::{now_micros, rfc3339_micros};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -38,8 +39,8 @@ pub fn review_body(r: &ReviewRow) -> serde_json::Value {
 pub async fn create_review(req: HttpRequest, st: Data, payload: web::Payload) -> Reply {
     let raw = read_body(payload, st.limits.small_body).await?;
     let body: ReviewIn = json_body(&req, &raw, st.limits.small_body)?;
-    let me = principal(&req).ok_or_else(|| Problem::internal("no principal"))?;
-    let tenant = &tenant(&req);
+    let me = principal(&req).ok_or_else(super::auth::no_principal)?;
+    let tenant = &tenant(&req)?;
     if !["approve", "reject"].contains(&body.outcome.as_str()) {
         return Err(Problem::unprocessable(
             "invalid-review",

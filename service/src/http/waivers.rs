@@ -1,11 +1,13 @@
 //! Waivers: `POST /v1/waivers`, `GET /v1/waivers`, `GET /v1/waivers/{id}`,
 //! `DELETE /v1/waivers/{id}` (revoke). Approvers grant and revoke; everyone reads.
 
-use super::api::{Reply, active_pack, json_body, read_body, tenant};
+use super::AppState;
 use super::auth::principal;
 use super::problem::Problem;
-use super::{AppState, now_micros, parse_rfc3339_micros, rfc3339_micros};
+use super::request::{Reply, json_body, read_body, tenant};
+use crate::app::packs::active_pack;
 use crate::store::WaiverRow;
+use crate::time::{now_micros, parse_rfc3339_micros, rfc3339_micros};
 use actix_web::{HttpRequest, HttpResponse, web};
 use modelgate_engine::waiver::{REASONS, validate};
 use serde::Deserialize;
@@ -63,8 +65,8 @@ fn invalid(detail: impl Into<String>) -> Problem {
 pub async fn create_waiver(req: HttpRequest, st: Data, payload: web::Payload) -> Reply {
     let raw = read_body(payload, st.limits.small_body).await?;
     let body: WaiverIn = json_body(&req, &raw, st.limits.small_body)?;
-    let me = principal(&req).ok_or_else(|| Problem::internal("no principal"))?;
-    let tenant = &tenant(&req);
+    let me = principal(&req).ok_or_else(super::auth::no_principal)?;
+    let tenant = &tenant(&req)?;
     let now = now_micros();
     if !REASONS.contains(&body.reason.as_str()) {
         return Err(invalid(format!(
@@ -107,7 +109,7 @@ pub async fn create_waiver(req: HttpRequest, st: Data, payload: web::Payload) ->
         revoked_at: None,
         revoked_by: None,
     };
-    validate(&row.to_engine(), now.div_euclid(1_000_000), MAX_DAYS).map_err(invalid)?;
+    validate(&row.to_engine(), crate::time::second_of(now), MAX_DAYS).map_err(invalid)?;
     let event = crate::audit::event(
         "waiver_created",
         tenant,
@@ -144,7 +146,7 @@ pub async fn list_waivers(req: HttpRequest, st: Data, q: web::Query<WaiverQuery>
     let now = now_micros();
     let rows = st
         .store
-        .list_waivers(&tenant(&req), q.active.then_some(now))
+        .list_waivers(&tenant(&req)?, q.active.then_some(now))
         .await?;
     Ok(HttpResponse::Ok().json(json!({
         "items": rows.iter().map(|w| waiver_body(w, now)).collect::<Vec<_>>(),
@@ -159,7 +161,7 @@ pub async fn get_waiver(req: HttpRequest, st: Data, path: web::Path<String>) -> 
     let id = path.into_inner();
     let w = st
         .store
-        .get_waiver(&tenant(&req), &id)
+        .get_waiver(&tenant(&req)?, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;
     Ok(HttpResponse::Ok().json(waiver_body(&w, now_micros())))
@@ -167,8 +169,8 @@ pub async fn get_waiver(req: HttpRequest, st: Data, path: web::Path<String>) -> 
 
 pub async fn revoke_waiver(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
-    let me = principal(&req).ok_or_else(|| Problem::internal("no principal"))?;
-    let tenant = &tenant(&req);
+    let me = principal(&req).ok_or_else(super::auth::no_principal)?;
+    let tenant = &tenant(&req)?;
     let now = now_micros();
     let event = crate::audit::event(
         "waiver_revoked",
@@ -189,19 +191,6 @@ pub async fn revoke_waiver(req: HttpRequest, st: Data, path: web::Path<String>) 
     st.tenants.forget(tenant);
     st.log.wake();
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// The tenant's waivers in force at `now`, as the engine takes them.
-pub async fn engine_waivers(
-    st: &AppState,
-    tenant: &str,
-    now: i64,
-) -> Result<Vec<modelgate_engine::waiver::Waiver>, Problem> {
-    Ok(in_force(st, tenant, now)
-        .await?
-        .iter()
-        .map(WaiverRow::to_engine)
-        .collect())
 }
 
 /// The tenant's waivers in force now, for an evaluation.

@@ -21,16 +21,18 @@ pub struct WaiverRow {
 }
 
 impl WaiverRow {
-    /// The engine's view (times in seconds).
+    /// The engine's view, at whole seconds as evaluations run (a waiver granted at
+    /// 10.7 s applies to an evaluation at 10.2 s, which runs at 10 s).
     pub fn to_engine(&self) -> modelgate_engine::waiver::Waiver {
+        use crate::time::second_of;
         modelgate_engine::waiver::Waiver {
             id: self.id.clone(),
             model_ref: self.model_ref.clone(),
             rule_id: self.rule_id.clone(),
             profile: self.profile.clone(),
-            created_at: Some(self.created_at.div_euclid(1_000_000)),
-            expires_at: self.expires_at.div_euclid(1_000_000),
-            revoked_at: self.revoked_at.map(|r| r.div_euclid(1_000_000)),
+            created_at: Some(second_of(self.created_at)),
+            expires_at: second_of(self.expires_at),
+            revoked_at: self.revoked_at.map(second_of),
         }
     }
 }

@@ -206,7 +206,7 @@ async fn bad_keys_are_refused(s: &TestServer) {
     let p = r.problem(401);
     assert!(p["detail"].as_str().unwrap().contains("revoked"));
 
-    let now = modelgate::http::now_micros();
+    let now = modelgate::time::now_micros();
     let soon = modelgate::auth::create_key(
         &s.db.store,
         "default",
@@ -591,7 +591,7 @@ async fn a_key_revoked_elsewhere_stops_at_once_on_postgres() {
             "default",
             &id,
             None,
-            modelgate::http::now_micros()
+            modelgate::time::now_micros()
         )
         .await
         .unwrap()

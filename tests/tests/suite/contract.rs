@@ -766,7 +766,7 @@ async fn review_routes(s: &TestServer, spec: &Spec) {
 
 /// `/v1/waivers`: grant, list, get, revoke, with their mistakes.
 async fn waiver_routes(s: &TestServer, spec: &Spec) {
-    let soon = modelgate::http::rfc3339_micros(modelgate::http::now_micros() + 86_400_000_000);
+    let soon = modelgate::time::rfc3339_micros(modelgate::time::now_micros() + 86_400_000_000);
     let body = json!({"model_ref": "acme/*", "rule_id": "license-non-commercial", "reason": "false_positive", "justification": "checked", "expires_at": soon});
     let r = s.post_json("/v1/waivers", &body).await;
     assert_eq!(r.status, 201, "{}", r.text);

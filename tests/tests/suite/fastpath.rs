@@ -9,10 +9,11 @@
 
 use modelgate_engine::context::{Deployment, Modification, Purpose};
 use modelgate_engine::facts::*;
-use modelgate_engine::rules::eval::cel_to_json;
+use modelgate_engine::rules::celval::cel_to_json;
 use modelgate_engine::rules::pack::{Compiled, Rule};
 use modelgate_engine::rules::scope::Scope;
-use modelgate_engine::rules::template::{Part, render_value};
+use modelgate_engine::rules::template::Part;
+use modelgate_engine::rules::text::render_value;
 use modelgate_engine::{Format, ModelRecord, Pack, ParseOptions, UseContext};
 use modelgate_tests::{T0, fixture_cards, model_ref_for};
 use proptest::prelude::*;
@@ -300,7 +301,11 @@ fn fast_path_matches_cel_over_pack_cases_and_fixture_cards() {
             ctxs.push(("the case's own context", c.clone()));
         }
         for (cname, ctx) in ctxs {
-            for (i, facts) in p.facts(rec, &ctx, T0).iter().enumerate() {
+            for (i, facts) in p
+                .facts(rec, &ctx, modelgate_engine::time::from_unix(T0))
+                .iter()
+                .enumerate()
+            {
                 problems.extend(check_pack(
                     facts,
                     &format!("{name} [{cname}, alternative {i}]"),
@@ -353,7 +358,7 @@ fn overflow_falls_back_to_cel_errors() {
         ..UseContext::default()
     };
     let mut tally = Tally::default();
-    for facts in fast.facts(&rec, &huge, T0) {
+    for facts in fast.facts(&rec, &huge, modelgate_engine::time::from_unix(T0)) {
         let scope = fast.scope(facts.refs());
         for r in &fast.rules {
             for (label, c) in expressions(r) {
@@ -365,7 +370,13 @@ fn overflow_falls_back_to_cel_errors() {
         tally.bailed > 0,
         "overflow never made the fast evaluator give up: {tally:?}"
     );
-    let d = fast.evaluate(&rec, &huge, T0, "x");
+    let d = modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(
+        &fast,
+        &rec,
+        &huge,
+        modelgate_engine::time::from_unix(T0),
+        "x",
+    ));
     let f = d
         .findings
         .iter()
@@ -380,7 +391,16 @@ fn overflow_falls_back_to_cel_errors() {
     assert_ne!(d.verdict.as_str(), "allow", "an error never allows");
     assert_eq!(
         serde_json::to_value(&d).unwrap(),
-        serde_json::to_value(slow.evaluate(&rec, &huge, T0, "x")).unwrap()
+        serde_json::to_value(modelgate_engine::evaluate(
+            &modelgate_engine::Evaluation::new(
+                &slow,
+                &rec,
+                &huge,
+                modelgate_engine::time::from_unix(T0),
+                "x"
+            )
+        ))
+        .unwrap()
     );
 }
 
@@ -408,8 +428,26 @@ fn decisions_are_identical_with_and_without_the_fast_path() {
     let mut n = 0;
     for (name, rec, ctxs) in &inputs {
         for ctx in ctxs {
-            let a = serde_json::to_value(fast.evaluate(rec, ctx, T0, "d")).unwrap();
-            let b = serde_json::to_value(slow.evaluate(rec, ctx, T0, "d")).unwrap();
+            let a = serde_json::to_value(modelgate_engine::evaluate(
+                &modelgate_engine::Evaluation::new(
+                    fast,
+                    rec,
+                    ctx,
+                    modelgate_engine::time::from_unix(T0),
+                    "d",
+                ),
+            ))
+            .unwrap();
+            let b = serde_json::to_value(modelgate_engine::evaluate(
+                &modelgate_engine::Evaluation::new(
+                    slow,
+                    rec,
+                    ctx,
+                    modelgate_engine::time::from_unix(T0),
+                    "d",
+                ),
+            ))
+            .unwrap();
             assert_eq!(a, b, "{name} under {ctx:?}");
             n += 1;
         }

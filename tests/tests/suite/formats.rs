@@ -33,7 +33,13 @@ fn one(name: &str) -> ModelRecord {
 fn decide(rec: &ModelRecord, bytes: &[u8]) -> Decision {
     let ctx = UseContext::default();
     let digest = modelgate_engine::input_digest(bytes, &ctx);
-    the_pack().evaluate(rec, &ctx, T0, &digest)
+    modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(
+        the_pack(),
+        rec,
+        &ctx,
+        modelgate_engine::time::from_unix(T0),
+        &digest,
+    ))
 }
 
 fn failing(d: &Decision) -> Vec<&str> {
@@ -95,7 +101,8 @@ fn check_document(path: &Path, snapshot: &str) -> Vec<Decision> {
     // As `check` does: every model, the others of the document as known ancestors.
     let ctx = UseContext::default();
     let digest = modelgate_engine::input_digest(&bytes, &ctx);
-    let decisions: Vec<Decision> = the_pack().evaluate_document(&recs, &ctx, T0, &digest);
+    let decisions: Vec<Decision> =
+        modelgate_tests::evaluate_document(the_pack(), &recs, &ctx, T0, &digest);
     for d in &decisions {
         // Fail closed: no licence, no allow.
         if d.license.declared.is_empty() {

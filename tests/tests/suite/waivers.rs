@@ -4,6 +4,7 @@
 //! the CLI's `--waivers`.
 
 use modelgate::auth::Role;
+use modelgate_engine::time::from_unix;
 use modelgate_engine::waiver::{Waiver, applicable};
 use modelgate_engine::{Pack, UseContext, Verdict};
 use modelgate_tests::api::TestServer;
@@ -30,14 +31,24 @@ fn the_engine_applies_a_waiver_only_while_it_is_in_force() {
         model_ref: "NC Model".into(),
         rule_id: RULE.into(),
         profile: None,
-        created_at: Some(1_000),
-        expires_at: 2_000,
-        revoked_at: Some(1_800),
+        created_at: Some(from_unix(1_000)),
+        expires_at: from_unix(2_000),
+        revoked_at: Some(from_unix(1_800)),
     };
     let ws = [w];
     let at = |now: i64| {
-        let a = applicable(&ws, &rec.id, None, now);
-        pack.evaluate_waived(&rec, &[], &ctx, now, "sha256:x", &a)
+        let a = applicable(&ws, &rec.id, None, from_unix(now));
+        modelgate_engine::evaluate(&modelgate_engine::Evaluation {
+            ancestors: &[],
+            waivers: &a,
+            ..modelgate_engine::Evaluation::new(
+                &pack,
+                &rec,
+                &ctx,
+                modelgate_engine::time::from_unix(now),
+                "sha256:x",
+            )
+        })
     };
     for (now, waived) in [
         (999, false),
@@ -61,7 +72,16 @@ fn the_engine_applies_a_waiver_only_while_it_is_in_force() {
         }
     }
     // Without waivers the output is what it always was (no `waiver` key).
-    let plain = serde_json::to_value(pack.evaluate(&rec, &ctx, 1_500, "sha256:x")).unwrap();
+    let plain = serde_json::to_value(modelgate_engine::evaluate(
+        &modelgate_engine::Evaluation::new(
+            &pack,
+            &rec,
+            &ctx,
+            modelgate_engine::time::from_unix(1_500),
+            "sha256:x",
+        ),
+    ))
+    .unwrap();
     assert!(
         plain["findings"]
             .as_array()
@@ -91,7 +111,7 @@ async fn finding(s: &TestServer, path: &str, model: &str) -> (Value, Value) {
 
 async fn grant_apply_revoke(s: &TestServer) {
     let approver = s.as_key(&s.key("default", Role::Approver).await);
-    let soon = modelgate::http::rfc3339_micros(modelgate::http::now_micros() + 5 * 86_400_000_000);
+    let soon = modelgate::time::rfc3339_micros(modelgate::time::now_micros() + 5 * 86_400_000_000);
     let body = json!({
         "model_ref": "acme/*",
         "rule_id": RULE,
@@ -191,7 +211,7 @@ async fn grant_apply_revoke(s: &TestServer) {
     r.problem(404);
 
     // Mistakes.
-    let far = modelgate::http::rfc3339_micros(modelgate::http::now_micros() + 400 * 86_400_000_000);
+    let far = modelgate::time::rfc3339_micros(modelgate::time::now_micros() + 400 * 86_400_000_000);
     for bad in [
         json!({"model_ref": "acme/x", "rule_id": RULE, "reason": "because", "justification": "x", "expires_at": soon}),
         json!({"model_ref": "acme/x", "rule_id": "no-such-rule", "reason": "false_positive", "justification": "x", "expires_at": soon}),
@@ -245,7 +265,7 @@ async fn a_change_made_elsewhere_reaches_the_next_recorded_decision(s: &TestServ
         assert_eq!(f["waived"], false, "{f}");
     }
     let g0 = s.db.store.tenant_generation("default").await.unwrap();
-    let now = modelgate::http::now_micros();
+    let now = modelgate::time::now_micros();
     let row = modelgate::store::WaiverRow {
         id: uuid::Uuid::now_v7().to_string(),
         tenant: "default".into(),
@@ -275,7 +295,7 @@ async fn a_change_made_elsewhere_reaches_the_next_recorded_decision(s: &TestServ
     assert_eq!(f["waived"], true, "{f}");
     assert_eq!(f["waiver"], row.id.as_str(), "{f}");
 
-    let later = modelgate::http::now_micros();
+    let later = modelgate::time::now_micros();
     let ev = modelgate::audit::event(
         "waiver_revoked",
         "default",
@@ -294,9 +314,50 @@ async fn a_change_made_elsewhere_reaches_the_next_recorded_decision(s: &TestServ
     assert_eq!(f["waived"], false, "a revoked waiver never applies: {f}");
 }
 
+/// A date that does not exist is refused, not moved to the next month: `2027-02-31` used
+/// to be read as 3 March 2027 (a waiver expiring three days later than written).
+async fn an_expiry_on_a_day_that_does_not_exist_is_refused(s: &TestServer) {
+    use modelgate_engine::time::{Timestamp, date, from_unix};
+    let now = Timestamp::now().as_second();
+    let next_year: i32 = date(now_plus(now, 200))[..4].parse().unwrap();
+    fn now_plus(now: i64, days: i64) -> Timestamp {
+        from_unix(now + days * 86_400)
+    }
+    for day in [
+        format!("{next_year}-02-31"),
+        format!("{next_year}-02-30T12:00:00Z"),
+        format!("{next_year}-04-31T00:00:00+02:00"),
+        format!("{next_year}-06-31"),
+    ] {
+        let body = json!({"model_ref": "acme/x", "rule_id": RULE, "reason": "false_positive",
+            "justification": "x", "expires_at": day});
+        let p = s.post_json("/v1/waivers", &body).await.problem(422);
+        assert!(
+            p["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("expires_at") && d.contains(&day)),
+            "{p}"
+        );
+    }
+    // A real day is kept as written.
+    let real = date(now_plus(now, 40));
+    let body = json!({"model_ref": "acme/x", "rule_id": RULE, "reason": "false_positive",
+        "justification": "x", "expires_at": real});
+    let r = s.post_json("/v1/waivers", &body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(
+        r.json()["expires_at"]
+            .as_str()
+            .is_some_and(|e| e.starts_with(&format!("{real}T00:00:00"))),
+        "{}",
+        r.text
+    );
+}
+
 api_on_both_backends!(
     grant_apply_revoke,
-    a_change_made_elsewhere_reaches_the_next_recorded_decision
+    a_change_made_elsewhere_reaches_the_next_recorded_decision,
+    an_expiry_on_a_day_that_does_not_exist_is_refused
 );
 
 #[test]

@@ -16,6 +16,114 @@ use serde::Serialize;
 use serde_json::Value;
 use std::fmt;
 
+/// The JSON Schemas the parsers check documents against: the native record, and the parts
+/// of the other formats that the parsers read.
+pub struct Schemas {
+    pub model: jsonschema::Validator,
+    pub cyclonedx: jsonschema::Validator,
+    pub spdx3: jsonschema::Validator,
+    pub mof: jsonschema::Validator,
+}
+
+/// Parses a document that describes one model. `format: None` (or
+/// [`Format::Auto`]) detects it from the content. A document describing several
+/// models is an error: use [`parse_all`].
+pub fn parse(
+    bytes: &[u8],
+    format: Option<Format>,
+    opts: &ParseOptions,
+    schemas: &Schemas,
+) -> Result<ModelRecord, IngestError> {
+    let mut recs = parse_all(bytes, format, opts, schemas)?;
+    if recs.len() == 1
+        && let Some(rec) = recs.pop()
+    {
+        return Ok(rec);
+    }
+    let format = recs
+        .first()
+        .and_then(|r| Format::parse(&r.source_format))
+        .unwrap_or(Format::Auto);
+    let ids: Vec<&str> = recs.iter().map(|r| r.id.as_str()).collect();
+    Err(IngestError::new(
+        format,
+        format!(
+            "the document describes {} models ({}); evaluate each one: ingest::parse_all (Pack::parse_all), \
+             or `modelgate check`, which gives one decision per model",
+            recs.len(),
+            ids.join(", ")
+        ),
+    )
+    .expected("a document describing one model"))
+}
+
+/// Parses a document into one record per model it describes (a CycloneDX BOM or an
+/// SPDX 3 document may describe several). `format: None` (or [`Format::Auto`])
+/// detects the format from the content. Documents over `opts.max_bytes` are refused
+/// before anything is parsed.
+pub fn parse_all(
+    bytes: &[u8],
+    format: Option<Format>,
+    opts: &ParseOptions,
+    schemas: &Schemas,
+) -> Result<Vec<ModelRecord>, IngestError> {
+    let named = format.filter(|f| *f != Format::Auto);
+    if bytes.len() as u64 > opts.max_bytes {
+        return Err(IngestError::new(
+            named.unwrap_or(Format::Auto),
+            format!(
+                "the document is {} bytes, over the limit of {} bytes",
+                bytes.len(),
+                opts.max_bytes
+            ),
+        )
+        .expected(format!("a document of at most {} bytes", opts.max_bytes)));
+    }
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(
+            IngestError::new(named.unwrap_or(Format::Auto), "the document is empty")
+                .expected(FORMATS_READ),
+        );
+    }
+    let (format, value) = match named {
+        Some(f) => (f, None),
+        None => sniff(bytes)?,
+    };
+    let recs = match (format, value) {
+        (Format::HfCard, _) => vec![hf_card::parse(bytes, opts)?],
+        (Format::Native, Some(v)) => {
+            vec![native::from_value(v, opts, &schemas.model)?]
+        }
+        (Format::Native, None) => vec![native::parse(bytes, opts, &schemas.model)?],
+        (Format::Cyclonedx, Some(v)) => cyclonedx::from_value(v, opts, &schemas.cyclonedx)?,
+        (Format::Cyclonedx, None) => cyclonedx::parse(bytes, opts, &schemas.cyclonedx)?,
+        (Format::Spdx3, Some(v)) => spdx3::from_value(v, opts, &schemas.spdx3)?,
+        (Format::Spdx3, None) => spdx3::parse(bytes, opts, &schemas.spdx3)?,
+        (Format::Mof, _) => vec![mof::parse(bytes, opts, &schemas.mof)?],
+        (Format::Auto, _) => {
+            return Err(
+                IngestError::new(Format::Auto, "the format could not be detected")
+                    .expected(FORMATS_READ),
+            );
+        }
+    };
+    if recs.is_empty() {
+        return Err(
+            IngestError::new(format, "the document describes no model").expected(FORMATS_READ)
+        );
+    }
+    Ok(recs)
+}
+
+/// Validates a native record given as a JSON value.
+pub fn record_from_json(
+    value: serde_json::Value,
+    opts: &ParseOptions,
+    schemas: &Schemas,
+) -> Result<ModelRecord, IngestError> {
+    native::from_value(value, opts, &schemas.model)
+}
+
 /// A metadata format modelgate reads. `Auto` stands for "detect from the content"; it is
 /// also the format named by errors of detection itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

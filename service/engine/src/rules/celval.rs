@@ -371,3 +371,37 @@ impl serde::ser::SerializeStruct for MapBuilder {
         Ok(map(self.entries))
     }
 }
+/// CEL value -> JSON, for evidence.
+pub fn cel_to_json(v: &cel::Value) -> serde_json::Value {
+    use cel::Value as V;
+    use serde_json::Value as J;
+    match v {
+        V::Null => J::Null,
+        V::Bool(b) => J::Bool(*b),
+        V::Int(i) => J::from(*i),
+        V::UInt(u) => J::from(*u),
+        V::Float(f) => serde_json::Number::from_f64(*f)
+            .map(J::Number)
+            .unwrap_or(J::Null),
+        V::String(s) => J::String(s.to_string()),
+        V::List(items) => J::Array(items.iter().map(cel_to_json).collect()),
+        V::Map(m) => {
+            let mut entries: Vec<(String, J)> = m
+                .map
+                .iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        cel::objects::Key::String(s) => s.to_string(),
+                        cel::objects::Key::Int(i) => i.to_string(),
+                        cel::objects::Key::Uint(u) => u.to_string(),
+                        cel::objects::Key::Bool(b) => b.to_string(),
+                    };
+                    (key, cel_to_json(v))
+                })
+                .collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            J::Object(entries.into_iter().collect())
+        }
+        other => J::String(format!("{other:?}")),
+    }
+}

@@ -2,14 +2,17 @@
 
 pub mod celval;
 pub mod check;
+pub mod compiled;
 pub mod def;
-pub mod eval;
 pub mod fast;
 pub mod pack;
+pub mod run;
 pub mod scope;
 pub mod template;
 pub mod testing;
+pub mod text;
 pub mod value;
 
 pub use def::{Effect, RuleCategory, RuleResult, Severity};
 pub use pack::{Pack, PackError, PackFile, Problem};
+pub use run::{ENGINE_VERSION, Evaluation, evaluate};

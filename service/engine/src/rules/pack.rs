@@ -1,10 +1,13 @@
 //! Loading a rule pack from its files (bytes in, values out: no IO here).
 
 use super::check::{Node, check_paths};
+pub use super::compiled::Compiled;
 use super::def::{PolicyFile, RuleDef, TestCase};
 use super::template::Template;
+use crate::ingest::{self, Format, IngestError, ParseOptions, Schemas};
 use crate::license::{Catalog, LicenseTerms};
 use crate::lineage::{FamilyFile, ModelCatalog};
+use crate::record::ModelRecord;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -49,20 +52,6 @@ pub struct PackError {
     pub problems: Vec<Problem>,
 }
 
-/// A CEL expression compiled for the `cel` interpreter and, when it is within the
-/// subset [`super::fast`] covers, for the fast evaluator (`Err` says why not).
-pub struct Compiled {
-    pub source: String,
-    pub program: cel::Program,
-    pub fast: Result<super::fast::Program, String>,
-}
-
-impl std::fmt::Debug for Compiled {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Compiled({:?})", self.source)
-    }
-}
-
 /// A rule with its conditions and templates compiled.
 #[derive(Debug)]
 pub struct Rule {
@@ -85,22 +74,13 @@ pub struct Pack {
     pub models: ModelCatalog,
     pub rules: Vec<Rule>,
     pub tests: Vec<(String, TestCase)>,
-    pub(crate) model_schema: jsonschema::Validator,
-    /// Schemas of the parts of other formats that the parsers read.
-    pub(crate) format_schemas: FormatSchemas,
+    /// The schemas the parsers check documents against.
+    pub(crate) schemas: Schemas,
     pub(crate) env: Arc<cel::Env>,
     /// The facts variables and their shapes, for checking expressions.
     pub(crate) roots: BTreeMap<String, Arc<Node>>,
     /// Whether rules run on the fast evaluator where they can (the default).
     pub(crate) fast_path: bool,
-}
-
-/// The pack's schemas of the metadata formats (`schemas/cyclonedx.schema.json`,
-/// `schemas/spdx3.schema.json`, `schemas/mof.schema.json`).
-pub(crate) struct FormatSchemas {
-    pub cyclonedx: jsonschema::Validator,
-    pub spdx3: jsonschema::Validator,
-    pub mof: jsonschema::Validator,
 }
 
 impl std::fmt::Debug for Pack {
@@ -425,29 +405,24 @@ impl Pack {
             }
         }
 
-        let format_schemas = match (cyclonedx_schema, spdx3_schema, mof_schema) {
-            (Some(cyclonedx), Some(spdx3), Some(mof)) => Some(FormatSchemas {
+        let schemas = match (model_schema, cyclonedx_schema, spdx3_schema, mof_schema) {
+            (Some(model), Some(cyclonedx), Some(spdx3), Some(mof)) => Some(Schemas {
+                model,
                 cyclonedx,
                 spdx3,
                 mof,
             }),
             _ => None,
         };
-        match (
-            l.problems.is_empty(),
-            manifest,
-            model_schema,
-            format_schemas,
-        ) {
-            (true, Some(manifest), Some(model_schema), Some(format_schemas)) => Ok(Pack {
+        match (l.problems.is_empty(), manifest, schemas) {
+            (true, Some(manifest), Some(schemas)) => Ok(Pack {
                 manifest,
                 digest: digest(files),
                 catalog,
                 models,
                 rules,
                 tests,
-                model_schema,
-                format_schemas,
+                schemas,
                 env,
                 roots,
                 fast_path: true,
@@ -456,6 +431,35 @@ impl Pack {
                 problems: l.problems,
             }),
         }
+    }
+
+    /// Parses a document that describes one model (see [`ingest::parse`]).
+    pub fn parse(
+        &self,
+        bytes: &[u8],
+        format: Option<Format>,
+        opts: &ParseOptions,
+    ) -> Result<ModelRecord, IngestError> {
+        ingest::parse(bytes, format, opts, &self.schemas)
+    }
+
+    /// Parses a document into one record per model it describes (see [`ingest::parse_all`]).
+    pub fn parse_all(
+        &self,
+        bytes: &[u8],
+        format: Option<Format>,
+        opts: &ParseOptions,
+    ) -> Result<Vec<ModelRecord>, IngestError> {
+        ingest::parse_all(bytes, format, opts, &self.schemas)
+    }
+
+    /// Validates a native record given as a JSON value.
+    pub fn record_from_json(
+        &self,
+        value: serde_json::Value,
+        opts: &ParseOptions,
+    ) -> Result<ModelRecord, IngestError> {
+        ingest::record_from_json(value, opts, &self.schemas)
     }
 
     /// The use-category vocabulary.

@@ -6,10 +6,11 @@
 //! first time an expression needs it, once per [`Scope`]; with the default pack it is
 //! normally never built.
 
+use super::celval::cel_to_json;
 use super::celval::to_val;
-use super::eval::cel_to_json;
-use super::pack::Compiled;
-use super::template::render_value;
+use super::compiled::Compiled;
+use super::template::{Part, Template};
+use super::text::render_value;
 use super::value::{FactRefs, V};
 use std::cell::OnceCell;
 use std::sync::Arc;
@@ -142,5 +143,20 @@ impl Compiled {
             Outcome::Cel(Ok(v)) => render_value(&v, out),
             Outcome::Cel(Err(e)) => out.push_str(&format!("<error: {e}>")),
         }
+    }
+}
+
+impl Template {
+    /// Renders over the facts of a scope (fast evaluator first, see [`super::scope`]);
+    /// an expression that fails renders as `<error: ...>`.
+    pub fn render_with(&self, s: &Scope<'_>) -> String {
+        let mut out = String::new();
+        for p in &self.parts {
+            match p {
+                Part::Text(t) => out.push_str(t),
+                Part::Expr(c) => c.render_into(s, &mut out),
+            }
+        }
+        out
     }
 }

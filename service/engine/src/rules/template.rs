@@ -1,6 +1,7 @@
 //! Message templates: literal text with `{{ CEL expression }}` parts, compiled at load.
 
-use super::pack::Compiled;
+use super::compiled::Compiled;
+use super::text::render_value;
 
 #[derive(Debug)]
 pub enum Part {
@@ -41,19 +42,6 @@ impl Template {
         ok.then_some(Template { parts })
     }
 
-    /// Renders over the facts of a scope (fast evaluator first, see [`super::scope`]);
-    /// an expression that fails renders as `<error: ...>`.
-    pub fn render_with(&self, s: &super::scope::Scope<'_>) -> String {
-        let mut out = String::new();
-        for p in &self.parts {
-            match p {
-                Part::Text(t) => out.push_str(t),
-                Part::Expr(c) => c.render_into(s, &mut out),
-            }
-        }
-        out
-    }
-
     /// Renders with a CEL context; an expression that fails renders as `<error: ...>`.
     pub fn render(&self, ctx: &cel::Context) -> String {
         let mut out = String::new();
@@ -67,50 +55,5 @@ impl Template {
             }
         }
         out
-    }
-}
-
-/// Human rendering: strings as is, lists joined with ", ".
-pub fn render_value(v: &cel::Value, out: &mut String) {
-    use cel::Value as V;
-    match v {
-        V::String(s) => out.push_str(s),
-        V::Int(i) => out.push_str(&group_thousands(*i)),
-        V::UInt(u) => out.push_str(&u.to_string()),
-        V::Float(f) => out.push_str(&format_float(*f)),
-        V::Bool(b) => out.push_str(if *b { "yes" } else { "no" }),
-        V::Null => out.push_str("none"),
-        V::List(items) => {
-            if items.is_empty() {
-                out.push_str("none");
-            }
-            for (i, x) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                render_value(x, out);
-            }
-        }
-        other => out.push_str(&crate::rules::eval::cel_to_json(other).to_string()),
-    }
-}
-
-pub(crate) fn group_thousands(i: i64) -> String {
-    let s = i.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (n, ch) in s.chars().enumerate() {
-        if n > 0 && (s.len() - n).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if i < 0 { format!("-{out}") } else { out }
-}
-
-pub(crate) fn format_float(f: f64) -> String {
-    if f != 0.0 && (f.abs() >= 1e9 || f.abs() < 1e-3) {
-        format!("{f:e}")
-    } else {
-        format!("{f}")
     }
 }

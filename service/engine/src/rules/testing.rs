@@ -1,14 +1,16 @@
 //! Running a pack's own test cases (`rules/tests/*.yaml`).
 
 use super::def::{RuleResult, TestCase};
-use super::eval::parse_date;
 use super::pack::Pack;
 use crate::ingest::{Format, ParseOptions};
+use crate::record::others;
+use crate::rules::run::{Evaluation, evaluate};
+use crate::time::{self, Timestamp};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
 /// Default evaluation time of a test case: 2026-01-01T00:00:00Z.
-pub const DEFAULT_TEST_TIME: i64 = 1_767_225_600;
+pub const DEFAULT_TEST_TIME: Timestamp = Timestamp::constant(1_767_225_600, 0);
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CaseResult {
@@ -55,7 +57,7 @@ impl Pack {
             },
         };
         let now = match &t.now {
-            Some(s) => parse_date(s).unwrap_or_else(|| {
+            Some(s) => time::parse_date(s).unwrap_or_else(|_| {
                 failures.push(format!("`now` is not a YYYY-MM-DD date: {s}"));
                 DEFAULT_TEST_TIME
             }),
@@ -82,7 +84,15 @@ impl Pack {
             Ok(recs) => {
                 // A document with several models: the worst verdict, and the rules and
                 // obligations of every decision.
-                let ds = self.evaluate_document(&recs, &ctx, now, "test");
+                let ds: Vec<_> = (0..recs.len())
+                    .map(|i| {
+                        let ancestors = others(&recs, i);
+                        evaluate(&Evaluation {
+                            ancestors: &ancestors,
+                            ..Evaluation::new(self, &recs[i], &ctx, now, "test")
+                        })
+                    })
+                    .collect();
                 let verdict = ds.iter().map(|d| d.verdict).max();
                 if verdict.map(|v| v.as_str()) != Some(t.expect.verdict.as_str()) {
                     failures.push(format!(

@@ -654,7 +654,7 @@ impl<'a> V<'a> {
 
     /// The value as `template::render_value` renders the same CEL value.
     pub fn render(&self, out: &mut std::string::String) {
-        use super::template::{format_float, group_thousands};
+        use super::text::{format_float, group_thousands};
         match self {
             V::Str(s) => out.push_str(s),
             V::String(s) => out.push_str(s),

@@ -3,6 +3,8 @@
 //! conditions never meet a missing key. `rules/schemas/facts.schema.json` describes
 //! exactly these structs; a test keeps the two in step.
 
+pub mod build;
+
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -13,9 +13,10 @@
 //!   (`spawn_change_listener`). Without notifications (a lost listening connection) a dry
 //!   run, which records nothing, may use a state changed elsewhere up to [`MAX_AGE`] ago.
 
-use super::AppState;
-use super::now_micros;
-use super::problem::Problem;
+use super::App;
+use super::packs::{PackError, active_pack};
+use crate::store::StoreError;
+use crate::time::now_micros;
 use modelgate_engine::Pack;
 use modelgate_engine::waiver::Waiver;
 use std::collections::HashMap;
@@ -72,23 +73,34 @@ impl TenantStates {
 
 /// The tenant's state: the cached one unless `fresh` or too old, else read from the store.
 pub async fn tenant_state(
-    st: &AppState,
+    app: &App,
     tenant: &str,
     fresh: bool,
-) -> Result<Arc<TenantState>, Problem> {
-    if !fresh && let Some(s) = st.tenants.cached(tenant) {
+) -> Result<Arc<TenantState>, PackError> {
+    if !fresh && let Some(s) = app.tenants.cached(tenant) {
         return Ok(s);
     }
     // The generation first: a change committed after this read makes it stale.
-    let generation = st.store.tenant_generation(tenant).await?;
-    let pack = super::api::active_pack(st, tenant).await?;
-    let waivers = super::waivers::engine_waivers(st, tenant, now_micros()).await?;
+    let generation = app.store.tenant_generation(tenant).await?;
+    let pack = active_pack(app, tenant).await?;
+    let waivers = engine_waivers(app, tenant, now_micros()).await?;
     let s = Arc::new(TenantState {
         generation,
         pack,
         waivers,
         loaded: Instant::now(),
     });
-    st.tenants.put(tenant, s.clone());
+    app.tenants.put(tenant, s.clone());
     Ok(s)
+}
+
+/// The tenant's waivers in force at `now` (Unix microseconds), as the engine reads them.
+pub async fn engine_waivers(app: &App, tenant: &str, now: i64) -> Result<Vec<Waiver>, StoreError> {
+    Ok(app
+        .store
+        .list_waivers(tenant, Some(now))
+        .await?
+        .iter()
+        .map(crate::store::WaiverRow::to_engine)
+        .collect())
 }

@@ -1,0 +1,199 @@
+//! The model registry: `PUT`/`GET /v1/models/{model_ref}` and the status board
+//! `GET /v1/models`.
+
+use super::evaluations::DocumentIn;
+use super::problem::Problem;
+use super::request::{Data, Reply, json_body, page_limit, read_body, split_page, tenant};
+use crate::app::evaluate::{Document, Input, parse_input, sha256};
+use crate::store::{
+    BoardCursor, BoardRow, ModelStatus, NewModelVersion, decode_cursor, encode_cursor,
+};
+use crate::time::{now_micros, rfc3339_micros};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelIn {
+    document: Option<DocumentIn>,
+    record: Option<Value>,
+}
+
+fn check_model_ref(r: &str) -> Result<(), Problem> {
+    if r.is_empty() || r.len() > 512 || r.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(Problem::bad_request(
+            "a model reference is 1 to 512 characters without spaces or control characters",
+        ));
+    }
+    Ok(())
+}
+
+pub(super) async fn put_model(
+    req: HttpRequest,
+    st: Data,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Reply {
+    let tenant = &tenant(&req)?;
+    let model_ref = path.into_inner();
+    check_model_ref(&model_ref)?;
+    let raw = read_body(payload, st.limits.evaluation_body).await?;
+    let body: ModelIn = json_body(&req, &raw, st.limits.evaluation_body)?;
+    let pack = crate::app::packs::active_pack(&st, tenant).await?;
+    let input = Input {
+        document: body.document.map(Document::from),
+        record: body.record,
+    };
+    let parsed = parse_input(&pack, &input, Some(&model_ref))?;
+    let record_json = serde_json::to_string(&parsed.record).map_err(Problem::internal)?;
+    let digest = sha256(&parsed.bytes);
+    let (v, created) = st
+        .store
+        .put_model_version(
+            tenant,
+            &NewModelVersion {
+                model_ref: &model_ref,
+                format: &parsed.format,
+                document: &parsed.bytes,
+                record_json: &record_json,
+                document_digest: &digest,
+            },
+            now_micros(),
+        )
+        .await?;
+    let body = json!({
+        "model_ref": model_ref,
+        "version": v.version,
+        "format": v.format,
+        "document_digest": v.document_digest,
+        "created_at": rfc3339_micros(v.created_at),
+        "new_version": created,
+    });
+    Ok(if created {
+        HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("/v1/models/{model_ref}")))
+            .json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    })
+}
+
+fn board_item(r: &BoardRow, waivers: &[crate::store::WaiverRow], now: i64) -> Value {
+    let soon = super::waivers::EXPIRING_DAYS * 86_400 * 1_000_000;
+    let profile = (!r.profile.is_empty()).then_some(r.profile.as_str());
+    let expiring: Vec<Value> = waivers
+        .iter()
+        .filter(|w| w.expires_at - now <= soon)
+        .filter(|w| w.to_engine().covers(&r.model_ref, profile, crate::time::second_of(now)))
+        .map(|w| json!({"id": w.id, "rule_id": w.rule_id, "expires_at": rfc3339_micros(w.expires_at)}))
+        .collect();
+    json!({
+        "waivers_expiring": expiring,
+        "model_ref": r.model_ref,
+        "profile": if r.profile.is_empty() { Value::Null } else { Value::from(r.profile.clone()) },
+        "status": r.status.as_str(),
+        "latest_version": r.latest_version,
+        "decision": r.decision_id.as_ref().map(|id| json!({
+            "id": id,
+            "verdict": r.verdict,
+            "created_at": r.decided_at.map(rfc3339_micros),
+            "pack_digest": r.pack_digest,
+            "model_version": r.model_version,
+        })),
+        "review": r.review.as_ref().map(|v| json!({
+            "id": v.id,
+            "outcome": v.outcome,
+            "reviewer": v.reviewer,
+            "created_at": rfc3339_micros(v.reviewed_at),
+        })),
+    })
+}
+
+pub(super) async fn get_model(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
+    let tenant = &tenant(&req)?;
+    let model_ref = path.into_inner();
+    let versions = st.store.model_versions(tenant, &model_ref).await?;
+    if versions.is_empty() {
+        return Err(Problem::not_found(format!(
+            "model `{model_ref}` is not registered"
+        )));
+    }
+    let active = st
+        .store
+        .active_pack(tenant)
+        .await?
+        .map(|a| a.digest)
+        .unwrap_or_default();
+    let board = st.store.model_status(tenant, &active, &model_ref).await?;
+    let now = now_micros();
+    let waivers = super::waivers::in_force(&st, tenant, now).await?;
+    let versions: Vec<Value> = versions
+        .iter()
+        .map(|v| {
+            Ok(json!({
+                "version": v.version,
+                "format": v.format,
+                "document_digest": v.document_digest,
+                "created_at": rfc3339_micros(v.created_at),
+                "record": serde_json::from_str::<Value>(&v.record).map_err(Problem::internal)?,
+            }))
+        })
+        .collect::<Result<_, Problem>>()?;
+    Ok(HttpResponse::Ok().json(json!({
+        "model_ref": model_ref,
+        "versions": versions,
+        "status": board.iter().map(|b| board_item(b, &waivers, now)).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BoardQuery {
+    status: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+pub(super) async fn list_models(req: HttpRequest, st: Data, q: web::Query<BoardQuery>) -> Reply {
+    let tenant = &tenant(&req)?;
+    let limit = page_limit(q.limit)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            ModelStatus::parse(s).ok_or_else(|| {
+                Problem::bad_request(format!(
+                    "`status` must be one of {}; got `{s}`",
+                    ModelStatus::ALL.join(", ")
+                ))
+                .with("parameter", "status")
+            })
+        })
+        .transpose()?;
+    let after: Option<BoardCursor> = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let active = st
+        .store
+        .active_pack(tenant)
+        .await?
+        .map(|a| a.digest)
+        .unwrap_or_default();
+    let rows = st
+        .store
+        .status_board(tenant, &active, status, after.as_ref(), limit + 1)
+        .await?;
+    let now = now_micros();
+    let waivers = super::waivers::in_force(&st, tenant, now).await?;
+    let (rows, next) = split_page(rows, limit, |r| {
+        encode_cursor(&BoardCursor {
+            model_ref: r.model_ref.clone(),
+            profile: r.profile.clone(),
+        })
+    });
+    Ok(HttpResponse::Ok().json(json!({
+        "items": rows.iter().map(|b| board_item(b, &waivers, now)).collect::<Vec<_>>(),
+        "next_cursor": next,
+        "active_pack": active,
+    })))
+}

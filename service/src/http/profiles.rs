@@ -1,0 +1,151 @@
+//! Use profiles: `/v1/profiles`, `/v1/profiles/{name}`.
+
+use super::AppState;
+use super::problem::Problem;
+use super::request::{Data, Reply, json_body, read_body, tenant};
+use crate::time::{now_micros, rfc3339_micros};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use modelgate_engine::context::UseContext;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileIn {
+    name: Option<String>,
+    description: Option<String>,
+    context: UseContext,
+}
+
+fn check_profile_name(n: &str) -> Result<(), Problem> {
+    let ok = !n.is_empty()
+        && n.len() <= 64
+        && n.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Problem::unprocessable(
+            "invalid-profile-name",
+            format!(
+                "profile name `{n}`: use 1 to 64 letters, digits, `-`, `_` or `.`, starting with a letter or digit"
+            ),
+        ))
+    }
+}
+
+fn profile_body(p: &crate::store::Profile) -> Result<Value, Problem> {
+    Ok(json!({
+        "name": p.name,
+        "description": p.description,
+        "context": serde_json::from_str::<Value>(&p.context).map_err(Problem::internal)?,
+        "version": p.version,
+        "created_at": rfc3339_micros(p.created_at),
+        "updated_at": rfc3339_micros(p.updated_at),
+    }))
+}
+
+async fn save_profile(
+    st: &AppState,
+    tenant: &str,
+    name: &str,
+    body: ProfileIn,
+) -> Result<crate::store::Profile, Problem> {
+    check_profile_name(name)?;
+    let pack = crate::app::packs::active_pack(st, tenant).await?;
+    let mut ctx = body.context;
+    ctx.normalize();
+    ctx.validate(pack.use_categories()).map_err(|e| {
+        Problem::unprocessable(
+            "invalid-context",
+            format!("the use context is not valid: {e}"),
+        )
+        .with("field", &e.field)
+    })?;
+    let json = serde_json::to_string(&ctx).map_err(Problem::internal)?;
+    Ok(st
+        .store
+        .put_profile(
+            tenant,
+            name,
+            body.description.as_deref(),
+            &json,
+            now_micros(),
+        )
+        .await?)
+}
+
+pub(super) async fn create_profile(req: HttpRequest, st: Data, payload: web::Payload) -> Reply {
+    let tenant = &tenant(&req)?;
+    let raw = read_body(payload, st.limits.small_body).await?;
+    let body: ProfileIn = json_body(&req, &raw, st.limits.small_body)?;
+    let Some(name) = body.name.clone() else {
+        return Err(Problem::unprocessable(
+            "invalid-body",
+            "a new profile needs a `name`",
+        ));
+    };
+    check_profile_name(&name)?;
+    if st.store.get_profile(tenant, &name).await?.is_some() {
+        return Err(Problem::conflict(
+            "profile-exists",
+            format!("profile `{name}` exists; update it with PUT /v1/profiles/{name}"),
+        ));
+    }
+    let p = save_profile(&st, tenant, &name, body).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/v1/profiles/{name}")))
+        .json(profile_body(&p)?))
+}
+
+pub(super) async fn put_profile(
+    req: HttpRequest,
+    st: Data,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Reply {
+    let tenant = &tenant(&req)?;
+    let name = path.into_inner();
+    let raw = read_body(payload, st.limits.small_body).await?;
+    let body: ProfileIn = json_body(&req, &raw, st.limits.small_body)?;
+    if let Some(n) = &body.name
+        && *n != name
+    {
+        return Err(Problem::unprocessable(
+            "invalid-body",
+            format!("the body names profile `{n}` but the path names `{name}`"),
+        ));
+    }
+    let p = save_profile(&st, tenant, &name, body).await?;
+    let body = profile_body(&p)?;
+    Ok(if p.version == 1 {
+        HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("/v1/profiles/{name}")))
+            .json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    })
+}
+
+pub(super) async fn get_profile(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
+    let name = path.into_inner();
+    let p = st
+        .store
+        .get_profile(&tenant(&req)?, &name)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("there is no profile `{name}`")))?;
+    Ok(HttpResponse::Ok().json(profile_body(&p)?))
+}
+
+pub(super) async fn list_profiles(req: HttpRequest, st: Data) -> Reply {
+    let items = st
+        .store
+        .list_profiles(&tenant(&req)?)
+        .await?
+        .iter()
+        .map(profile_body)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+}
