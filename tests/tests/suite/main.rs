@@ -3,6 +3,7 @@
 
 mod access;
 mod api;
+mod architecture;
 mod audit;
 mod cli;
 mod cli_formats;
@@ -12,6 +13,7 @@ mod fixtures;
 mod formats;
 mod hub;
 mod licenses;
+mod migrations;
 mod pack;
 mod packs;
 mod props;
