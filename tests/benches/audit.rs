@@ -23,16 +23,7 @@ fn decision_json() -> (String, String, String) {
         .expect("card")
         .remove(0);
     let ctx = modelgate_engine::context::UseContext::default();
-    let d = modelgate_engine::evaluate(&modelgate_engine::Evaluation {
-        ancestors: &[],
-        ..modelgate_engine::Evaluation::new(
-            &pack,
-            &rec,
-            &ctx,
-            modelgate_engine::time::from_unix(1_700_000_000),
-            "sha256:input",
-        )
-    });
+    let d = modelgate_tests::evaluate(&pack, &rec, &[], &ctx, 1_700_000_000, "sha256:input");
     (
         serde_json::to_string(&d).expect("decision"),
         serde_json::to_string(&rec).expect("record"),

@@ -38,15 +38,9 @@ fn main() {
         if parse_too {
             for (b, o) in &docs {
                 if let Ok(r) = pack.parse(black_box(b), None, o) {
-                    verdicts += modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(
-                        &pack,
-                        &r,
-                        &ctx,
-                        modelgate_engine::time::from_unix(T0),
-                        "x",
-                    ))
-                    .findings
-                    .len();
+                    verdicts += modelgate_tests::evaluate(&pack, &r, &[], &ctx, T0, "x")
+                        .findings
+                        .len();
                 }
             }
         } else {

@@ -10,13 +10,14 @@ fn main() {
         .parse_all(card.as_bytes(), None, &Default::default())
         .unwrap()
         .remove(0);
-    let d = modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(
+    let d = modelgate_tests::evaluate(
         &pack,
         &rec,
+        &[],
         &Default::default(),
-        modelgate_engine::time::from_unix(1_700_000_000),
+        1_700_000_000,
         "sha256:x",
-    ));
+    );
     let json = serde_json::to_string(&d).unwrap();
     let row = modelgate::store::DecisionRow {
         id: "0190f000-0000-7000-8000-000000000000".into(),

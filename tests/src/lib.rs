@@ -154,3 +154,25 @@ pub fn evaluate_document(
         })
         .collect()
 }
+
+/// One evaluation through the engine's one entry point, at Unix time `now`, with the
+/// ancestors the test knows and no waivers.
+pub fn evaluate(
+    pack: &modelgate_engine::Pack,
+    record: &modelgate_engine::ModelRecord,
+    ancestors: &[modelgate_engine::ModelRecord],
+    ctx: &modelgate_engine::UseContext,
+    now: i64,
+    input_digest: &str,
+) -> modelgate_engine::Decision {
+    modelgate_engine::evaluate(&modelgate_engine::Evaluation {
+        ancestors,
+        ..modelgate_engine::Evaluation::new(
+            pack,
+            record,
+            ctx,
+            modelgate_engine::time::from_unix(now),
+            input_digest,
+        )
+    })
+}

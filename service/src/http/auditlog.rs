@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::decisions::decision_of;
-use super::problem::Problem;
+use super::problem::{Problem, ProblemType};
 use super::request::{Data, Reply, tenant};
 use crate::audit::{DECISION_KIND, decision_leaf, stored_decision_leaf};
 use crate::store::{EntrySource, LogPosition};
@@ -64,8 +64,8 @@ pub async fn keys(st: Data) -> Reply {
 async fn checked_size(st: &AppState, size: u64, name: &str) -> Result<(), Problem> {
     let now = st.store.log_state().await?.size;
     if size > now {
-        return Err(Problem::unprocessable(
-            "beyond-log",
+        return Err(Problem::new(
+            ProblemType::BeyondLog,
             format!("`{name}` is {size} but the log holds {now} entries"),
         ));
     }
@@ -82,8 +82,8 @@ pub struct InclusionQuery {
 pub async fn inclusion(st: Data, q: web::Query<InclusionQuery>) -> Reply {
     let (index, size) = (q.index, q.tree_size);
     if index >= size {
-        return Err(Problem::unprocessable(
-            "invalid-proof-request",
+        return Err(Problem::new(
+            ProblemType::InvalidProofRequest,
             format!("`index` ({index}) must be below `tree_size` ({size})"),
         ));
     }
@@ -116,8 +116,8 @@ pub struct ConsistencyQuery {
 pub async fn consistency(st: Data, q: web::Query<ConsistencyQuery>) -> Reply {
     let (first, second) = (q.first, q.second);
     if first > second {
-        return Err(Problem::unprocessable(
-            "invalid-proof-request",
+        return Err(Problem::new(
+            ProblemType::InvalidProofRequest,
             format!("`first` ({first}) must not exceed `second` ({second})"),
         ));
     }
@@ -151,14 +151,14 @@ pub async fn entries(req: HttpRequest, st: Data, q: web::Query<EntriesQuery>) ->
     let start = q.start;
     let end = q.end.unwrap_or(start.saturating_add(MAX_ENTRIES)).min(size);
     if q.end.is_some_and(|e| e < start) {
-        return Err(Problem::unprocessable(
-            "invalid-range",
+        return Err(Problem::new(
+            ProblemType::InvalidRange,
             format!("`end` must not be below `start` ({start})"),
         ));
     }
     if q.end.is_some_and(|e| e - start > MAX_ENTRIES) {
-        return Err(Problem::unprocessable(
-            "invalid-range",
+        return Err(Problem::new(
+            ProblemType::InvalidRange,
             format!("at most {MAX_ENTRIES} entries per request"),
         ));
     }
@@ -237,8 +237,8 @@ pub async fn evidence(req: HttpRequest, st: Data, path: web::Path<String>) -> Re
             }
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(Problem::conflict(
-                "not-yet-logged",
+            return Err(Problem::new(
+                ProblemType::NotYetLogged,
                 format!("decision {id} is not in a signed checkpoint yet; retry in a second"),
             )
             .header(header::RETRY_AFTER, "1"));

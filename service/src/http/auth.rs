@@ -3,7 +3,7 @@
 //! request reads or writes, and a rate limit per key. `/healthz`, `/readyz`, `/metrics`
 //! and `/openapi.yaml` need no key.
 
-use super::problem::Problem;
+use super::problem::{Problem, ProblemType};
 use super::{AppState, routes};
 use crate::auth::{Role, key_id, matches};
 use crate::store::{KeyRow, Store, StoreError};
@@ -96,12 +96,7 @@ impl Access {
 }
 
 fn unauthorized(detail: impl Into<String>) -> Problem {
-    Problem::new(
-        actix_web::http::StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        detail,
-    )
-    .header(header::WWW_AUTHENTICATE, "Bearer")
+    Problem::new(ProblemType::Unauthorized, detail).header(header::WWW_AUTHENTICATE, "Bearer")
 }
 
 /// Checks the request's key and the route's permission; 401, 403 or 429 as problem+json.
@@ -150,8 +145,7 @@ async fn check(req: &ServiceRequest, st: &AppState) -> Result<Option<Principal>,
         && !role.allows(p)
     {
         return Err(Problem::new(
-            actix_web::http::StatusCode::FORBIDDEN,
-            "forbidden",
+            ProblemType::Forbidden,
             format!(
                 "the role `{}` may not {} {}",
                 role.as_str(),
@@ -163,8 +157,7 @@ async fn check(req: &ServiceRequest, st: &AppState) -> Result<Option<Principal>,
     if let Err(wait) = st.access.admit(id) {
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         return Err(Problem::new(
-            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
+            ProblemType::RateLimited,
             format!("too many requests with the key {id}; retry in {secs} s"),
         )
         .header(header::RETRY_AFTER, &secs.max(1).to_string()));

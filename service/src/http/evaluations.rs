@@ -1,7 +1,7 @@
 //! `POST /v1/evaluations`: the HTTP face of [`crate::app::evaluate`].
 
 use super::problem::Problem;
-use super::request::{Data, Reply, json_body, read_body, tenant};
+use super::request::{Data, JsonBody, Reply, tenant};
 use crate::app::evaluate::{Document, Input, Outcome, Request, evaluate, sha256};
 use crate::store::DecisionRow;
 use crate::time::rfc3339_micros;
@@ -34,7 +34,7 @@ impl From<DocumentIn> for Document {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct EvaluationIn {
+pub(super) struct EvaluationIn {
     document: Option<DocumentIn>,
     record: Option<Value>,
     context: Option<UseContext>,
@@ -70,11 +70,10 @@ pub(super) async fn create(
     req: HttpRequest,
     st: Data,
     q: web::Query<EvaluationQuery>,
-    payload: web::Payload,
+    body: JsonBody<EvaluationIn, true>,
 ) -> Reply {
     let tenant = &tenant(&req)?;
-    let raw = read_body(payload, st.limits.evaluation_body).await?;
-    let body: EvaluationIn = json_body(&req, &raw, st.limits.evaluation_body)?;
+    let JsonBody { value: body, raw } = body;
     let request = Request {
         input: Input {
             document: body.document.map(Document::from),

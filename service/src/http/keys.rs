@@ -2,8 +2,8 @@
 
 use super::AppState;
 use super::auth::principal;
-use super::problem::Problem;
-use super::request::{Reply, json_body, read_body, tenant};
+use super::problem::{Problem, ProblemType};
+use super::request::{JsonBody, Reply, tenant};
 use crate::auth::DEFAULT_TENANT;
 use crate::auth::{KeyCreateError, Role};
 use crate::store::KeyRow;
@@ -16,7 +16,7 @@ type Data = web::Data<AppState>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct KeyIn {
+pub(super) struct KeyIn {
     tenant: Option<String>,
     role: String,
     expires_at: Option<String>,
@@ -37,30 +37,28 @@ fn key_body(k: &KeyRow) -> Value {
 fn create_problem(e: KeyCreateError) -> Problem {
     match e {
         KeyCreateError::Tenant(_) | KeyCreateError::Expiry => {
-            Problem::unprocessable("invalid-key-request", e.to_string())
+            Problem::new(ProblemType::InvalidKeyRequest, e.to_string())
         }
         KeyCreateError::Store(s) => s.into(),
         KeyCreateError::Audit(a) => Problem::internal(a),
     }
 }
 
-pub async fn create_key(req: HttpRequest, st: Data, payload: web::Payload) -> Reply {
-    let raw = read_body(payload, st.limits.small_body).await?;
-    let body: KeyIn = json_body(&req, &raw, st.limits.small_body)?;
+pub async fn create_key(req: HttpRequest, st: Data, body: JsonBody<KeyIn>) -> Reply {
+    let body: KeyIn = body.value;
     let me = principal(&req).ok_or_else(super::auth::no_principal)?;
     let tenant = body.tenant.unwrap_or_else(|| me.tenant.clone());
     // Admins of the default tenant run the deployment: they may create keys for any
     // tenant. Other admins only for their own.
     if tenant != me.tenant && me.tenant != DEFAULT_TENANT {
         return Err(Problem::new(
-            actix_web::http::StatusCode::FORBIDDEN,
-            "forbidden",
+            ProblemType::Forbidden,
             "only admins of the default tenant create keys for other tenants",
         ));
     }
     let role = Role::parse(&body.role).ok_or_else(|| {
-        Problem::unprocessable(
-            "invalid-key-request",
+        Problem::new(
+            ProblemType::InvalidKeyRequest,
             format!(
                 "`role` must be one of viewer, evaluator, approver, auditor, admin; got `{}`",
                 body.role
@@ -70,8 +68,8 @@ pub async fn create_key(req: HttpRequest, st: Data, payload: web::Payload) -> Re
     let expires_at = match body.expires_at.as_deref() {
         None => None,
         Some(t) => Some(parse_rfc3339_micros(t).ok_or_else(|| {
-            Problem::unprocessable(
-                "invalid-key-request",
+            Problem::new(
+                ProblemType::InvalidKeyRequest,
                 format!("`expires_at` must be an RFC 3339 time, got `{t}`"),
             )
         })?),

@@ -3,7 +3,7 @@
 
 use super::evaluations::DocumentIn;
 use super::problem::Problem;
-use super::request::{Data, Reply, json_body, page_limit, read_body, split_page, tenant};
+use super::request::{Data, JsonBody, Reply, page_limit, split_page, tenant};
 use crate::app::evaluate::{Document, Input, parse_input, sha256};
 use crate::store::{
     BoardCursor, BoardRow, ModelStatus, NewModelVersion, decode_cursor, encode_cursor,
@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ModelIn {
+pub(super) struct ModelIn {
     document: Option<DocumentIn>,
     record: Option<Value>,
 }
@@ -34,13 +34,12 @@ pub(super) async fn put_model(
     req: HttpRequest,
     st: Data,
     path: web::Path<String>,
-    payload: web::Payload,
+    body: JsonBody<ModelIn, true>,
 ) -> Reply {
     let tenant = &tenant(&req)?;
     let model_ref = path.into_inner();
     check_model_ref(&model_ref)?;
-    let raw = read_body(payload, st.limits.evaluation_body).await?;
-    let body: ModelIn = json_body(&req, &raw, st.limits.evaluation_body)?;
+    let body: ModelIn = body.value;
     let pack = crate::app::packs::active_pack(&st, tenant).await?;
     let input = Input {
         document: body.document.map(Document::from),

@@ -4,12 +4,12 @@
 //! (`POST /v1/packs/{digest}/activate`), which re-evaluates the registry.
 
 use super::auth::principal;
-use super::problem::Problem;
+use super::problem::{Problem, ProblemType};
 use super::request::{Data, Reply, read_body, tenant};
 use crate::app::packs::activation_etag;
 use crate::store::NewPack;
 use crate::time::{now_micros, rfc3339_micros};
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use modelgate_engine::{Pack, PackFile};
 use serde_json::{Value, json};
@@ -21,8 +21,8 @@ pub const MAX_UPLOAD: usize = 8 * 1024 * 1024;
 const MAX_UNPACKED: u64 = 32 * 1024 * 1024;
 const MAX_FILES: usize = 4096;
 
-fn invalid(slug: &str, detail: impl Into<String>) -> Problem {
-    Problem::unprocessable(slug, detail)
+fn invalid(kind: ProblemType, detail: impl Into<String>) -> Problem {
+    Problem::new(kind, detail)
 }
 
 /// The files of a tar.gz pack, relative to the directory holding `pack.yaml`.
@@ -110,8 +110,7 @@ pub async fn upload(req: HttpRequest, st: Data, payload: web::Payload) -> Reply 
     .any(|t| ct.starts_with(t))
     {
         return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
+            ProblemType::UnsupportedMediaType,
             format!("send the pack as a tar.gz (Content-Type: application/gzip), not `{ct}`"),
         ));
     }
@@ -120,9 +119,13 @@ pub async fn upload(req: HttpRequest, st: Data, payload: web::Payload) -> Reply 
     let files = web::block(move || unpack(&raw))
         .await
         .map_err(Problem::internal)?
-        .map_err(|e| invalid("invalid-pack", e))?;
-    let stored = crate::packdir::stored_files(&files)
-        .map_err(|path| invalid("invalid-pack", format!("`{path}` is not UTF-8 text")))?;
+        .map_err(|e| invalid(ProblemType::InvalidPack, e))?;
+    let stored = crate::packdir::stored_files(&files).map_err(|path| {
+        invalid(
+            ProblemType::InvalidPack,
+            format!("`{path}` is not UTF-8 text"),
+        )
+    })?;
     let checked = web::block(move || {
         let pack = Pack::load(&files)?;
         let report = pack.run_tests();
@@ -132,7 +135,7 @@ pub async fn upload(req: HttpRequest, st: Data, payload: web::Payload) -> Reply 
     .map_err(Problem::internal)?;
     let (pack, report) = checked.map_err(|e| {
         invalid(
-            "invalid-pack",
+            ProblemType::InvalidPack,
             format!("the rule pack is invalid ({} problem(s))", e.problems.len()),
         )
         .with(
@@ -151,7 +154,7 @@ pub async fn upload(req: HttpRequest, st: Data, payload: web::Payload) -> Reply 
             .map(|c| json!({"file": c.file, "case": c.name, "failures": c.failures}))
             .collect();
         return Err(invalid(
-            "pack-tests-failed",
+            ProblemType::PackTestsFailed,
             format!(
                 "{} of the pack's {} tests fail",
                 report.failed,
@@ -246,8 +249,7 @@ pub async fn activate(req: HttpRequest, st: Data, path: web::Path<String>) -> Re
         .and_then(|v| v.to_str().ok())
     else {
         return Err(Problem::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            "precondition-required",
+            ProblemType::PreconditionRequired,
             "send If-Match with the ETag of GET /v1/packs (the current activation)",
         ));
     };

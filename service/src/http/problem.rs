@@ -9,6 +9,83 @@ use std::fmt;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
+/// Declares the closed catalogue of problem types: variant, slug, status.
+macro_rules! problem_types {
+    ($($variant:ident = $slug:literal, $status:ident;)*) => {
+        /// Every problem type the API answers with: its slug names it
+        /// (`https://modelgate.dev/problems/<slug>`) and fixes its status.
+        /// `openapi.yaml` lists the same types (`Problem.type`); a test checks both ways.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ProblemType {
+            $($variant),*
+        }
+
+        impl ProblemType {
+            /// Every problem type.
+            pub const ALL: &'static [ProblemType] = &[$(ProblemType::$variant),*];
+
+            pub fn slug(self) -> &'static str {
+                match self {
+                    $(ProblemType::$variant => $slug),*
+                }
+            }
+
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(ProblemType::$variant => StatusCode::$status),*
+                }
+            }
+
+            /// `https://modelgate.dev/problems/<slug>`.
+            pub fn uri(self) -> String {
+                format!("https://modelgate.dev/problems/{}", self.slug())
+            }
+        }
+    };
+}
+
+problem_types! {
+    AlreadyReviewed = "already-reviewed", CONFLICT;
+    BadRequest = "bad-request", BAD_REQUEST;
+    BeyondLog = "beyond-log", UNPROCESSABLE_ENTITY;
+    BodyTooLarge = "body-too-large", PAYLOAD_TOO_LARGE;
+    Forbidden = "forbidden", FORBIDDEN;
+    IdempotencyKeyReused = "idempotency-key-reused", UNPROCESSABLE_ENTITY;
+    Internal = "internal", INTERNAL_SERVER_ERROR;
+    InvalidBody = "invalid-body", UNPROCESSABLE_ENTITY;
+    InvalidContext = "invalid-context", UNPROCESSABLE_ENTITY;
+    InvalidDocument = "invalid-document", UNPROCESSABLE_ENTITY;
+    InvalidKeyRequest = "invalid-key-request", UNPROCESSABLE_ENTITY;
+    InvalidPack = "invalid-pack", UNPROCESSABLE_ENTITY;
+    InvalidProfileName = "invalid-profile-name", UNPROCESSABLE_ENTITY;
+    InvalidProofRequest = "invalid-proof-request", UNPROCESSABLE_ENTITY;
+    InvalidRange = "invalid-range", UNPROCESSABLE_ENTITY;
+    InvalidReview = "invalid-review", UNPROCESSABLE_ENTITY;
+    InvalidText = "invalid-text", UNPROCESSABLE_ENTITY;
+    InvalidWaiver = "invalid-waiver", UNPROCESSABLE_ENTITY;
+    MethodNotAllowed = "method-not-allowed", METHOD_NOT_ALLOWED;
+    ModelRefRequired = "model-ref-required", UNPROCESSABLE_ENTITY;
+    NotFound = "not-found", NOT_FOUND;
+    NotReviewable = "not-reviewable", UNPROCESSABLE_ENTITY;
+    NotYetLogged = "not-yet-logged", CONFLICT;
+    PackTestsFailed = "pack-tests-failed", UNPROCESSABLE_ENTITY;
+    PackUnavailable = "pack-unavailable", CONFLICT;
+    PreconditionFailed = "precondition-failed", PRECONDITION_FAILED;
+    PreconditionRequired = "precondition-required", PRECONDITION_REQUIRED;
+    ProfileExists = "profile-exists", CONFLICT;
+    RateLimited = "rate-limited", TOO_MANY_REQUESTS;
+    ReplayFailed = "replay-failed", CONFLICT;
+    SeparationOfDuties = "separation-of-duties", FORBIDDEN;
+    SeveralModels = "several-models", UNPROCESSABLE_ENTITY;
+    Unauthorized = "unauthorized", UNAUTHORIZED;
+    Unavailable = "unavailable", SERVICE_UNAVAILABLE;
+    UnknownDecision = "unknown-decision", UNPROCESSABLE_ENTITY;
+    UnknownFormat = "unknown-format", UNPROCESSABLE_ENTITY;
+    UnknownModel = "unknown-model", UNPROCESSABLE_ENTITY;
+    UnknownProfile = "unknown-profile", UNPROCESSABLE_ENTITY;
+    UnsupportedMediaType = "unsupported-media-type", UNSUPPORTED_MEDIA_TYPE;
+}
+
 /// A problem response (boxed: it travels in every `Result` of the handlers).
 #[derive(Debug, Clone, Serialize)]
 #[serde(transparent)]
@@ -43,10 +120,11 @@ pub struct ProblemBody {
 }
 
 impl Problem {
-    /// `slug` names the problem type: `https://modelgate.dev/problems/<slug>`.
-    pub fn new(status: StatusCode, slug: &str, detail: impl Into<String>) -> Problem {
+    /// A problem of type `kind` (which fixes the status).
+    pub fn new(kind: ProblemType, detail: impl Into<String>) -> Problem {
+        let status = kind.status();
         Problem(Box::new(ProblemBody {
-            kind: format!("https://modelgate.dev/problems/{slug}"),
+            kind: kind.uri(),
             title: status.canonical_reason().unwrap_or("Error").to_string(),
             status: status.as_u16(),
             detail: detail.into(),
@@ -70,28 +148,21 @@ impl Problem {
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::BAD_REQUEST, "bad-request", detail)
-    }
-    pub fn unprocessable(slug: &str, detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, slug, detail)
+        Problem::new(ProblemType::BadRequest, detail)
     }
     pub fn not_found(detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::NOT_FOUND, "not-found", detail)
-    }
-    pub fn conflict(slug: &str, detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::CONFLICT, slug, detail)
+        Problem::new(ProblemType::NotFound, detail)
     }
     /// A server-side failure. The detail is logged, not sent: it may name internals.
     pub fn internal(detail: impl fmt::Display) -> Problem {
         tracing_error(&detail);
         Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ProblemType::Internal,
             "the server failed to handle the request; it has been logged",
         )
     }
     pub fn unavailable(detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
+        Problem::new(ProblemType::Unavailable, detail)
     }
 }
 
@@ -130,8 +201,8 @@ impl From<crate::store::StoreError> for Problem {
     fn from(e: crate::store::StoreError) -> Problem {
         use crate::store::StoreError as E;
         match e {
-            E::IdempotencyConflict(k) => Problem::unprocessable(
-                "idempotency-key-reused",
+            E::IdempotencyConflict(k) => Problem::new(
+                ProblemType::IdempotencyKeyReused,
                 format!(
                     "the Idempotency-Key `{k}` was already used with a different request body; \
                      use a new key for a new request"
@@ -149,8 +220,8 @@ impl From<crate::store::StoreError> for Problem {
             E::Db(sqlx::Error::Database(d))
                 if d.code().is_some_and(|c| c == "22021" || c == "22P05") =>
             {
-                Problem::unprocessable(
-                    "invalid-text",
+                Problem::new(
+                    ProblemType::InvalidText,
                     "a text of the request (a model name, a profile description...) holds a \
                      character that cannot be stored, such as NUL (U+0000)",
                 )
@@ -165,15 +236,13 @@ pub fn json_error(err: actix_web::error::JsonPayloadError) -> Problem {
     use actix_web::error::JsonPayloadError as J;
     match &err {
         J::OverflowKnownLength { length, limit } => Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
+            ProblemType::BodyTooLarge,
             format!(
                 "the request body is {length} bytes, over the limit of {limit} bytes for this route"
             ),
         ),
         J::Overflow { limit } => Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
+            ProblemType::BodyTooLarge,
             format!("the request body is over the limit of {limit} bytes for this route"),
         ),
         J::ContentType => unsupported_media_type(),
@@ -184,8 +253,7 @@ pub fn json_error(err: actix_web::error::JsonPayloadError) -> Problem {
 
 pub fn unsupported_media_type() -> Problem {
     Problem::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported-media-type",
+        ProblemType::UnsupportedMediaType,
         "the request body must be JSON: send `Content-Type: application/json`",
     )
 }
@@ -198,8 +266,8 @@ pub fn body_problem(e: &serde_json::Error) -> Problem {
         Category::Syntax | Category::Eof | Category::Io => {
             Problem::bad_request(format!("the request body is not valid JSON: {e}"))
         }
-        Category::Data => Problem::unprocessable(
-            "invalid-body",
+        Category::Data => Problem::new(
+            ProblemType::InvalidBody,
             format!("the request body does not fit this route: {e}"),
         ),
     };
@@ -218,8 +286,7 @@ pub fn payload_error(err: actix_web::error::PayloadError) -> Problem {
     use actix_web::error::PayloadError as P;
     match err {
         P::Overflow => Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
+            ProblemType::BodyTooLarge,
             "the request body is over the limit for this route",
         ),
         other => Problem::bad_request(format!("cannot read the request body: {other}")),
@@ -252,8 +319,8 @@ impl From<crate::app::packs::PackError> for Problem {
 
 /// An invalid document: what the parser says, and where.
 pub fn invalid_document(e: &modelgate_engine::IngestError) -> Problem {
-    Problem::unprocessable(
-        "invalid-document",
+    Problem::new(
+        ProblemType::InvalidDocument,
         format!("the document is not valid: {e}"),
     )
     .with("format", e.format.as_str())
@@ -264,7 +331,7 @@ pub fn invalid_document(e: &modelgate_engine::IngestError) -> Problem {
 impl From<crate::app::evaluate::EvaluateError> for Problem {
     fn from(e: crate::app::evaluate::EvaluateError) -> Problem {
         use crate::app::evaluate::EvaluateError as E;
-        let invalid_body = |d: &str| Problem::unprocessable("invalid-body", d);
+        let invalid_body = |d: &str| Problem::new(ProblemType::InvalidBody, d);
         match e {
             E::ContextAndProfile => invalid_body("give either `context` or `profile`, not both"),
             E::DocumentAndRecord => invalid_body("give either `document` or `record`, not both"),
@@ -275,18 +342,18 @@ impl From<crate::app::evaluate::EvaluateError> for Problem {
                 invalid_body("the body needs `document` ({\"format\", \"content\"}) or `record`")
             }
             E::UnknownProfile(name) => {
-                Problem::unprocessable("unknown-profile", format!("there is no profile `{name}`"))
+                Problem::new(ProblemType::UnknownProfile, format!("there is no profile `{name}`"))
             }
-            E::InvalidContext(e) => Problem::unprocessable(
-                "invalid-context",
+            E::InvalidContext(e) => Problem::new(
+                ProblemType::InvalidContext,
                 format!("the use context is not valid: {e}"),
             )
             .with("field", &e.field),
             E::UnknownFormat(s) => {
                 let mut names = vec!["auto"];
                 names.extend_from_slice(modelgate_engine::Format::NAMES);
-                Problem::unprocessable(
-                    "unknown-format",
+                Problem::new(
+                    ProblemType::UnknownFormat,
                     format!(
                         "`document.format` is `{s}`; modelgate reads: {}",
                         names.join(", ")
@@ -294,15 +361,15 @@ impl From<crate::app::evaluate::EvaluateError> for Problem {
                 )
                 .with("allowed", names)
             }
-            E::UnknownModel(r) => Problem::unprocessable(
-                "unknown-model",
+            E::UnknownModel(r) => Problem::new(
+                ProblemType::UnknownModel,
                 format!(
                     "`{r}` is not registered; send its `document` or register it with PUT /v1/models/{r}"
                 ),
             ),
             E::Invalid(e) => invalid_document(&e),
-            E::SeveralModels(ids) => Problem::unprocessable(
-                "several-models",
+            E::SeveralModels(ids) => Problem::new(
+                ProblemType::SeveralModels,
                 format!(
                     "the document describes {} models ({}); give `model_ref` naming the one to evaluate",
                     ids.len(),
@@ -310,12 +377,12 @@ impl From<crate::app::evaluate::EvaluateError> for Problem {
                 ),
             )
             .with("models", ids),
-            E::ModelRefRequired => Problem::unprocessable(
-                "model-ref-required",
+            E::ModelRefRequired => Problem::new(
+                ProblemType::ModelRefRequired,
                 "the document does not name the model; give `model_ref`",
             ),
-            E::NulInModelRef => Problem::unprocessable(
-                "invalid-text",
+            E::NulInModelRef => Problem::new(
+                ProblemType::InvalidText,
                 "the model's name holds a NUL character (U+0000); give a `model_ref` without one",
             ),
             E::KeptChanging => Problem::unavailable(
@@ -332,8 +399,10 @@ impl From<crate::app::replay::ReplayError> for Problem {
     fn from(e: crate::app::replay::ReplayError) -> Problem {
         use crate::app::replay::ReplayError as E;
         match e {
-            E::PackUnavailable(_) => Problem::conflict("pack-unavailable", e.to_string()),
-            E::NoLongerParses(_) | E::NoModel => Problem::conflict("replay-failed", e.to_string()),
+            E::PackUnavailable(_) => Problem::new(ProblemType::PackUnavailable, e.to_string()),
+            E::NoLongerParses(_) | E::NoModel => {
+                Problem::new(ProblemType::ReplayFailed, e.to_string())
+            }
             E::Pack(e) => e.into(),
             E::Store(e) => e.into(),
             E::Corrupt(e) => e.into(),
@@ -347,12 +416,8 @@ impl From<crate::app::packs::ActivateError> for Problem {
         match e {
             E::Changed { ref current, .. } => {
                 let etag = current.clone();
-                Problem::new(
-                    StatusCode::PRECONDITION_FAILED,
-                    "precondition-failed",
-                    e.to_string(),
-                )
-                .header(header::ETAG, &etag)
+                Problem::new(ProblemType::PreconditionFailed, e.to_string())
+                    .header(header::ETAG, &etag)
             }
             E::Pack(e) => e.into(),
             E::Store(e) => e.into(),

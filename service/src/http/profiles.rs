@@ -1,8 +1,8 @@
 //! Use profiles: `/v1/profiles`, `/v1/profiles/{name}`.
 
 use super::AppState;
-use super::problem::Problem;
-use super::request::{Data, Reply, json_body, read_body, tenant};
+use super::problem::{Problem, ProblemType};
+use super::request::{Data, JsonBody, Reply, tenant};
 use crate::time::{now_micros, rfc3339_micros};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ProfileIn {
+pub(super) struct ProfileIn {
     name: Option<String>,
     description: Option<String>,
     context: UseContext,
@@ -27,8 +27,8 @@ fn check_profile_name(n: &str) -> Result<(), Problem> {
     if ok {
         Ok(())
     } else {
-        Err(Problem::unprocessable(
-            "invalid-profile-name",
+        Err(Problem::new(
+            ProblemType::InvalidProfileName,
             format!(
                 "profile name `{n}`: use 1 to 64 letters, digits, `-`, `_` or `.`, starting with a letter or digit"
             ),
@@ -58,8 +58,8 @@ async fn save_profile(
     let mut ctx = body.context;
     ctx.normalize();
     ctx.validate(pack.use_categories()).map_err(|e| {
-        Problem::unprocessable(
-            "invalid-context",
+        Problem::new(
+            ProblemType::InvalidContext,
             format!("the use context is not valid: {e}"),
         )
         .with("field", &e.field)
@@ -77,20 +77,19 @@ async fn save_profile(
         .await?)
 }
 
-pub(super) async fn create_profile(req: HttpRequest, st: Data, payload: web::Payload) -> Reply {
+pub(super) async fn create_profile(req: HttpRequest, st: Data, body: JsonBody<ProfileIn>) -> Reply {
     let tenant = &tenant(&req)?;
-    let raw = read_body(payload, st.limits.small_body).await?;
-    let body: ProfileIn = json_body(&req, &raw, st.limits.small_body)?;
+    let body: ProfileIn = body.value;
     let Some(name) = body.name.clone() else {
-        return Err(Problem::unprocessable(
-            "invalid-body",
+        return Err(Problem::new(
+            ProblemType::InvalidBody,
             "a new profile needs a `name`",
         ));
     };
     check_profile_name(&name)?;
     if st.store.get_profile(tenant, &name).await?.is_some() {
-        return Err(Problem::conflict(
-            "profile-exists",
+        return Err(Problem::new(
+            ProblemType::ProfileExists,
             format!("profile `{name}` exists; update it with PUT /v1/profiles/{name}"),
         ));
     }
@@ -104,17 +103,16 @@ pub(super) async fn put_profile(
     req: HttpRequest,
     st: Data,
     path: web::Path<String>,
-    payload: web::Payload,
+    body: JsonBody<ProfileIn>,
 ) -> Reply {
     let tenant = &tenant(&req)?;
     let name = path.into_inner();
-    let raw = read_body(payload, st.limits.small_body).await?;
-    let body: ProfileIn = json_body(&req, &raw, st.limits.small_body)?;
+    let body: ProfileIn = body.value;
     if let Some(n) = &body.name
         && *n != name
     {
-        return Err(Problem::unprocessable(
-            "invalid-body",
+        return Err(Problem::new(
+            ProblemType::InvalidBody,
             format!("the body names profile `{n}` but the path names `{name}`"),
         ));
     }

@@ -1,8 +1,8 @@
 //! What every handler reads from a request: its tenant, a bounded body, JSON, pages.
 
 use super::AppState;
-use super::problem::{self, Problem};
-use actix_web::http::{StatusCode, header};
+use super::problem::{self, Problem, ProblemType};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::Value;
@@ -19,6 +19,45 @@ pub(super) fn tenant(req: &HttpRequest) -> Result<String, Problem> {
     super::auth::principal(req)
         .map(|p| p.tenant)
         .ok_or_else(super::auth::no_principal)
+}
+
+/// A JSON request body decoded into `T`, and its bytes as sent. The route's size class:
+/// `DOCUMENT` routes (evaluations, model versions: documents inside) take
+/// `Limits::evaluation_body`, the others `Limits::small_body`. Fails closed: a wrong content
+/// type, an oversized body, a NUL character or the wrong shape is a problem, never a
+/// default value.
+pub(super) struct JsonBody<T, const DOCUMENT: bool = false> {
+    pub value: T,
+    pub raw: web::Bytes,
+}
+
+impl<T: for<'de> Deserialize<'de> + 'static, const DOCUMENT: bool> actix_web::FromRequest
+    for JsonBody<T, DOCUMENT>
+{
+    type Error = Problem;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Problem>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = <web::Payload as actix_web::FromRequest>::from_request(&req, payload);
+        Box::pin(async move {
+            let payload = payload
+                .await
+                .map_err(|e| Problem::bad_request(format!("cannot read the request body: {e}")))?;
+            let limits = req
+                .app_data::<Data>()
+                .map(|st| st.limits.clone())
+                .unwrap_or_default();
+            let limit = if DOCUMENT {
+                limits.evaluation_body
+            } else {
+                limits.small_body
+            };
+            let raw = read_body(payload, limit).await?;
+            let value = json_body(&req, &raw, limit)?;
+            Ok(JsonBody { value, raw })
+        })
+    }
 }
 
 /// Reads a JSON body: the content type must be JSON and the body within `limit`.
@@ -43,8 +82,7 @@ pub(super) fn json_body<T: for<'de> Deserialize<'de>>(
     }
     if body.len() > limit {
         return Err(Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
+            ProblemType::BodyTooLarge,
             format!(
                 "the request body is {} bytes, over the limit of {limit} bytes for this route",
                 body.len()
@@ -81,8 +119,8 @@ fn nul_string(v: &Value, at: String) -> Option<String> {
 }
 
 fn nul_problem(at: &str) -> Problem {
-    Problem::unprocessable(
-        "invalid-text",
+    Problem::new(
+        ProblemType::InvalidText,
         format!(
             "the request body holds a NUL character (U+0000) at `{at}`; modelgate does not store it"
         ),
@@ -98,8 +136,7 @@ pub(super) async fn read_body(payload: web::Payload, limit: usize) -> Result<web
             "cannot read the request body: {e}"
         ))),
         Err(_) => Err(Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
+            ProblemType::BodyTooLarge,
             format!("the request body is over the limit of {limit} bytes for this route"),
         )),
     }

@@ -2,11 +2,10 @@
 
 use super::AppState;
 use super::auth::principal;
-use super::problem::Problem;
-use super::request::{Reply, json_body, read_body, tenant};
+use super::problem::{Problem, ProblemType};
+use super::request::{JsonBody, Reply, tenant};
 use crate::store::ReviewRow;
 use crate::time::{now_micros, rfc3339_micros};
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
@@ -15,7 +14,7 @@ type Data = web::Data<AppState>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ReviewIn {
+pub(super) struct ReviewIn {
     decision_id: String,
     outcome: String,
     justification: String,
@@ -36,14 +35,13 @@ pub fn review_body(r: &ReviewRow) -> serde_json::Value {
     })
 }
 
-pub async fn create_review(req: HttpRequest, st: Data, payload: web::Payload) -> Reply {
-    let raw = read_body(payload, st.limits.small_body).await?;
-    let body: ReviewIn = json_body(&req, &raw, st.limits.small_body)?;
+pub async fn create_review(req: HttpRequest, st: Data, body: JsonBody<ReviewIn>) -> Reply {
+    let body: ReviewIn = body.value;
     let me = principal(&req).ok_or_else(super::auth::no_principal)?;
     let tenant = &tenant(&req)?;
     if !["approve", "reject"].contains(&body.outcome.as_str()) {
-        return Err(Problem::unprocessable(
-            "invalid-review",
+        return Err(Problem::new(
+            ProblemType::InvalidReview,
             format!(
                 "`outcome` must be approve or reject, got `{}`",
                 body.outcome
@@ -52,8 +50,8 @@ pub async fn create_review(req: HttpRequest, st: Data, payload: web::Payload) ->
     }
     let justification = body.justification.trim();
     if justification.is_empty() || justification.len() > 10_000 {
-        return Err(Problem::unprocessable(
-            "invalid-review",
+        return Err(Problem::new(
+            ProblemType::InvalidReview,
             "`justification` must say why, in 1 to 10,000 characters",
         ));
     }
@@ -62,20 +60,20 @@ pub async fn create_review(req: HttpRequest, st: Data, payload: web::Payload) ->
         .as_ref()
         .is_some_and(|c| c.is_empty() || c.len() > 100 || c.iter().any(|x| x.trim().is_empty()))
     {
-        return Err(Problem::unprocessable(
-            "invalid-review",
+        return Err(Problem::new(
+            ProblemType::InvalidReview,
             "`conditions`, when given, must be 1 to 100 non-empty strings",
         ));
     }
     if body.outcome == "reject" && body.conditions.is_some() {
-        return Err(Problem::unprocessable(
-            "invalid-review",
+        return Err(Problem::new(
+            ProblemType::InvalidReview,
             "a rejection has no `conditions`",
         ));
     }
     let unknown = || {
-        Problem::unprocessable(
-            "unknown-decision",
+        Problem::new(
+            ProblemType::UnknownDecision,
             format!("there is no decision {}", body.decision_id),
         )
     };
@@ -88,8 +86,8 @@ pub async fn create_review(req: HttpRequest, st: Data, payload: web::Payload) ->
         .await?
         .ok_or_else(unknown)?;
     if d.verdict != "review" {
-        return Err(Problem::unprocessable(
-            "not-reviewable",
+        return Err(Problem::new(
+            ProblemType::NotReviewable,
             format!(
                 "decision {} has the verdict `{}`; only a `review` verdict is reviewed",
                 d.id, d.verdict
@@ -98,8 +96,7 @@ pub async fn create_review(req: HttpRequest, st: Data, payload: web::Payload) ->
     }
     if d.requested_by.as_deref() == Some(me.key_id.as_str()) {
         return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "separation-of-duties",
+            ProblemType::SeparationOfDuties,
             "the key that requested the evaluation cannot review it; use another approver's key",
         ));
     }
@@ -136,8 +133,8 @@ pub async fn create_review(req: HttpRequest, st: Data, payload: web::Payload) ->
     )
     .map_err(Problem::internal)?;
     if !st.store.insert_review(&row, &event).await? {
-        return Err(Problem::conflict(
-            "already-reviewed",
+        return Err(Problem::new(
+            ProblemType::AlreadyReviewed,
             format!("decision {} has been reviewed already", d.id),
         ));
     }

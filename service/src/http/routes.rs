@@ -1,13 +1,12 @@
 //! The route table: every path of `openapi.yaml`, its permission and its handler. It only
 //! references handlers; registration, the contract test and the access check all read it.
 
-use super::problem::Problem;
+use super::problem::{Problem, ProblemType};
 use super::{auditlog, decisions, evaluations, keys, licenses, models, ops, packs, profiles};
 use super::{reviews, waivers};
 use crate::auth::Permission;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, ResponseError, web};
 
@@ -149,8 +148,7 @@ pub async fn not_found(req: HttpRequest) -> Problem {
 
 async fn method_not_allowed(req: HttpRequest) -> Problem {
     Problem::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method-not-allowed",
+        ProblemType::MethodNotAllowed,
         format!("{} is not allowed on {}", req.method(), req.path()),
     )
 }

@@ -3,8 +3,8 @@
 
 use super::AppState;
 use super::auth::principal;
-use super::problem::Problem;
-use super::request::{Reply, json_body, read_body, tenant};
+use super::problem::{Problem, ProblemType};
+use super::request::{JsonBody, Reply, tenant};
 use crate::app::packs::active_pack;
 use crate::store::WaiverRow;
 use crate::time::{now_micros, parse_rfc3339_micros, rfc3339_micros};
@@ -22,7 +22,7 @@ pub const EXPIRING_DAYS: i64 = 14;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WaiverIn {
+pub(super) struct WaiverIn {
     model_ref: String,
     rule_id: String,
     profile: Option<String>,
@@ -59,12 +59,11 @@ pub fn waiver_body(w: &WaiverRow, now: i64) -> Value {
 }
 
 fn invalid(detail: impl Into<String>) -> Problem {
-    Problem::unprocessable("invalid-waiver", detail)
+    Problem::new(ProblemType::InvalidWaiver, detail)
 }
 
-pub async fn create_waiver(req: HttpRequest, st: Data, payload: web::Payload) -> Reply {
-    let raw = read_body(payload, st.limits.small_body).await?;
-    let body: WaiverIn = json_body(&req, &raw, st.limits.small_body)?;
+pub async fn create_waiver(req: HttpRequest, st: Data, body: JsonBody<WaiverIn>) -> Reply {
+    let body: WaiverIn = body.value;
     let me = principal(&req).ok_or_else(super::auth::no_principal)?;
     let tenant = &tenant(&req)?;
     let now = now_micros();

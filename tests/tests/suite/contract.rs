@@ -239,13 +239,23 @@ fn the_contract_check_can_fail() {
         .check_response("GET", path, &resp(200, "text/plain", &ok.to_string()))
         .unwrap_err();
     assert!(e.contains("content type"), "{e}");
-    let problem = json!({ "type": "https://x/p", "title": "t", "status": 404, "detail": "d" });
+    let problem = json!({ "type": "https://modelgate.dev/problems/not-found", "title": "t", "status": 404, "detail": "d" });
     spec.check_response(
         "GET",
         path,
         &resp(404, "application/problem+json", &problem.to_string()),
     )
     .unwrap();
+    // A problem type outside the catalogue is refused.
+    let stray = json!({ "type": "https://x/p", "title": "t", "status": 404, "detail": "d" });
+    let e = spec
+        .check_response(
+            "GET",
+            path,
+            &resp(404, "application/problem+json", &stray.to_string()),
+        )
+        .unwrap_err();
+    assert!(e.contains("/type"), "{e}");
     let e = spec
         .check_response(
             "GET",
@@ -994,4 +1004,26 @@ async fn edges(s: &TestServer, spec: &Spec) {
         note(&ms, tmpl, &r, 413);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The problem types are a closed catalogue: `openapi.yaml` lists exactly the server's
+/// (`ProblemType`), and each type has one status, the one its responses carry.
+#[test]
+fn problem_types_are_the_documented_catalogue() {
+    use modelgate::http::problem::{Problem, ProblemType};
+    let spec = Spec::load();
+    let documented: BTreeSet<String> =
+        spec.doc["components"]["schemas"]["Problem"]["properties"]["type"]["enum"]
+            .as_array()
+            .expect("Problem.type lists the problem types")
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+    let served: BTreeSet<String> = ProblemType::ALL.iter().map(|t| t.uri()).collect();
+    assert_eq!(documented, served, "openapi.yaml and ProblemType differ");
+    for t in ProblemType::ALL {
+        let p = Problem::new(*t, "x");
+        assert_eq!(p.status, t.status().as_u16());
+        assert_eq!(p.kind, t.uri());
+    }
 }

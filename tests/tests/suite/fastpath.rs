@@ -370,13 +370,7 @@ fn overflow_falls_back_to_cel_errors() {
         tally.bailed > 0,
         "overflow never made the fast evaluator give up: {tally:?}"
     );
-    let d = modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(
-        &fast,
-        &rec,
-        &huge,
-        modelgate_engine::time::from_unix(T0),
-        "x",
-    ));
+    let d = modelgate_tests::evaluate(&fast, &rec, &[], &huge, T0, "x");
     let f = d
         .findings
         .iter()

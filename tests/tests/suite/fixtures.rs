@@ -25,13 +25,7 @@ fn fixture_cards_decisions_snapshot() {
             .parse(&bytes, None, &opts)
             .unwrap_or_else(|e| panic!("{}: {e}", card.display()));
         let digest = modelgate_engine::input_digest(&bytes, &ctx);
-        let d = modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(
-            &pack,
-            &rec,
-            &ctx,
-            modelgate_engine::time::from_unix(T0),
-            &digest,
-        ));
+        let d = modelgate_tests::evaluate(&pack, &rec, &[], &ctx, T0, &digest);
         let name = card
             .file_stem()
             .unwrap()
@@ -62,13 +56,7 @@ fn fixture_cards_known_verdicts() {
                 },
             )
             .unwrap();
-        modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(
-            &pack,
-            &rec,
-            ctx,
-            modelgate_engine::time::from_unix(T0),
-            "t",
-        ))
+        modelgate_tests::evaluate(&pack, &rec, &[], ctx, T0, "t")
     };
     let saas = UseContext::default();
     // Apache-2.0 models are simply allowed.
@@ -144,13 +132,7 @@ fn llama_3_2_card_without_model_ref_is_not_a_llama_3_derivative() {
         train_on_outputs: true,
         ..UseContext::default()
     };
-    let d = modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(
-        &pack,
-        &rec,
-        &ctx,
-        modelgate_engine::time::from_unix(T0),
-        "t",
-    ));
+    let d = modelgate_tests::evaluate(&pack, &rec, &[], &ctx, T0, "t");
     assert!(d.license.inherited.is_empty(), "{:?}", d.license.inherited);
     assert_ne!(d.verdict.as_str(), "deny");
     assert!(

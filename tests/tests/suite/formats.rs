@@ -33,13 +33,7 @@ fn one(name: &str) -> ModelRecord {
 fn decide(rec: &ModelRecord, bytes: &[u8]) -> Decision {
     let ctx = UseContext::default();
     let digest = modelgate_engine::input_digest(bytes, &ctx);
-    modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(
-        the_pack(),
-        rec,
-        &ctx,
-        modelgate_engine::time::from_unix(T0),
-        &digest,
-    ))
+    modelgate_tests::evaluate(the_pack(), rec, &[], &ctx, T0, &digest)
 }
 
 fn failing(d: &Decision) -> Vec<&str> {

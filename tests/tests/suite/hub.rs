@@ -1204,26 +1204,11 @@ fn engine_an_unknown_finetune_of_an_unknown_finetune_inherits_the_catalog_base()
         "---\nbase_model: meta-llama/Llama-3.1-8B\n---\n# Low\n",
     );
     // Without the fetched records the chain stops at acme/mid.
-    let alone = modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(
-        &p,
-        &me,
-        &ctx,
-        modelgate_engine::time::from_unix(T0),
-        "d",
-    ));
+    let alone = modelgate_tests::evaluate(&p, &me, &[], &ctx, T0, "d");
     assert!(!effective_ids(&alone).contains(&"llama3.1".to_string()));
     assert_eq!(alone.lineage.unresolved, vec!["acme/mid"]);
     // With them, the terms of the catalog base are inherited through both.
-    let d = modelgate_engine::evaluate(&modelgate_engine::Evaluation {
-        ancestors: &[mid.clone(), low.clone()],
-        ..modelgate_engine::Evaluation::new(
-            &p,
-            &me,
-            &ctx,
-            modelgate_engine::time::from_unix(T0),
-            "d",
-        )
-    });
+    let d = modelgate_tests::evaluate(&p, &me, &[mid.clone(), low.clone()], &ctx, T0, "d");
     let e = d
         .license
         .effective
@@ -1258,16 +1243,7 @@ fn engine_an_unknown_finetune_of_an_unknown_finetune_inherits_the_catalog_base()
         "acme/top",
         "---\nlicense: apache-2.0\nbase_model: acme/mid\n---\n# Top\n",
     );
-    let d = modelgate_engine::evaluate(&modelgate_engine::Evaluation {
-        ancestors: &[low_l, mid_l],
-        ..modelgate_engine::Evaluation::new(
-            &p,
-            &me_apache,
-            &ctx,
-            modelgate_engine::time::from_unix(T0),
-            "d",
-        )
-    });
+    let d = modelgate_tests::evaluate(&p, &me_apache, &[low_l, mid_l], &ctx, T0, "d");
     assert!(
         d.lineage.unresolved.is_empty(),
         "{:?}",
@@ -1295,16 +1271,7 @@ fn engine_an_unknown_finetune_of_an_unknown_finetune_inherits_the_catalog_base()
         "acme/low",
         "---\nlicense: llama3.1\nbase_model: meta-llama/Llama-3.1-8B\n---\n",
     );
-    let d = modelgate_engine::evaluate(&modelgate_engine::Evaluation {
-        ancestors: &[low, fake_llama],
-        ..modelgate_engine::Evaluation::new(
-            &p,
-            &mid,
-            &ctx,
-            modelgate_engine::time::from_unix(T0),
-            "d",
-        )
-    });
+    let d = modelgate_tests::evaluate(&p, &mid, &[low, fake_llama], &ctx, T0, "d");
     assert_eq!(
         d.license.inherited.last().unwrap().license.as_deref(),
         Some("llama3.1")
@@ -1329,16 +1296,7 @@ fn engine_cycles_are_reported_diamonds_are_not() {
         "acme/b",
         "---\nlicense: apache-2.0\nbase_model: acme/a\n---\n",
     );
-    let d = modelgate_engine::evaluate(&modelgate_engine::Evaluation {
-        ancestors: &[a.clone(), b.clone()],
-        ..modelgate_engine::Evaluation::new(
-            &p,
-            &top,
-            &ctx,
-            modelgate_engine::time::from_unix(T0),
-            "d",
-        )
-    });
+    let d = modelgate_tests::evaluate(&p, &top, &[a.clone(), b.clone()], &ctx, T0, "d");
     let ids: Vec<&str> = d.findings.iter().map(|f| f.rule_id.as_str()).collect();
     assert!(ids.contains(&"lineage-cycle"), "{ids:?}");
     assert_eq!(d.verdict, modelgate_engine::Verdict::Review);
@@ -1356,16 +1314,7 @@ fn engine_cycles_are_reported_diamonds_are_not() {
         "---\nlicense: apache-2.0\nbase_model: acme/c\n---\n",
     );
     let c = card_record("acme/c", "---\nlicense: apache-2.0\n---\n");
-    let d = modelgate_engine::evaluate(&modelgate_engine::Evaluation {
-        ancestors: &[a, b, c],
-        ..modelgate_engine::Evaluation::new(
-            &p,
-            &top,
-            &ctx,
-            modelgate_engine::time::from_unix(T0),
-            "d",
-        )
-    });
+    let d = modelgate_tests::evaluate(&p, &top, &[a, b, c], &ctx, T0, "d");
     let ids: Vec<&str> = d.findings.iter().map(|f| f.rule_id.as_str()).collect();
     assert!(!ids.contains(&"lineage-cycle"), "{ids:?}");
     let inherited: Vec<&str> = d
@@ -1411,16 +1360,7 @@ fn engine_a_chain_deeper_than_the_limit_is_cut_and_unresolved() {
     assert_eq!(lin.ancestors.len(), modelgate_engine::lineage::MAX_DEPTH);
     let cut = format!("acme/m{}", modelgate_engine::lineage::MAX_DEPTH + 1);
     assert_eq!(lin.unresolved, vec![cut.clone()]);
-    let d = modelgate_engine::evaluate(&modelgate_engine::Evaluation {
-        ancestors: &recs[1..],
-        ..modelgate_engine::Evaluation::new(
-            &p,
-            &recs[0],
-            &ctx,
-            modelgate_engine::time::from_unix(T0),
-            "d",
-        )
-    });
+    let d = modelgate_tests::evaluate(&p, &recs[0], &recs[1..], &ctx, T0, "d");
     assert_eq!(d.verdict, modelgate_engine::Verdict::Review);
     assert_eq!(d.lineage.unresolved, vec![cut]);
 }

@@ -60,13 +60,7 @@ fn eval(record: serde_json::Value, ctx: &UseContext) -> modelgate_engine::Decisi
     let rec = p
         .record_from_json(record, &ParseOptions::default())
         .unwrap();
-    modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(
-        &p,
-        &rec,
-        ctx,
-        modelgate_engine::time::from_unix(T0),
-        "x",
-    ))
+    modelgate_tests::evaluate(&p, &rec, &[], ctx, T0, "x")
 }
 
 #[test]
@@ -124,13 +118,7 @@ fn text_to_image_model_named_llama_is_not_a_llama_derivative() {
             },
         )
         .unwrap();
-    let d = modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(
-        &p,
-        &rec,
-        &UseContext::default(),
-        modelgate_engine::time::from_unix(T0),
-        "x",
-    ));
+    let d = modelgate_tests::evaluate(&p, &rec, &[], &UseContext::default(), T0, "x");
     assert!(
         d.license.inherited.iter().all(|i| !i
             .license
@@ -180,13 +168,7 @@ fn licence_section_names_a_conflicting_licence_with_the_sentence_as_evidence() {
         "{:?}",
         rec.license_text
     );
-    let d = modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(
-        &p,
-        &rec,
-        &UseContext::default(),
-        modelgate_engine::time::from_unix(T0),
-        "x",
-    ));
+    let d = modelgate_tests::evaluate(&p, &rec, &[], &UseContext::default(), T0, "x");
     let extra: Vec<_> = d
         .license
         .declared
@@ -271,25 +253,13 @@ fn licence_file_of_a_relicensed_model_is_not_read_as_a_licence() {
         "---\nlicense: other\nlicense_name: microsoft-research-license\nlicense_link: https://huggingface.co/microsoft/phi-2/resolve/main/LICENSE\n---\n# Phi-2 GGUF\n",
         Some("hf:acme/phi-2-gguf"),
     );
-    let d = modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(
-        &p,
-        &rec,
-        &UseContext::default(),
-        modelgate_engine::time::from_unix(T0),
-        "x",
-    ));
+    let d = modelgate_tests::evaluate(&p, &rec, &[], &UseContext::default(), T0, "x");
     assert!(!d.license.conflicting, "{:?}", d.license.declared);
     let rec = card(
         "---\nlicense: mit\nlicense_link: https://huggingface.co/meta-llama/Llama-3.1-8B/resolve/main/LICENSE\n---\n# X\n",
         Some("hf:acme/x"),
     );
-    let d = modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(
-        &p,
-        &rec,
-        &UseContext::default(),
-        modelgate_engine::time::from_unix(T0),
-        "x",
-    ));
+    let d = modelgate_tests::evaluate(&p, &rec, &[], &UseContext::default(), T0, "x");
     assert!(d.license.conflicting);
     assert!(d.license.declared.iter().any(
         |x| x.id.as_deref() == Some("llama3.1") && x.source.as_deref() == Some("/license_link")
@@ -342,13 +312,7 @@ fn falcon_permission_waived_leaves_the_royalty_obligation() {
         deployment: modelgate_engine::context::Deployment::Internal,
         ..UseContext::default()
     };
-    let d = modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(
-        &p,
-        &rec,
-        &ctx,
-        modelgate_engine::time::from_unix(T0),
-        "x",
-    ));
+    let d = modelgate_tests::evaluate(&p, &rec, &[], &ctx, T0, "x");
     assert_eq!(d.verdict.as_str(), "deny");
     assert!(failing(&d).contains(&"license-commercial-permission"));
     let w = modelgate_engine::waiver::Waiver {

@@ -71,8 +71,8 @@ proptest! {
             regions: vec!["EU".into()],
             ..UseContext::default()
         };
-        let a = modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(pack(), &rec, &ctx, modelgate_engine::time::from_unix(T0), "x"));
-        let b = modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(pack(), &rec, &ctx, modelgate_engine::time::from_unix(T0), "x"));
+        let a = modelgate_tests::evaluate(pack(), &rec, &[], &ctx, T0, "x");
+        let b = modelgate_tests::evaluate(pack(), &rec, &[], &ctx, T0, "x");
         prop_assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
         // Fail closed: nothing unresolved is ever allowed.
         if rec.licenses.is_empty() { prop_assert!(a.verdict.as_str() == "review" || a.verdict.as_str() == "deny"); }

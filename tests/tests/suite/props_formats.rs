@@ -261,13 +261,7 @@ fn assert_fail_closed(bytes: &[u8], format: Option<Format>) -> Result<(), TestCa
     prop_assert!(!recs.is_empty());
     for rec in &recs {
         prop_assert!(!rec.id.trim().is_empty());
-        let d = modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(
-            pack(),
-            rec,
-            &UseContext::default(),
-            modelgate_engine::time::from_unix(T0),
-            "p",
-        ));
+        let d = modelgate_tests::evaluate(pack(), rec, &[], &UseContext::default(), T0, "p");
         if rec.licenses.is_empty() && rec.license_expression.is_none() {
             prop_assert!(
                 matches!(d.verdict.as_str(), "review" | "deny"),
@@ -337,7 +331,7 @@ proptest! {
             prop_assert_eq!(recs.len(), n);
             for r in &recs {
                 prop_assert!(r.licenses.is_empty());
-                let d = modelgate_engine::evaluate(&modelgate_engine::Evaluation::new(pack(), r, &UseContext::default(), modelgate_engine::time::from_unix(T0), "p"));
+                let d = modelgate_tests::evaluate(pack(), r, &[], &UseContext::default(), T0, "p");
                 prop_assert!(d.findings.iter().any(|f| f.rule_id == "license-missing"));
                 prop_assert_ne!(d.verdict.as_str(), "allow");
             }

@@ -352,6 +352,7 @@ struct AltRun {
 
 /// Runs one rule: `Ok((result, fired))`, where `fired` says `fails_if` held (for an
 /// obligation: it applies), or `Err(reason)` when it could not be evaluated.
+#[inline]
 fn eval_rule(rule: &Rule, ctx: &Scope<'_>) -> Result<(RuleResult, bool), String> {
     if let Some(a) = &rule.applies_if {
         match a.truth(ctx) {
