@@ -5,7 +5,7 @@
 use super::evaluate::{Decide, decide, siblings_of};
 use super::{App, Corrupt};
 use crate::packdir;
-use crate::store::{NewDecision, NewPack, Store, StoreError};
+use crate::store::{NewDecision, NewPack, Store, StoreError, StoredFile};
 use modelgate_engine::waiver::Waiver;
 use modelgate_engine::{Decision, ModelRecord, Pack, PackFile, Timestamp, UseContext, Verdict};
 use std::collections::{BTreeSet, HashMap};
@@ -102,27 +102,7 @@ pub async fn bootstrap(
     let files = packdir::builtin_files();
     let pack = Pack::load(&files).map_err(|e| BootstrapError::Pack(e.problems.len()))?;
     let stored = packdir::stored_files(&files).map_err(BootstrapError::NotText)?;
-    store
-        .register_pack(
-            tenant,
-            &NewPack {
-                digest: pack.digest.clone(),
-                name: pack.manifest.name.clone(),
-                version: pack.manifest.version.clone(),
-                files: stored,
-                builtin: true,
-            },
-            now,
-            Some(&crate::audit::pack_registered(
-                tenant,
-                now,
-                &pack.digest,
-                &pack.manifest.name,
-                &pack.manifest.version,
-                true,
-            )?),
-        )
-        .await?;
+    register(store, tenant, &pack, stored, true, now).await?;
     let activate = match store.active_pack(tenant).await? {
         None => true,
         Some(a) if a.digest == pack.digest => false,
@@ -142,12 +122,44 @@ pub async fn bootstrap(
     Ok(pack)
 }
 
+/// Registers a compiled pack for `tenant` with its audit-log event (idempotent: a pack is
+/// immutable and addressed by its digest). True when it was new.
+pub async fn register(
+    store: &Store,
+    tenant: &str,
+    pack: &Pack,
+    files: Vec<StoredFile>,
+    builtin: bool,
+    now: i64,
+) -> Result<bool, RegisterError> {
+    let (name, version) = (&pack.manifest.name, &pack.manifest.version);
+    let event = crate::audit::pack_registered(tenant, now, &pack.digest, name, version, builtin)?;
+    let new = NewPack {
+        digest: pack.digest.clone(),
+        name: name.clone(),
+        version: version.clone(),
+        files,
+        builtin,
+    };
+    Ok(store.register_pack(tenant, &new, now, Some(&event)).await?)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("audit log entry: {0}")]
+    Audit(#[from] modelgate_audit::AuditError),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
     #[error("the built-in rule pack does not load ({0} problem(s)); run `modelgate pack lint`")]
     Pack(usize),
     #[error("the built-in rule pack file {0} is not UTF-8 text")]
     NotText(String),
+    #[error(transparent)]
+    Register(#[from] RegisterError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("audit log entry: {0}")]

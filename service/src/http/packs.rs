@@ -7,7 +7,6 @@ use super::auth::principal;
 use super::problem::{Problem, ProblemType};
 use super::request::{Data, Reply, read_body, tenant};
 use crate::app::packs::activation_etag;
-use crate::store::NewPack;
 use crate::time::{now_micros, rfc3339_micros};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -163,31 +162,12 @@ pub async fn upload(req: HttpRequest, st: Data, payload: web::Payload) -> Reply 
         )
         .with("failures", failures));
     }
-    let now = now_micros();
-    let event = crate::audit::pack_registered(
-        tenant,
-        now,
-        &pack.digest,
-        &pack.manifest.name,
-        &pack.manifest.version,
-        false,
-    )
-    .map_err(Problem::internal)?;
-    let new = st
-        .store
-        .register_pack(
-            tenant,
-            &NewPack {
-                digest: pack.digest.clone(),
-                name: pack.manifest.name.clone(),
-                version: pack.manifest.version.clone(),
-                files: stored,
-                builtin: false,
-            },
-            now,
-            Some(&event),
-        )
-        .await?;
+    let new = crate::app::packs::register(&st.store, tenant, &pack, stored, false, now_micros())
+        .await
+        .map_err(|e| match e {
+            crate::app::packs::RegisterError::Store(e) => Problem::from(e),
+            e @ crate::app::packs::RegisterError::Audit(_) => Problem::internal(e),
+        })?;
     st.log.wake();
     let body = json!({
         "digest": pack.digest,
