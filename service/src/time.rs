@@ -25,6 +25,17 @@ pub fn rfc3339_micros(micros: i64) -> String {
     modelgate_engine::time::micros(from_micros(micros))
 }
 
+/// A time in Unix microseconds that serialises in the API's RFC 3339 form
+/// ([`rfc3339_micros`]): the type of every time in a response body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Rfc3339(pub i64);
+
+impl serde::Serialize for Rfc3339 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&rfc3339_micros(self.0))
+    }
+}
+
 /// An RFC 3339 time or a bare date (midnight UTC) as Unix microseconds; the calendar is
 /// checked (`2026-02-31` is an error).
 pub fn parse_micros(s: &str) -> Result<i64, TimeError> {

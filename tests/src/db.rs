@@ -208,10 +208,23 @@ async fn template(admin: &str) -> String {
                 .expect("open the template");
             store.migrate().await.expect("migrate the template");
             store.close().await;
-            sqlx::query(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+            // A closed connection's server process may outlive it for a moment, and a
+            // database cannot be renamed while anyone is connected: wait for them to go.
+            let rename = format!("ALTER DATABASE {building} RENAME TO {name}");
+            let mut tries = 0;
+            while let Err(e) = sqlx::query(&rename).execute(&mut conn).await {
+                tries += 1;
+                assert!(tries < 100, "name the template: {e}");
+                sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = $1 AND pid <> pg_backend_pid()",
+                )
+                .bind(&building)
                 .execute(&mut conn)
                 .await
-                .expect("name the template");
+                .expect("end connections to the template");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
         }
         sqlx::query("SELECT pg_advisory_unlock(7341202611)")
             .execute(&mut conn)

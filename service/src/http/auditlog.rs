@@ -7,12 +7,13 @@ use super::problem::{Problem, ProblemType};
 use super::request::{Data, Reply, tenant};
 use crate::audit::{DECISION_KIND, decision_leaf, stored_decision_leaf};
 use crate::store::{EntrySource, LogPosition};
+use crate::time::Rfc3339;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use modelgate_audit::evidence::{EvidenceBundle, render_html};
 use modelgate_audit::{Hash, entry, tree};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::time::Duration;
 
 /// Entries per `GET /v1/log/entries` answer.
@@ -47,17 +48,18 @@ pub async fn keys(st: Data) -> Reply {
     if !all.contains(&current) {
         all.push(current.clone());
     }
-    let keys: Vec<Value> = all
+    let keys = all
         .iter()
-        .map(|k| {
-            let name = k.split('+').next().unwrap_or_default();
-            json!({"name": name, "verifier_key": k, "current": *k == current})
+        .map(|k| VerifierKey {
+            name: k.split('+').next().unwrap_or_default(),
+            verifier_key: k,
+            current: *k == current,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "origin": st.log.signer().origin(),
-        "keys": keys,
-    })))
+    Ok(HttpResponse::Ok().json(KeysOut {
+        origin: st.log.signer().origin(),
+        keys,
+    }))
 }
 
 /// A tree size the log has reached, for proofs.
@@ -97,13 +99,13 @@ pub async fn inclusion(st: Data, q: web::Query<InclusionQuery>) -> Reply {
         .ok_or_else(|| Problem::internal(format!("stored leaf hash {index} is missing")))?;
     let root = tree::root(size, &hashes(&st, &tree::needed_for_root(size)).await?)
         .map_err(tree_problem)?;
-    Ok(HttpResponse::Ok().json(json!({
-        "index": index,
-        "tree_size": size,
-        "leaf_hash": entry::hex_hash(leaf),
-        "root_hash": entry::hex_hash(&root),
-        "proof": proof.iter().map(entry::hex_hash).collect::<Vec<_>>(),
-    })))
+    Ok(HttpResponse::Ok().json(InclusionOut {
+        index,
+        tree_size: size,
+        leaf_hash: entry::hex_hash(leaf),
+        root_hash: entry::hex_hash(&root),
+        proof: proof.iter().map(entry::hex_hash).collect(),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -128,13 +130,13 @@ pub async fn consistency(st: Data, q: web::Query<ConsistencyQuery>) -> Reply {
         .map_err(tree_problem)?;
     let second_root = tree::root(second, &hashes(&st, &tree::needed_for_root(second)).await?)
         .map_err(tree_problem)?;
-    Ok(HttpResponse::Ok().json(json!({
-        "first": first,
-        "second": second,
-        "first_root": entry::hex_hash(&first_root),
-        "second_root": entry::hex_hash(&second_root),
-        "proof": proof.iter().map(entry::hex_hash).collect::<Vec<_>>(),
-    })))
+    Ok(HttpResponse::Ok().json(ConsistencyOut {
+        first,
+        second,
+        first_root: entry::hex_hash(&first_root),
+        second_root: entry::hex_hash(&second_root),
+        proof: proof.iter().map(entry::hex_hash).collect(),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -173,12 +175,13 @@ pub async fn entries(req: HttpRequest, st: Data, q: web::Query<EntriesQuery>) ->
     let mut sources = st.store.entry_sources(&mine).await?.into_iter();
     let mut out = Vec::with_capacity(rows.len());
     for e in &rows {
-        let mut item = json!({
-            "index": e.idx,
-            "kind": e.kind,
-            "leaf_hash": hex::encode(&e.leaf_hash),
-            "sequenced_at": crate::time::rfc3339_micros(e.sequenced_at),
-        });
+        let mut item = EntryOut {
+            index: e.idx,
+            kind: &e.kind,
+            leaf_hash: hex::encode(&e.leaf_hash),
+            sequenced_at: Rfc3339(e.sequenced_at),
+            leaf: None,
+        };
         if e.tenant == me {
             let leaf = match sources.next() {
                 Some(EntrySource::Decision { row, digests }) => {
@@ -187,17 +190,15 @@ pub async fn entries(req: HttpRequest, st: Data, q: web::Query<EntriesQuery>) ->
                 Some(EntrySource::Event { leaf }) => Some(leaf),
                 Some(EntrySource::Missing) | None => None,
             };
-            item["leaf"] = leaf.map_or(Value::Null, |l| {
-                Value::from(String::from_utf8_lossy(&l).into_owned())
-            });
+            item.leaf = Some(leaf.map(|l| String::from_utf8_lossy(&l).into_owned()));
         }
         out.push(item);
     }
-    Ok(HttpResponse::Ok().json(json!({
-        "tree_size": size,
-        "start": start,
-        "entries": out,
-    })))
+    Ok(HttpResponse::Ok().json(EntriesOut {
+        tree_size: size,
+        start,
+        entries: out,
+    }))
 }
 
 fn wants_html(req: &HttpRequest) -> bool {
@@ -284,29 +285,36 @@ pub async fn replay(req: HttpRequest, st: Data, path: web::Path<String>) -> Repl
         json: replayed,
     } = crate::app::replay::replay(&st, tenant, &row).await?;
     let identical = replayed == row.decision;
+    let (before, after): (Value, Value) = if identical {
+        (Value::Null, Value::Null)
+    } else {
+        (
+            serde_json::from_str(&row.decision).map_err(Problem::internal)?,
+            serde_json::from_str(&replayed).map_err(Problem::internal)?,
+        )
+    };
     let mut differences = Vec::new();
-    if !identical {
-        let before: Value = serde_json::from_str(&row.decision).map_err(Problem::internal)?;
-        let after: Value = serde_json::from_str(&replayed).map_err(Problem::internal)?;
-        diff(&before, &after, String::new(), &mut differences);
-    }
+    diff(&before, &after, String::new(), &mut differences);
     let digest = |s: &str| {
         use sha2::Digest as _;
         format!("sha256:{}", hex::encode(sha2::Sha256::digest(s.as_bytes())))
     };
-    Ok(HttpResponse::Ok().json(json!({
-        "decision_id": id,
-        "identical": identical,
-        "pack_digest": row.pack_digest,
-        "engine_version": {
-            "recorded": row.engine_version,
-            "current": modelgate_engine::ENGINE_VERSION,
+    Ok(HttpResponse::Ok().json(ReplayOut {
+        decision_id: &id,
+        identical,
+        pack_digest: &row.pack_digest,
+        engine_version: EngineVersions {
+            recorded: &row.engine_version,
+            current: modelgate_engine::ENGINE_VERSION,
         },
-        "recorded_digest": digest(&row.decision),
-        "replayed_digest": digest(&replayed),
-        "verdict": {"recorded": row.verdict, "replayed": decision.verdict.as_str()},
-        "differences": differences,
-    })))
+        recorded_digest: digest(&row.decision),
+        replayed_digest: digest(&replayed),
+        verdict: Verdicts {
+            recorded: &row.verdict,
+            replayed: decision.verdict.as_str(),
+        },
+        differences,
+    }))
 }
 
 /// JSON pointer escaping (RFC 6901).
@@ -315,7 +323,7 @@ fn pointer_token(k: &str) -> String {
 }
 
 /// Differences between two JSON values as `{"path", "recorded", "replayed"}` (at most 100).
-fn diff(a: &Value, b: &Value, at: String, out: &mut Vec<Value>) {
+fn diff<'a>(a: &'a Value, b: &'a Value, at: String, out: &mut Vec<Difference<'a>>) {
     if out.len() >= 100 || a == b {
         return;
     }
@@ -336,6 +344,99 @@ fn diff(a: &Value, b: &Value, at: String, out: &mut Vec<Value>) {
                 diff(va, vb, format!("{at}/{i}"), out);
             }
         }
-        _ => out.push(json!({"path": at, "recorded": a, "replayed": b})),
+        _ => out.push(Difference {
+            path: at,
+            recorded: a,
+            replayed: b,
+        }),
     }
+}
+
+#[derive(Serialize)]
+struct VerifierKey<'a> {
+    name: &'a str,
+    verifier_key: &'a str,
+    current: bool,
+}
+
+/// `GET /v1/log/keys`'s answer.
+#[derive(Serialize)]
+struct KeysOut<'a> {
+    origin: &'a str,
+    keys: Vec<VerifierKey<'a>>,
+}
+
+/// `GET /v1/log/proof/inclusion`'s answer.
+#[derive(Serialize)]
+struct InclusionOut {
+    index: u64,
+    tree_size: u64,
+    leaf_hash: String,
+    root_hash: String,
+    proof: Vec<String>,
+}
+
+/// `GET /v1/log/proof/consistency`'s answer.
+#[derive(Serialize)]
+struct ConsistencyOut {
+    first: u64,
+    second: u64,
+    first_root: String,
+    second_root: String,
+    proof: Vec<String>,
+}
+
+/// A log entry; `leaf` only for the request tenant's own entries (`null` when its source
+/// row is gone).
+#[derive(Serialize)]
+struct EntryOut<'a> {
+    index: u64,
+    kind: &'a str,
+    leaf_hash: String,
+    sequenced_at: Rfc3339,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    leaf: Option<Option<String>>,
+}
+
+/// `GET /v1/log/entries`'s answer.
+#[derive(Serialize)]
+struct EntriesOut<'a> {
+    tree_size: u64,
+    start: u64,
+    entries: Vec<EntryOut<'a>>,
+}
+
+/// The engine version that recorded a decision and the one replaying it.
+#[derive(Serialize)]
+struct EngineVersions<'a> {
+    recorded: &'a str,
+    current: &'a str,
+}
+
+/// A verdict as recorded and as replayed.
+#[derive(Serialize)]
+struct Verdicts<'a> {
+    recorded: &'a str,
+    replayed: &'a str,
+}
+
+/// `POST /v1/decisions/{id}/replay`'s answer.
+#[derive(Serialize)]
+struct ReplayOut<'a> {
+    decision_id: &'a str,
+    identical: bool,
+    pack_digest: &'a str,
+    engine_version: EngineVersions<'a>,
+    recorded_digest: String,
+    replayed_digest: String,
+    verdict: Verdicts<'a>,
+    differences: Vec<Difference<'a>>,
+}
+
+/// A JSON pointer where the replayed decision differs from the recorded one.
+#[derive(Serialize)]
+struct Difference<'a> {
+    path: String,
+    recorded: &'a Value,
+    replayed: &'a Value,
 }

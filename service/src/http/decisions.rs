@@ -3,12 +3,11 @@
 use super::AppState;
 use super::evaluations::row_body;
 use super::problem::Problem;
-use super::request::{Data, Reply, page_limit, split_page, tenant};
+use super::request::{Data, Page, Reply, page_limit, split_page, tenant};
 use crate::store::{DecisionFilter, DecisionRow, decode_cursor, encode_cursor};
 use crate::time::parse_rfc3339_micros;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
 
 /// The request tenant's decision `id` (404 for an id that is not a UUID, unknown, or
 /// another tenant's).
@@ -84,5 +83,8 @@ pub(super) async fn list_decisions(
         .await?;
     let (rows, next) = split_page(rows, limit, |r| encode_cursor(&r.id));
     let items = rows.iter().map(row_body).collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(json!({ "items": items, "next_cursor": next })))
+    Ok(HttpResponse::Ok().json(Page {
+        items,
+        next_cursor: next,
+    }))
 }

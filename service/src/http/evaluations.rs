@@ -4,11 +4,12 @@ use super::problem::Problem;
 use super::request::{Data, JsonBody, Reply, tenant};
 use crate::app::evaluate::{Document, Input, Outcome, Request, evaluate, sha256};
 use crate::store::DecisionRow;
-use crate::time::rfc3339_micros;
+use crate::time::Rfc3339;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use modelgate_engine::Decision;
 use modelgate_engine::context::UseContext;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 #[derive(Deserialize)]
@@ -92,8 +93,7 @@ pub(super) async fn create(
     st.metrics.evaluation.observe(out.evaluation.as_secs_f64());
     match out.value {
         Outcome::Evaluated { decision, profile } => {
-            let json = serde_json::to_string(&decision).map_err(Problem::internal)?;
-            Ok(HttpResponse::Ok().json(decision_body(None, profile.as_deref(), &json)?))
+            Ok(HttpResponse::Ok().json(live_body(profile.as_deref(), &decision)))
         }
         Outcome::Recorded { row, replayed } => {
             super::trace::record_decision_id(&row.id);
@@ -113,31 +113,45 @@ pub(super) async fn create(
     }
 }
 
-/// The decision as the API shows it: `id`, `created_at`, `profile`, then the fields of
-/// the CLI's JSON output.
-pub(super) fn decision_body(
-    recorded: Option<&DecisionRow>,
-    profile: Option<&str>,
-    decision_json: &str,
-) -> Result<Value, Problem> {
-    let inner: Map<String, Value> = serde_json::from_str(decision_json)
-        .map_err(|e| Problem::internal(format!("stored decision is not JSON: {e}")))?;
-    let mut out = Map::new();
-    if let Some(d) = recorded {
-        out.insert("id".into(), d.id.clone().into());
-        out.insert("created_at".into(), rfc3339_micros(d.created_at).into());
-        out.insert(
-            "trace_id".into(),
-            d.trace_id.clone().map_or(Value::Null, Value::from),
-        );
-    }
-    out.insert("profile".into(), profile.map_or(Value::Null, Value::from));
-    out.extend(inner);
-    Ok(Value::Object(out))
+/// The decision as the API shows it: `id`, `created_at`, `trace_id` (when recorded),
+/// `profile`, then the fields of the CLI's JSON output.
+#[derive(Serialize)]
+pub(super) struct DecisionOut<'a, D: Serialize> {
+    #[serde(flatten)]
+    recorded: Option<RecordedOut<'a>>,
+    profile: Option<&'a str>,
+    #[serde(flatten)]
+    decision: D,
 }
 
-pub(super) fn row_body(d: &DecisionRow) -> Result<Value, Problem> {
-    decision_body(Some(d), d.profile.as_deref(), &d.decision)
+#[derive(Serialize)]
+struct RecordedOut<'a> {
+    id: &'a str,
+    created_at: Rfc3339,
+    trace_id: Option<&'a str>,
+}
+
+/// A decision made now and not recorded.
+fn live_body<'a>(profile: Option<&'a str>, d: &'a Decision) -> DecisionOut<'a, &'a Decision> {
+    DecisionOut {
+        recorded: None,
+        profile,
+        decision: d,
+    }
+}
+
+pub(super) fn row_body(d: &DecisionRow) -> Result<DecisionOut<'_, Map<String, Value>>, Problem> {
+    let decision = serde_json::from_str(&d.decision)
+        .map_err(|e| Problem::internal(format!("stored decision is not JSON: {e}")))?;
+    Ok(DecisionOut {
+        recorded: Some(RecordedOut {
+            id: &d.id,
+            created_at: Rfc3339(d.created_at),
+            trace_id: d.trace_id.as_deref(),
+        }),
+        profile: d.profile.as_deref(),
+        decision,
+    })
 }
 
 /// The OpenTelemetry trace id of the current request, when traces are exported.

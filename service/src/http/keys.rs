@@ -3,14 +3,13 @@
 use super::AppState;
 use super::auth::principal;
 use super::problem::{Problem, ProblemType};
-use super::request::{JsonBody, Reply, tenant};
+use super::request::{Items, JsonBody, Reply, tenant};
 use crate::auth::DEFAULT_TENANT;
 use crate::auth::{KeyCreateError, Role};
 use crate::store::KeyRow;
-use crate::time::{now_micros, parse_rfc3339_micros, rfc3339_micros};
+use crate::time::{Rfc3339, now_micros, parse_rfc3339_micros};
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 type Data = web::Data<AppState>;
 
@@ -22,16 +21,37 @@ pub(super) struct KeyIn {
     expires_at: Option<String>,
 }
 
-fn key_body(k: &KeyRow) -> Value {
-    json!({
-        "id": k.id,
-        "tenant": k.tenant,
-        "role": k.role,
-        "created_at": rfc3339_micros(k.created_at),
-        "expires_at": k.expires_at.map(rfc3339_micros),
-        "revoked_at": k.revoked_at.map(rfc3339_micros),
-        "created_by": k.created_by,
-    })
+/// An API key as the API shows it (never the secret).
+#[derive(Serialize)]
+struct KeyOut<'a> {
+    id: &'a str,
+    tenant: &'a str,
+    role: &'a str,
+    created_at: Rfc3339,
+    expires_at: Option<Rfc3339>,
+    revoked_at: Option<Rfc3339>,
+    created_by: Option<&'a str>,
+}
+
+/// `POST /v1/keys`'s answer: the key and, this once, its secret.
+#[derive(Serialize)]
+struct NewKeyOut<'a> {
+    #[serde(flatten)]
+    key: KeyOut<'a>,
+    #[serde(rename = "key")]
+    secret: &'a str,
+}
+
+fn key_body(k: &KeyRow) -> KeyOut<'_> {
+    KeyOut {
+        id: &k.id,
+        tenant: &k.tenant,
+        role: &k.role,
+        created_at: Rfc3339(k.created_at),
+        expires_at: k.expires_at.map(Rfc3339),
+        revoked_at: k.revoked_at.map(Rfc3339),
+        created_by: k.created_by.as_deref(),
+    }
 }
 
 fn create_problem(e: KeyCreateError) -> Problem {
@@ -85,8 +105,10 @@ pub async fn create_key(req: HttpRequest, st: Data, body: JsonBody<KeyIn>) -> Re
     .await
     .map_err(create_problem)?;
     st.log.wake();
-    let mut body = key_body(&row);
-    body["key"] = Value::from(key.key);
+    let body = NewKeyOut {
+        key: key_body(&row),
+        secret: &key.key,
+    };
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/keys/{}", row.id)))
         .insert_header(("Cache-Control", "no-store"))
@@ -95,9 +117,9 @@ pub async fn create_key(req: HttpRequest, st: Data, body: JsonBody<KeyIn>) -> Re
 
 pub async fn list_keys(req: HttpRequest, st: Data) -> Reply {
     let keys = st.store.list_keys(&tenant(&req)?).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "items": keys.iter().map(key_body).collect::<Vec<_>>(),
-    })))
+    Ok(HttpResponse::Ok().json(Items {
+        items: keys.iter().map(key_body).collect(),
+    }))
 }
 
 pub async fn revoke_key(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {

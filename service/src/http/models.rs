@@ -6,13 +6,14 @@ use super::problem::Problem;
 use super::request::{Data, JsonBody, Reply, page_limit, split_page, tenant};
 use crate::app::evaluate::{Document, Input, parse_input, sha256};
 use crate::store::{
-    BoardCursor, BoardRow, ModelStatus, NewModelVersion, decode_cursor, encode_cursor,
+    BoardCursor, BoardRow, ModelStatus, NewModelVersion, WaiverRow, decode_cursor, encode_cursor,
 };
-use crate::time::{now_micros, rfc3339_micros};
+use crate::time::{Rfc3339, now_micros};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,14 +63,14 @@ pub(super) async fn put_model(
             now_micros(),
         )
         .await?;
-    let body = json!({
-        "model_ref": model_ref,
-        "version": v.version,
-        "format": v.format,
-        "document_digest": v.document_digest,
-        "created_at": rfc3339_micros(v.created_at),
-        "new_version": created,
-    });
+    let body = VersionOut {
+        model_ref: &model_ref,
+        version: v.version,
+        format: &v.format,
+        document_digest: &v.document_digest,
+        created_at: Rfc3339(v.created_at),
+        new_version: created,
+    };
     Ok(if created {
         HttpResponse::Created()
             .insert_header((header::LOCATION, format!("/v1/models/{model_ref}")))
@@ -79,35 +80,114 @@ pub(super) async fn put_model(
     })
 }
 
-fn board_item(r: &BoardRow, waivers: &[crate::store::WaiverRow], now: i64) -> Value {
+/// `PUT /v1/models/{model_ref}`'s answer.
+#[derive(Serialize)]
+struct VersionOut<'a> {
+    model_ref: &'a str,
+    version: i64,
+    format: &'a str,
+    document_digest: &'a str,
+    created_at: Rfc3339,
+    new_version: bool,
+}
+
+/// A row of the status board: a model under one profile.
+#[derive(Serialize)]
+pub(crate) struct BoardItem<'a> {
+    waivers_expiring: Vec<ExpiringWaiver<'a>>,
+    model_ref: &'a str,
+    profile: Option<&'a str>,
+    status: &'static str,
+    latest_version: i64,
+    decision: Option<BoardDecision<'a>>,
+    review: Option<BoardReviewOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct ExpiringWaiver<'a> {
+    id: &'a str,
+    rule_id: &'a str,
+    expires_at: Rfc3339,
+}
+
+#[derive(Serialize)]
+struct BoardDecision<'a> {
+    id: &'a str,
+    verdict: Option<&'a str>,
+    created_at: Option<Rfc3339>,
+    pack_digest: Option<&'a str>,
+    model_version: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct BoardReviewOut<'a> {
+    id: &'a str,
+    outcome: &'a str,
+    reviewer: &'a str,
+    created_at: Rfc3339,
+}
+
+pub(crate) fn board_item<'a>(r: &'a BoardRow, waivers: &'a [WaiverRow], now: i64) -> BoardItem<'a> {
     let soon = super::waivers::EXPIRING_DAYS * 86_400 * 1_000_000;
     let profile = (!r.profile.is_empty()).then_some(r.profile.as_str());
-    let expiring: Vec<Value> = waivers
+    let waivers_expiring = waivers
         .iter()
         .filter(|w| w.expires_at - now <= soon)
-        .filter(|w| w.to_engine().covers(&r.model_ref, profile, crate::time::second_of(now)))
-        .map(|w| json!({"id": w.id, "rule_id": w.rule_id, "expires_at": rfc3339_micros(w.expires_at)}))
+        .filter(|w| {
+            w.to_engine()
+                .covers(&r.model_ref, profile, crate::time::second_of(now))
+        })
+        .map(|w| ExpiringWaiver {
+            id: &w.id,
+            rule_id: &w.rule_id,
+            expires_at: Rfc3339(w.expires_at),
+        })
         .collect();
-    json!({
-        "waivers_expiring": expiring,
-        "model_ref": r.model_ref,
-        "profile": if r.profile.is_empty() { Value::Null } else { Value::from(r.profile.clone()) },
-        "status": r.status.as_str(),
-        "latest_version": r.latest_version,
-        "decision": r.decision_id.as_ref().map(|id| json!({
-            "id": id,
-            "verdict": r.verdict,
-            "created_at": r.decided_at.map(rfc3339_micros),
-            "pack_digest": r.pack_digest,
-            "model_version": r.model_version,
-        })),
-        "review": r.review.as_ref().map(|v| json!({
-            "id": v.id,
-            "outcome": v.outcome,
-            "reviewer": v.reviewer,
-            "created_at": rfc3339_micros(v.reviewed_at),
-        })),
-    })
+    BoardItem {
+        waivers_expiring,
+        model_ref: &r.model_ref,
+        profile,
+        status: r.status.as_str(),
+        latest_version: r.latest_version,
+        decision: r.decision_id.as_deref().map(|id| BoardDecision {
+            id,
+            verdict: r.verdict.as_deref(),
+            created_at: r.decided_at.map(Rfc3339),
+            pack_digest: r.pack_digest.as_deref(),
+            model_version: r.model_version,
+        }),
+        review: r.review.as_ref().map(|v| BoardReviewOut {
+            id: &v.id,
+            outcome: &v.outcome,
+            reviewer: &v.reviewer,
+            created_at: Rfc3339(v.reviewed_at),
+        }),
+    }
+}
+
+/// `GET /v1/models/{model_ref}`'s answer.
+#[derive(Serialize)]
+struct ModelOut<'a> {
+    model_ref: &'a str,
+    versions: Vec<StoredVersion<'a>>,
+    status: Vec<BoardItem<'a>>,
+}
+
+#[derive(Serialize)]
+struct StoredVersion<'a> {
+    version: i64,
+    format: &'a str,
+    document_digest: &'a str,
+    created_at: Rfc3339,
+    record: Box<RawValue>,
+}
+
+/// `GET /v1/models`'s answer.
+#[derive(Serialize)]
+struct BoardPage<'a> {
+    items: Vec<BoardItem<'a>>,
+    next_cursor: Option<String>,
+    active_pack: String,
 }
 
 pub(super) async fn get_model(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
@@ -128,23 +208,23 @@ pub(super) async fn get_model(req: HttpRequest, st: Data, path: web::Path<String
     let board = st.store.model_status(tenant, &active, &model_ref).await?;
     let now = now_micros();
     let waivers = super::waivers::in_force(&st, tenant, now).await?;
-    let versions: Vec<Value> = versions
+    let versions = versions
         .iter()
         .map(|v| {
-            Ok(json!({
-                "version": v.version,
-                "format": v.format,
-                "document_digest": v.document_digest,
-                "created_at": rfc3339_micros(v.created_at),
-                "record": serde_json::from_str::<Value>(&v.record).map_err(Problem::internal)?,
-            }))
+            Ok(StoredVersion {
+                version: v.version,
+                format: &v.format,
+                document_digest: &v.document_digest,
+                created_at: Rfc3339(v.created_at),
+                record: RawValue::from_string(v.record.clone()).map_err(Problem::internal)?,
+            })
         })
         .collect::<Result<_, Problem>>()?;
-    Ok(HttpResponse::Ok().json(json!({
-        "model_ref": model_ref,
-        "versions": versions,
-        "status": board.iter().map(|b| board_item(b, &waivers, now)).collect::<Vec<_>>(),
-    })))
+    Ok(HttpResponse::Ok().json(ModelOut {
+        model_ref: &model_ref,
+        versions,
+        status: board.iter().map(|b| board_item(b, &waivers, now)).collect(),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -190,9 +270,9 @@ pub(super) async fn list_models(req: HttpRequest, st: Data, q: web::Query<BoardQ
             profile: r.profile.clone(),
         })
     });
-    Ok(HttpResponse::Ok().json(json!({
-        "items": rows.iter().map(|b| board_item(b, &waivers, now)).collect::<Vec<_>>(),
-        "next_cursor": next,
-        "active_pack": active,
-    })))
+    Ok(HttpResponse::Ok().json(BoardPage {
+        items: rows.iter().map(|b| board_item(b, &waivers, now)).collect(),
+        next_cursor: next,
+        active_pack: active,
+    }))
 }

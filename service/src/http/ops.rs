@@ -4,10 +4,29 @@ use super::problem::Problem;
 use super::request::{Data, Reply};
 use crate::auth::DEFAULT_TENANT;
 use actix_web::HttpResponse;
-use serde_json::json;
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Status {
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+struct Ready<'a> {
+    status: &'static str,
+    database: &'static str,
+    pack: PackOut<'a>,
+}
+
+#[derive(Serialize)]
+struct PackOut<'a> {
+    name: &'a str,
+    version: &'a str,
+    digest: &'a str,
+}
 
 pub(super) async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Status { status: "ok" })
 }
 
 pub(super) async fn readyz(st: Data) -> Reply {
@@ -17,11 +36,15 @@ pub(super) async fn readyz(st: Data) -> Reply {
         .map_err(|_| Problem::unavailable("the database is not reachable"))?;
     // Public: no key, so the default tenant's pack (the one `serve` bootstraps).
     let pack = crate::app::packs::active_pack(&st, DEFAULT_TENANT).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "status": "ready",
-        "database": st.store.backend().as_str(),
-        "pack": { "name": pack.manifest.name, "version": pack.manifest.version, "digest": pack.digest },
-    })))
+    Ok(HttpResponse::Ok().json(Ready {
+        status: "ready",
+        database: st.store.backend().as_str(),
+        pack: PackOut {
+            name: &pack.manifest.name,
+            version: &pack.manifest.version,
+            digest: &pack.digest,
+        },
+    }))
 }
 
 pub(super) async fn metrics(st: Data) -> HttpResponse {

@@ -7,11 +7,13 @@ use super::auth::principal;
 use super::problem::{Problem, ProblemType};
 use super::request::{Data, Reply, read_body, tenant};
 use crate::app::packs::activation_etag;
-use crate::time::{now_micros, rfc3339_micros};
+use crate::store::PackSummary;
+use crate::time::{Rfc3339, now_micros};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use modelgate_engine::decision::Verdict;
 use modelgate_engine::{Pack, PackFile};
-use serde_json::{Value, json};
+use serde::Serialize;
 use std::io::Read as _;
 use std::sync::Arc;
 
@@ -141,16 +143,23 @@ pub async fn upload(req: HttpRequest, st: Data, payload: web::Payload) -> Reply 
             "problems",
             e.problems
                 .iter()
-                .map(|p| json!({"file": p.file, "message": p.message}))
+                .map(|p| FileProblem {
+                    file: &p.file,
+                    message: &p.message,
+                })
                 .collect::<Vec<_>>(),
         )
     })?;
     if report.failed > 0 {
-        let failures: Vec<Value> = report
+        let failures: Vec<_> = report
             .cases
             .iter()
             .filter(|c| !c.passed)
-            .map(|c| json!({"file": c.file, "case": c.name, "failures": c.failures}))
+            .map(|c| FailedCase {
+                file: &c.file,
+                case: &c.name,
+                failures: &c.failures,
+            })
             .collect();
         return Err(invalid(
             ProblemType::PackTestsFailed,
@@ -169,25 +178,24 @@ pub async fn upload(req: HttpRequest, st: Data, payload: web::Payload) -> Reply 
             e @ crate::app::packs::RegisterError::Audit(_) => Problem::internal(e),
         })?;
     st.log.wake();
-    let body = json!({
-        "digest": pack.digest,
-        "name": pack.manifest.name,
-        "version": pack.manifest.version,
-        "tests": {"passed": report.passed, "failed": report.failed},
-        "new": new,
-    });
+    let location = format!("/v1/packs/{}", pack.digest);
+    let body = Uploaded {
+        digest: pack.digest.clone(),
+        name: pack.manifest.name.clone(),
+        version: pack.manifest.version.clone(),
+        tests: TestCounts {
+            passed: report.passed,
+            failed: report.failed,
+        },
+        new,
+    };
     st.packs.insert(tenant, Arc::new(pack));
     let mut resp = if new {
         HttpResponse::Created()
     } else {
         HttpResponse::Ok()
     };
-    Ok(resp
-        .insert_header((
-            header::LOCATION,
-            format!("/v1/packs/{}", body["digest"].as_str().unwrap_or_default()),
-        ))
-        .json(body))
+    Ok(resp.insert_header((header::LOCATION, location)).json(body))
 }
 
 /// `POST /v1/packs/{digest}/impact`: every registered model under every stored profile,
@@ -195,27 +203,28 @@ pub async fn upload(req: HttpRequest, st: Data, payload: web::Payload) -> Reply 
 pub async fn impact(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
     let digest = path.into_inner();
     let i = crate::app::packs::impact(&st, &tenant(&req)?, &digest).await?;
-    let changes: Vec<Value> = i
+    let changes: Vec<_> = i
         .changes
         .iter()
-        .map(|c| {
-            json!({
-                "model_ref": c.model_ref,
-                "profile": c.profile,
-                "verdict": {"before": c.before.as_str(), "after": c.after.as_str()},
-                "findings_added": c.added,
-                "findings_removed": c.removed,
-            })
+        .map(|c| ImpactChange {
+            model_ref: &c.model_ref,
+            profile: c.profile.as_deref(),
+            verdict: BeforeAfter {
+                before: c.before,
+                after: c.after,
+            },
+            findings_added: &c.added,
+            findings_removed: &c.removed,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "candidate": {"digest": i.candidate.digest, "name": i.candidate.manifest.name, "version": i.candidate.manifest.version},
-        "active": {"digest": i.active.digest, "name": i.active.manifest.name, "version": i.active.manifest.version},
-        "evaluated": i.evaluated,
-        "changed": changes.len(),
-        "changes": changes,
-        "elapsed_ms": i.elapsed.as_millis() as u64,
-    })))
+    Ok(HttpResponse::Ok().json(ImpactOut {
+        candidate: PackRef::of(&i.candidate),
+        active: PackRef::of(&i.active),
+        evaluated: i.evaluated,
+        changed: changes.len(),
+        changes,
+        elapsed_ms: i.elapsed.as_millis() as u64,
+    }))
 }
 
 /// `POST /v1/packs/{digest}/activate` with `If-Match: <ETag of GET /v1/packs>`.
@@ -237,43 +246,35 @@ pub async fn activate(req: HttpRequest, st: Data, path: web::Path<String>) -> Re
     let etag = activation_etag(Some(a.seq));
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag.clone()))
-        .json(json!({
-            "digest": digest,
-            "seq": a.seq,
-            "activated_at": rfc3339_micros(a.activated_at),
-            "etag": etag,
-            "reevaluated": a.reevaluated,
-        })))
+        .json(ActivatedOut {
+            digest: &digest,
+            seq: a.seq,
+            activated_at: Rfc3339(a.activated_at),
+            etag: &etag,
+            reevaluated: a.reevaluated,
+        }))
 }
 
 pub async fn list_packs(req: HttpRequest, st: Data) -> Reply {
     let tenant = &tenant(&req)?;
     let active = st.store.active_pack(tenant).await?;
-    let items: Vec<Value> = st
-        .store
-        .list_packs(tenant)
-        .await?
-        .into_iter()
-        .map(|p| {
-            let is_active = active.as_ref().is_some_and(|a| a.digest == p.digest);
-            json!({
-                "digest": p.digest,
-                "name": p.name,
-                "version": p.version,
-                "builtin": p.builtin,
-                "registered_at": rfc3339_micros(p.registered_at),
-                "active": is_active,
-            })
-        })
+    let packs = st.store.list_packs(tenant).await?;
+    let items = packs
+        .iter()
+        .map(|p| PackItem::of(p, active.as_ref().is_some_and(|a| a.digest == p.digest)))
         .collect();
     let etag = activation_etag(active.as_ref().map(|a| a.seq));
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag.clone()))
-        .json(json!({
-            "items": items,
-            "active": active.map(|a| json!({"digest": a.digest, "activated_at": rfc3339_micros(a.activated_at), "seq": a.seq})),
-            "etag": etag,
-        })))
+        .json(PackList {
+            items,
+            active: active.as_ref().map(|a| ActiveOut {
+                digest: &a.digest,
+                activated_at: Rfc3339(a.activated_at),
+                seq: a.seq,
+            }),
+            etag: &etag,
+        }))
 }
 
 pub async fn get_pack(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
@@ -286,17 +287,149 @@ pub async fn get_pack(req: HttpRequest, st: Data, path: web::Path<String>) -> Re
         .ok_or_else(|| Problem::not_found(format!("there is no pack {digest}")))?;
     let active = st.store.active_pack(tenant).await?;
     let pack = st.packs.get(&st.store, tenant, &digest).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "digest": row.summary.digest,
-        "name": row.summary.name,
-        "version": row.summary.version,
-        "builtin": row.summary.builtin,
-        "registered_at": rfc3339_micros(row.summary.registered_at),
-        "active": active.is_some_and(|a| a.digest == digest),
-        "files": row.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>(),
-        "licenses": pack.as_ref().map(|p| p.catalog.len()),
-        "models": pack.as_ref().map(|p| p.models.len()),
-        "rules": pack.as_ref().map(|p| p.rules.len()),
-        "tests": pack.as_ref().map(|p| p.tests.len()),
-    })))
+    let count = |f: fn(&Pack) -> usize| pack.as_deref().map(f);
+    Ok(HttpResponse::Ok().json(PackDetail {
+        summary: PackItem::of(&row.summary, active.is_some_and(|a| a.digest == digest)),
+        files: row.files.iter().map(|f| f.path.as_str()).collect(),
+        licenses: count(|p| p.catalog.len()),
+        models: count(|p| p.models.len()),
+        rules: count(|p| p.rules.len()),
+        tests: count(|p| p.tests.len()),
+    }))
+}
+
+/// A problem in an uploaded pack's file.
+#[derive(Serialize)]
+struct FileProblem<'a> {
+    file: &'a str,
+    message: &'a str,
+}
+
+/// A pack test that fails.
+#[derive(Serialize)]
+struct FailedCase<'a> {
+    file: &'a str,
+    case: &'a str,
+    failures: &'a [String],
+}
+
+#[derive(Serialize)]
+struct TestCounts {
+    passed: usize,
+    failed: usize,
+}
+
+/// `POST /v1/packs`'s answer.
+#[derive(Serialize)]
+struct Uploaded {
+    digest: String,
+    name: String,
+    version: String,
+    tests: TestCounts,
+    new: bool,
+}
+
+/// A pack named by digest, name and version.
+#[derive(Serialize)]
+struct PackRef<'a> {
+    digest: &'a str,
+    name: &'a str,
+    version: &'a str,
+}
+
+impl<'a> PackRef<'a> {
+    fn of(p: &'a Pack) -> PackRef<'a> {
+        PackRef {
+            digest: &p.digest,
+            name: &p.manifest.name,
+            version: &p.manifest.version,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct BeforeAfter {
+    before: Verdict,
+    after: Verdict,
+}
+
+#[derive(Serialize)]
+struct ImpactChange<'a> {
+    model_ref: &'a str,
+    profile: Option<&'a str>,
+    verdict: BeforeAfter,
+    findings_added: &'a [String],
+    findings_removed: &'a [String],
+}
+
+/// `POST /v1/packs/{digest}/impact`'s answer.
+#[derive(Serialize)]
+struct ImpactOut<'a> {
+    candidate: PackRef<'a>,
+    active: PackRef<'a>,
+    evaluated: usize,
+    changed: usize,
+    changes: Vec<ImpactChange<'a>>,
+    elapsed_ms: u64,
+}
+
+/// `POST /v1/packs/{digest}/activate`'s answer.
+#[derive(Serialize)]
+struct ActivatedOut<'a> {
+    digest: &'a str,
+    seq: i64,
+    activated_at: Rfc3339,
+    etag: &'a str,
+    reevaluated: usize,
+}
+
+/// A registered pack in `GET /v1/packs`.
+#[derive(Serialize)]
+struct PackItem<'a> {
+    digest: &'a str,
+    name: &'a str,
+    version: &'a str,
+    builtin: bool,
+    registered_at: Rfc3339,
+    active: bool,
+}
+
+impl<'a> PackItem<'a> {
+    fn of(p: &'a PackSummary, active: bool) -> PackItem<'a> {
+        PackItem {
+            digest: &p.digest,
+            name: &p.name,
+            version: &p.version,
+            builtin: p.builtin,
+            registered_at: Rfc3339(p.registered_at),
+            active,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ActiveOut<'a> {
+    digest: &'a str,
+    activated_at: Rfc3339,
+    seq: i64,
+}
+
+/// `GET /v1/packs`'s answer.
+#[derive(Serialize)]
+struct PackList<'a> {
+    items: Vec<PackItem<'a>>,
+    active: Option<ActiveOut<'a>>,
+    etag: &'a str,
+}
+
+/// `GET /v1/packs/{digest}`'s answer.
+#[derive(Serialize)]
+struct PackDetail<'a> {
+    #[serde(flatten)]
+    summary: PackItem<'a>,
+    files: Vec<&'a str>,
+    licenses: Option<usize>,
+    models: Option<usize>,
+    rules: Option<usize>,
+    tests: Option<usize>,
 }

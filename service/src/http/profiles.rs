@@ -2,13 +2,13 @@
 
 use super::AppState;
 use super::problem::{Problem, ProblemType};
-use super::request::{Data, JsonBody, Reply, tenant};
-use crate::time::{now_micros, rfc3339_micros};
+use super::request::{Data, Items, JsonBody, Reply, tenant};
+use crate::time::{Rfc3339, now_micros};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use modelgate_engine::context::UseContext;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,15 +36,26 @@ fn check_profile_name(n: &str) -> Result<(), Problem> {
     }
 }
 
-fn profile_body(p: &crate::store::Profile) -> Result<Value, Problem> {
-    Ok(json!({
-        "name": p.name,
-        "description": p.description,
-        "context": serde_json::from_str::<Value>(&p.context).map_err(Problem::internal)?,
-        "version": p.version,
-        "created_at": rfc3339_micros(p.created_at),
-        "updated_at": rfc3339_micros(p.updated_at),
-    }))
+/// A stored profile as the API shows it.
+#[derive(Serialize)]
+struct ProfileOut<'a> {
+    name: &'a str,
+    description: &'a Option<String>,
+    context: Box<RawValue>,
+    version: i64,
+    created_at: Rfc3339,
+    updated_at: Rfc3339,
+}
+
+fn profile_body(p: &crate::store::Profile) -> Result<ProfileOut<'_>, Problem> {
+    Ok(ProfileOut {
+        name: &p.name,
+        description: &p.description,
+        context: RawValue::from_string(p.context.clone()).map_err(Problem::internal)?,
+        version: p.version,
+        created_at: Rfc3339(p.created_at),
+        updated_at: Rfc3339(p.updated_at),
+    })
 }
 
 async fn save_profile(
@@ -138,12 +149,10 @@ pub(super) async fn get_profile(req: HttpRequest, st: Data, path: web::Path<Stri
 }
 
 pub(super) async fn list_profiles(req: HttpRequest, st: Data) -> Reply {
-    let items = st
-        .store
-        .list_profiles(&tenant(&req)?)
-        .await?
+    let profiles = st.store.list_profiles(&tenant(&req)?).await?;
+    let items = profiles
         .iter()
         .map(profile_body)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(Items { items }))
 }

@@ -164,3 +164,16 @@ pub(super) fn split_page<T>(
     let next = if more { rows.last().map(cursor) } else { None };
     (rows, next)
 }
+
+/// A list answer: `{"items": [...]}`.
+#[derive(serde::Serialize)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+/// A page of a list: `{"items": [...], "next_cursor": ...}`.
+#[derive(serde::Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}

@@ -5,10 +5,10 @@ use super::auth::principal;
 use super::problem::{Problem, ProblemType};
 use super::request::{JsonBody, Reply, tenant};
 use crate::store::ReviewRow;
-use crate::time::{now_micros, rfc3339_micros};
+use crate::time::{Rfc3339, now_micros};
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 type Data = web::Data<AppState>;
 
@@ -21,18 +21,35 @@ pub(super) struct ReviewIn {
     conditions: Option<Vec<String>>,
 }
 
-pub fn review_body(r: &ReviewRow) -> serde_json::Value {
-    json!({
-        "id": r.id,
-        "decision_id": r.decision_id,
-        "model_ref": r.model_ref,
-        "profile": if r.profile.is_empty() { None } else { Some(&r.profile) },
-        "outcome": r.outcome,
-        "justification": r.justification,
-        "conditions": r.conditions.as_deref().and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok()),
-        "reviewer": r.reviewer,
-        "created_at": rfc3339_micros(r.created_at),
-    })
+/// A review as the API shows it.
+#[derive(Serialize)]
+pub struct ReviewOut<'a> {
+    id: &'a str,
+    decision_id: &'a str,
+    model_ref: &'a str,
+    profile: Option<&'a str>,
+    outcome: &'a str,
+    justification: &'a str,
+    conditions: Option<Value>,
+    reviewer: &'a str,
+    created_at: Rfc3339,
+}
+
+pub fn review_body(r: &ReviewRow) -> ReviewOut<'_> {
+    ReviewOut {
+        id: &r.id,
+        decision_id: &r.decision_id,
+        model_ref: &r.model_ref,
+        profile: (!r.profile.is_empty()).then_some(r.profile.as_str()),
+        outcome: &r.outcome,
+        justification: &r.justification,
+        conditions: r
+            .conditions
+            .as_deref()
+            .and_then(|c| serde_json::from_str(c).ok()),
+        reviewer: &r.reviewer,
+        created_at: Rfc3339(r.created_at),
+    }
 }
 
 pub async fn create_review(req: HttpRequest, st: Data, body: JsonBody<ReviewIn>) -> Reply {

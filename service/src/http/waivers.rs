@@ -4,14 +4,14 @@
 use super::AppState;
 use super::auth::principal;
 use super::problem::{Problem, ProblemType};
-use super::request::{JsonBody, Reply, tenant};
+use super::request::{Items, JsonBody, Reply, tenant};
 use crate::app::packs::active_pack;
 use crate::store::WaiverRow;
-use crate::time::{now_micros, parse_rfc3339_micros, rfc3339_micros};
+use crate::time::{Rfc3339, now_micros, parse_rfc3339_micros, rfc3339_micros};
 use actix_web::{HttpRequest, HttpResponse, web};
 use modelgate_engine::waiver::{REASONS, validate};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 type Data = web::Data<AppState>;
 
@@ -32,7 +32,26 @@ pub(super) struct WaiverIn {
     expires_at: String,
 }
 
-pub fn waiver_body(w: &WaiverRow, now: i64) -> Value {
+/// A waiver as the API shows it.
+#[derive(Serialize)]
+pub struct WaiverOut<'a> {
+    id: &'a str,
+    model_ref: &'a str,
+    rule_id: &'a str,
+    profile: Option<&'a str>,
+    reason: &'a str,
+    justification: &'a str,
+    ticket: Option<&'a str>,
+    approver: &'a str,
+    created_at: Rfc3339,
+    expires_at: Rfc3339,
+    revoked_at: Option<Rfc3339>,
+    revoked_by: Option<&'a str>,
+    state: &'static str,
+    expiring_soon: bool,
+}
+
+pub fn waiver_body(w: &WaiverRow, now: i64) -> WaiverOut<'_> {
     let state = if w.revoked_at.is_some() {
         "revoked"
     } else if w.expires_at <= now {
@@ -40,22 +59,23 @@ pub fn waiver_body(w: &WaiverRow, now: i64) -> Value {
     } else {
         "active"
     };
-    json!({
-        "id": w.id,
-        "model_ref": w.model_ref,
-        "rule_id": w.rule_id,
-        "profile": w.profile,
-        "reason": w.reason,
-        "justification": w.justification,
-        "ticket": w.ticket,
-        "approver": w.approver,
-        "created_at": rfc3339_micros(w.created_at),
-        "expires_at": rfc3339_micros(w.expires_at),
-        "revoked_at": w.revoked_at.map(rfc3339_micros),
-        "revoked_by": w.revoked_by,
-        "state": state,
-        "expiring_soon": state == "active" && w.expires_at - now <= EXPIRING_DAYS * 86_400 * 1_000_000,
-    })
+    WaiverOut {
+        id: &w.id,
+        model_ref: &w.model_ref,
+        rule_id: &w.rule_id,
+        profile: w.profile.as_deref(),
+        reason: &w.reason,
+        justification: &w.justification,
+        ticket: w.ticket.as_deref(),
+        approver: &w.approver,
+        created_at: Rfc3339(w.created_at),
+        expires_at: Rfc3339(w.expires_at),
+        revoked_at: w.revoked_at.map(Rfc3339),
+        revoked_by: w.revoked_by.as_deref(),
+        state,
+        expiring_soon: state == "active"
+            && w.expires_at - now <= EXPIRING_DAYS * 86_400 * 1_000_000,
+    }
 }
 
 fn invalid(detail: impl Into<String>) -> Problem {
@@ -147,9 +167,9 @@ pub async fn list_waivers(req: HttpRequest, st: Data, q: web::Query<WaiverQuery>
         .store
         .list_waivers(&tenant(&req)?, q.active.then_some(now))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "items": rows.iter().map(|w| waiver_body(w, now)).collect::<Vec<_>>(),
-    })))
+    Ok(HttpResponse::Ok().json(Items {
+        items: rows.iter().map(|w| waiver_body(w, now)).collect(),
+    }))
 }
 
 fn not_found(id: &str) -> Problem {
