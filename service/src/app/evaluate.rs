@@ -300,7 +300,7 @@ async fn evaluate_once(
             replayed: true,
         },
         Inserted::Stale => {
-            app.tenants.forget(tenant);
+            app.tenants.forget(tenant).await;
             return Ok(None);
         }
     };

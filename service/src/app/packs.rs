@@ -8,8 +8,9 @@ use crate::packdir;
 use crate::store::{NewDecision, NewPack, Store, StoreError, StoredFile};
 use modelgate_engine::waiver::Waiver;
 use modelgate_engine::{Decision, ModelRecord, Pack, PackFile, Timestamp, UseContext, Verdict};
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, RwLock};
+use moka::future::Cache;
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Why a pack could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -30,22 +31,63 @@ pub enum PackError {
     /// The tenant's first request could not start it with the built-in pack.
     #[error("no rule pack is active for this tenant: {0}")]
     Bootstrap(#[from] BootstrapError),
+    /// The error of a load that several requests waited for (the cache's single flight).
+    #[error(transparent)]
+    Shared(Arc<PackError>),
+}
+
+impl PackError {
+    /// The error of a shared load, as its one owner or as [`PackError::Shared`].
+    pub(super) fn unshare(e: Arc<PackError>) -> PackError {
+        Arc::try_unwrap(e).unwrap_or_else(PackError::Shared)
+    }
+
+    /// The error itself, through any [`PackError::Shared`].
+    pub fn cause(&self) -> &PackError {
+        match self {
+            PackError::Shared(e) => e.cause(),
+            e => e,
+        }
+    }
 }
 
 /// Compiled packs, loaded from the store on first use. A pack is visible to a tenant only
 /// once that tenant has it registered (the cache is keyed by tenant and digest); a pack
 /// compiled for one tenant is shared with the others that register the same digest.
-#[derive(Default)]
+/// Concurrent requests for a pack not yet loaded wait for one load (single flight).
 pub struct PackCache {
-    loaded: RwLock<HashMap<(String, String), Arc<Pack>>>,
+    /// (tenant, digest) → the compiled pack, for packs the tenant has registered.
+    registered: Cache<(String, String), Arc<Pack>>,
+    /// digest → the compiled pack, whoever registered it.
+    compiled: Cache<String, Arc<Pack>>,
+    /// tenant → its active pack once started (single flight for a new tenant's bootstrap).
+    started: Cache<String, ()>,
+}
+
+/// Packs compiled and kept (a compiled pack is some megabytes; more are compiled again).
+const COMPILED_PACKS: u64 = 64;
+/// (tenant, pack) pairs kept.
+const REGISTERED_PACKS: u64 = 100_000;
+
+impl Default for PackCache {
+    fn default() -> PackCache {
+        PackCache {
+            registered: Cache::new(REGISTERED_PACKS),
+            compiled: Cache::new(COMPILED_PACKS),
+            started: Cache::new(REGISTERED_PACKS),
+        }
+    }
 }
 
 impl PackCache {
     /// Records a pack the tenant has registered.
-    pub fn insert(&self, tenant: &str, pack: Arc<Pack>) {
-        if let Ok(mut m) = self.loaded.write() {
-            m.insert((tenant.to_string(), pack.digest.clone()), pack);
-        }
+    pub async fn insert(&self, tenant: &str, pack: Arc<Pack>) {
+        self.compiled
+            .insert(pack.digest.clone(), pack.clone())
+            .await;
+        self.registered
+            .insert((tenant.to_string(), pack.digest.clone()), pack)
+            .await;
     }
 
     /// The compiled pack with this digest, if the tenant has it registered, loading it from
@@ -57,42 +99,47 @@ impl PackCache {
         digest: &str,
     ) -> Result<Option<Arc<Pack>>, PackError> {
         let key = (tenant.to_string(), digest.to_string());
-        if let Some(p) = self.loaded.read().ok().and_then(|m| m.get(&key).cloned()) {
-            return Ok(Some(p));
-        }
-        let Some(row) = store.get_pack(tenant, digest).await? else {
-            return Ok(None);
-        };
-        // Compiled already for another tenant: share it.
-        let shared = self.loaded.read().ok().and_then(|m| {
-            m.iter()
-                .find(|((_, d), _)| d == digest)
-                .map(|(_, p)| p.clone())
-        });
-        if let Some(p) = shared {
-            self.insert(tenant, p.clone());
-            return Ok(Some(p));
-        }
-        let files: Vec<PackFile> = row
-            .files
-            .into_iter()
-            .map(|f| PackFile {
-                path: f.path,
-                bytes: f.content.into_bytes(),
+        let loaded = self
+            .registered
+            .try_get_with(key, async {
+                let row = store
+                    .get_pack(tenant, digest)
+                    .await?
+                    .ok_or_else(|| PackError::NotRegistered(digest.to_string()))?;
+                self.compiled
+                    .try_get_with(digest.to_string(), async move {
+                        let files: Vec<PackFile> = row
+                            .files
+                            .into_iter()
+                            .map(|f| PackFile {
+                                path: f.path,
+                                bytes: f.content.into_bytes(),
+                            })
+                            .collect();
+                        let pack = Pack::load(&files).map_err(|e| PackError::NoLongerLoads {
+                            digest: digest.to_string(),
+                            problems: e.problems.len(),
+                        })?;
+                        Ok::<_, PackError>(Arc::new(pack))
+                    })
+                    .await
+                    .map_err(PackError::unshare)
             })
-            .collect();
-        let pack = Pack::load(&files).map_err(|e| PackError::NoLongerLoads {
-            digest: digest.to_string(),
-            problems: e.problems.len(),
-        })?;
-        let pack = Arc::new(pack);
-        self.insert(tenant, pack.clone());
-        Ok(Some(pack))
+            .await
+            .map_err(PackError::unshare);
+        match loaded {
+            Ok(p) => Ok(Some(p)),
+            Err(e) if matches!(e.cause(), PackError::NotRegistered(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 
 /// Registers the built-in pack for `tenant` and activates it when no pack is active or
-/// when the active one is an older built-in pack (an upgrade of the binary).
+/// when the active one is an older built-in pack (an upgrade of the binary). Concurrent
+/// bootstraps (replicas starting, a new tenant's first requests) activate it once: an
+/// activation only follows the one it read, and losing that race means another process
+/// did the same work.
 pub async fn bootstrap(
     store: &Store,
     cache: &PackCache,
@@ -103,7 +150,8 @@ pub async fn bootstrap(
     let pack = Pack::load(&files).map_err(|e| BootstrapError::Pack(e.problems.len()))?;
     let stored = packdir::stored_files(&files).map_err(BootstrapError::NotText)?;
     register(store, tenant, &pack, stored, true, now).await?;
-    let activate = match store.active_pack(tenant).await? {
+    let current = store.active_pack(tenant).await?;
+    let activate = match &current {
         None => true,
         Some(a) if a.digest == pack.digest => false,
         Some(a) => store
@@ -114,11 +162,17 @@ pub async fn bootstrap(
     if activate {
         let event = crate::audit::pack_activated(tenant, now, &pack.digest)?;
         store
-            .activate_pack(tenant, &pack.digest, now, Some(&event))
+            .activate_pack_after(
+                tenant,
+                &pack.digest,
+                now,
+                Some(&event),
+                current.map(|a| a.seq),
+            )
             .await?;
     }
     let pack = Arc::new(pack);
-    cache.insert(tenant, pack.clone());
+    cache.insert(tenant, pack.clone()).await;
     Ok(pack)
 }
 
@@ -170,7 +224,28 @@ pub enum BootstrapError {
 /// built-in pack.
 pub async fn active_pack(app: &App, tenant: &str) -> Result<Arc<Pack>, PackError> {
     let Some(a) = app.store.active_pack(tenant).await? else {
-        return Ok(bootstrap(&app.store, &app.packs, tenant, crate::time::now_micros()).await?);
+        // A new tenant: its concurrent first requests wait for one bootstrap.
+        app.packs
+            .started
+            .try_get_with(tenant.to_string(), async {
+                bootstrap(&app.store, &app.packs, tenant, crate::time::now_micros())
+                    .await
+                    .map(drop)
+                    .map_err(PackError::from)
+            })
+            .await
+            .map_err(PackError::unshare)?;
+        app.packs.started.invalidate(tenant).await;
+        let a = app
+            .store
+            .active_pack(tenant)
+            .await?
+            .ok_or_else(|| PackError::ActiveMissing("(none after the bootstrap)".into()))?;
+        return app
+            .packs
+            .get(&app.store, tenant, &a.digest)
+            .await?
+            .ok_or(PackError::ActiveMissing(a.digest));
     };
     app.packs
         .get(&app.store, tenant, &a.digest)
@@ -390,11 +465,30 @@ pub async fn activate(
     let now_us = crate::time::now_micros();
     let event = crate::audit::pack_activated(tenant, now_us, digest)
         .map_err(|e| Corrupt::new("activation event", e))?;
-    let activation = app
-        .store
-        .activate_pack(tenant, digest, now_us, Some(&event))
-        .await?;
-    app.tenants.forget(tenant);
+    // `*` activates whatever came before; an ETag only the activation it names (one
+    // that came in between answers as a changed ETag, not as a lost update).
+    let activation = if if_match.trim() == "*" {
+        app.store
+            .activate_pack(tenant, digest, now_us, Some(&event))
+            .await?
+    } else {
+        let after = current.as_ref().map(|a| a.seq);
+        match app
+            .store
+            .activate_pack_after(tenant, digest, now_us, Some(&event), after)
+            .await?
+        {
+            Some(a) => a,
+            None => {
+                let now = app.store.active_pack(tenant).await?;
+                return Err(ActivateError::Changed {
+                    given: if_match.to_string(),
+                    current: activation_etag(now.map(|a| a.seq)),
+                });
+            }
+        }
+    };
+    app.tenants.forget(tenant).await;
     // Re-evaluate the registry under the new pack and record the decisions.
     let (subjects, uses) = registry(app, tenant, &pack).await?;
     let waivers = super::tenants::engine_waivers(app, tenant, now_us).await?;

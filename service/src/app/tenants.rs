@@ -19,9 +19,9 @@ use crate::store::StoreError;
 use crate::time::now_micros;
 use modelgate_engine::Pack;
 use modelgate_engine::waiver::Waiver;
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use moka::future::Cache;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// How long a cached state is used without asking the database again.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
@@ -33,41 +33,37 @@ pub struct TenantState {
     /// Waivers in force when the state was read (each is checked again against the time
     /// of the evaluation).
     pub waivers: Vec<Waiver>,
-    loaded: Instant,
 }
 
-/// The cached states, by tenant.
-#[derive(Default)]
+/// Tenants whose state is kept.
+const TENANTS: u64 = 100_000;
+
+/// The cached states, by tenant, each for at most [`MAX_AGE`]. Concurrent requests of a
+/// tenant whose state is not cached wait for one read (single flight).
 pub struct TenantStates {
-    map: RwLock<HashMap<String, Arc<TenantState>>>,
+    map: Cache<String, Arc<TenantState>>,
+}
+
+impl Default for TenantStates {
+    fn default() -> TenantStates {
+        TenantStates {
+            map: Cache::builder()
+                .max_capacity(TENANTS)
+                .time_to_live(MAX_AGE)
+                .build(),
+        }
+    }
 }
 
 impl TenantStates {
-    fn cached(&self, tenant: &str) -> Option<Arc<TenantState>> {
-        let m = self.map.read().ok()?;
-        m.get(tenant)
-            .filter(|s| s.loaded.elapsed() < MAX_AGE)
-            .cloned()
-    }
-
     /// Drops the tenant's cached state (after a change made through this process).
-    pub fn forget(&self, tenant: &str) {
-        if let Ok(mut m) = self.map.write() {
-            m.remove(tenant);
-        }
+    pub async fn forget(&self, tenant: &str) {
+        self.map.invalidate(tenant).await;
     }
 
     /// Drops every cached state.
     pub fn forget_all(&self) {
-        if let Ok(mut m) = self.map.write() {
-            m.clear();
-        }
-    }
-
-    fn put(&self, tenant: &str, s: Arc<TenantState>) {
-        if let Ok(mut m) = self.map.write() {
-            m.insert(tenant.to_string(), s);
-        }
+        self.map.invalidate_all();
     }
 }
 
@@ -77,21 +73,30 @@ pub async fn tenant_state(
     tenant: &str,
     fresh: bool,
 ) -> Result<Arc<TenantState>, PackError> {
-    if !fresh && let Some(s) = app.tenants.cached(tenant) {
+    if fresh {
+        // Not joined with a read already under way: that one may predate the change that
+        // made the caller ask for a fresh state.
+        let s = load(app, tenant).await?;
+        app.tenants.map.insert(tenant.to_string(), s.clone()).await;
         return Ok(s);
     }
+    app.tenants
+        .map
+        .try_get_with_by_ref(tenant, load(app, tenant))
+        .await
+        .map_err(PackError::unshare)
+}
+
+async fn load(app: &App, tenant: &str) -> Result<Arc<TenantState>, PackError> {
     // The generation first: a change committed after this read makes it stale.
     let generation = app.store.tenant_generation(tenant).await?;
     let pack = active_pack(app, tenant).await?;
     let waivers = engine_waivers(app, tenant, now_micros()).await?;
-    let s = Arc::new(TenantState {
+    Ok(Arc::new(TenantState {
         generation,
         pack,
         waivers,
-        loaded: Instant::now(),
-    });
-    app.tenants.put(tenant, s.clone());
-    Ok(s)
+    }))
 }
 
 /// The tenant's waivers in force at `now` (Unix microseconds), as the engine reads them.

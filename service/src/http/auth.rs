@@ -15,10 +15,10 @@ use actix_web::{HttpMessage, ResponseError, web};
 use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
-use std::collections::HashMap;
+use moka::future::Cache;
 use std::num::NonZeroU32;
-use std::sync::RwLock;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// How long a key read from the database is trusted before it is read again (a key
 /// revoked through another replica stops working within this time; through this process,
@@ -35,10 +35,20 @@ pub struct Principal {
 
 type Limiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
 
-/// Keys recently read, and the per-key rate limiter.
+/// Keys recently read (each for at most [`KEY_TTL`]; concurrent requests with a key not
+/// yet read wait for one read), and the per-key rate limiter.
 pub struct Access {
-    keys: RwLock<HashMap<String, (KeyRow, Instant)>>,
+    keys: Cache<String, KeyRow>,
     limiter: Option<Limiter>,
+}
+
+/// Keys kept.
+const KEYS: u64 = 10_000;
+
+/// Why a key read found no key.
+enum KeyMiss {
+    Unknown,
+    Store(Arc<StoreError>),
 }
 
 impl Access {
@@ -49,39 +59,42 @@ impl Access {
             RateLimiter::keyed(Quota::per_second(n).allow_burst(burst))
         });
         Access {
-            keys: RwLock::new(HashMap::new()),
+            keys: Cache::builder()
+                .max_capacity(KEYS)
+                .time_to_live(KEY_TTL)
+                .build(),
             limiter,
         }
     }
 
     async fn key(&self, store: &Store, id: &str) -> Result<Option<KeyRow>, StoreError> {
-        if let Some((k, at)) = self.keys.read().ok().and_then(|m| m.get(id).cloned())
-            && at.elapsed() < KEY_TTL
-        {
-            return Ok(Some(k));
+        let read = self
+            .keys
+            .try_get_with_by_ref(id, async {
+                match store.key_by_id(id).await {
+                    Ok(Some(k)) => Ok(k),
+                    Ok(None) => Err(KeyMiss::Unknown),
+                    Err(e) => Err(KeyMiss::Store(Arc::new(e))),
+                }
+            })
+            .await;
+        match read {
+            Ok(k) => Ok(Some(k)),
+            Err(miss) => match &*miss {
+                KeyMiss::Unknown => Ok(None),
+                KeyMiss::Store(e) => Err(StoreError::Shared(e.clone())),
+            },
         }
-        let k = store.key_by_id(id).await?;
-        if let (Some(k), Ok(mut m)) = (&k, self.keys.write()) {
-            if m.len() > 10_000 {
-                m.clear();
-            }
-            m.insert(id.to_string(), (k.clone(), Instant::now()));
-        }
-        Ok(k)
     }
 
     /// Forgets a key (after it was revoked here, or elsewhere: `spawn_change_listener`).
-    pub fn forget(&self, id: &str) {
-        if let Ok(mut m) = self.keys.write() {
-            m.remove(id);
-        }
+    pub async fn forget(&self, id: &str) {
+        self.keys.invalidate(id).await;
     }
 
     /// Forgets every key read so far.
     pub fn forget_all(&self) {
-        if let Ok(mut m) = self.keys.write() {
-            m.clear();
-        }
+        self.keys.invalidate_all();
     }
 
     /// `Err(wait)` when the key is over its rate.

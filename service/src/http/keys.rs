@@ -128,7 +128,7 @@ pub async fn revoke_key(req: HttpRequest, st: Data, path: web::Path<String>) -> 
     let done = crate::auth::revoke_key(&st.store, &me.tenant, &id, Some(&me.key_id), now_micros())
         .await
         .map_err(create_problem)?;
-    st.access.forget(&id);
+    st.access.forget(&id).await;
     if !done {
         return Err(Problem::not_found(format!(
             "there is no active key {id} in this tenant"

@@ -92,8 +92,8 @@ pub fn spawn_change_listener(
             forget_all();
             loop {
                 match listener.next().await {
-                    Ok(crate::store::Change::Key(id)) => state.access.forget(&id),
-                    Ok(crate::store::Change::Tenant(t)) => state.tenants.forget(&t),
+                    Ok(crate::store::Change::Key(id)) => state.access.forget(&id).await,
+                    Ok(crate::store::Change::Tenant(t)) => state.tenants.forget(&t).await,
                     Ok(crate::store::Change::Unknown) => forget_all(),
                     Err(e) => {
                         tracing::warn!(error = %e, "change notifications lost; listening again");

@@ -189,7 +189,7 @@ pub async fn upload(req: HttpRequest, st: Data, payload: web::Payload) -> Reply 
         },
         new,
     };
-    st.packs.insert(tenant, Arc::new(pack));
+    st.packs.insert(tenant, Arc::new(pack)).await;
     let mut resp = if new {
         HttpResponse::Created()
     } else {

@@ -199,35 +199,39 @@ impl actix_web::Responder for Problem {
 
 impl From<crate::store::StoreError> for Problem {
     fn from(e: crate::store::StoreError) -> Problem {
-        use crate::store::StoreError as E;
-        match e {
-            E::IdempotencyConflict(k) => Problem::new(
-                ProblemType::IdempotencyKeyReused,
-                format!(
-                    "the Idempotency-Key `{k}` was already used with a different request body; \
+        store_problem(&e)
+    }
+}
+
+fn store_problem(e: &crate::store::StoreError) -> Problem {
+    use crate::store::StoreError as E;
+    match e.cause() {
+        E::IdempotencyConflict(k) => Problem::new(
+            ProblemType::IdempotencyKeyReused,
+            format!(
+                "the Idempotency-Key `{k}` was already used with a different request body; \
                      use a new key for a new request"
-                ),
             ),
-            E::BadCursor => Problem::bad_request("`cursor` is not a cursor this server issued")
-                .with("parameter", "cursor"),
-            E::UnknownPack(d) => Problem::not_found(format!("rule pack {d} is not registered")),
-            E::Db(sqlx::Error::PoolTimedOut) => {
-                Problem::unavailable("the database is busy; retry shortly")
-                    .header(header::RETRY_AFTER, "1")
-            }
-            // PostgreSQL refuses U+0000 in text (22021) and characters its encoding lacks
-            // (22P05): text the client sent, e.g. a model name inside a document.
-            E::Db(sqlx::Error::Database(d))
-                if d.code().is_some_and(|c| c == "22021" || c == "22P05") =>
-            {
-                Problem::new(
-                    ProblemType::InvalidText,
-                    "a text of the request (a model name, a profile description...) holds a \
-                     character that cannot be stored, such as NUL (U+0000)",
-                )
-            }
-            other => Problem::internal(other),
+        ),
+        E::BadCursor => Problem::bad_request("`cursor` is not a cursor this server issued")
+            .with("parameter", "cursor"),
+        E::UnknownPack(d) => Problem::not_found(format!("rule pack {d} is not registered")),
+        E::Db(sqlx::Error::PoolTimedOut) => {
+            Problem::unavailable("the database is busy; retry shortly")
+                .header(header::RETRY_AFTER, "1")
         }
+        // PostgreSQL refuses U+0000 in text (22021) and characters its encoding lacks
+        // (22P05): text the client sent, e.g. a model name inside a document.
+        E::Db(sqlx::Error::Database(d))
+            if d.code().is_some_and(|c| c == "22021" || c == "22P05") =>
+        {
+            Problem::new(
+                ProblemType::InvalidText,
+                "a text of the request (a model name, a profile description...) holds a \
+                     character that cannot be stored, such as NUL (U+0000)",
+            )
+        }
+        other => Problem::internal(other),
     }
 }
 
@@ -304,13 +308,13 @@ impl From<crate::app::Corrupt> for Problem {
 impl From<crate::app::packs::PackError> for Problem {
     fn from(e: crate::app::packs::PackError) -> Problem {
         use crate::app::packs::PackError as E;
-        match e {
-            E::Store(e) => e.into(),
+        match e.cause() {
+            E::Store(e) => store_problem(e),
             E::NotRegistered(d) => Problem::not_found(format!("there is no pack {d}")),
             E::Bootstrap(b) => {
                 Problem::unavailable(format!("no rule pack is active for this tenant: {b}"))
             }
-            e @ (E::NoLongerLoads { .. } | E::ActiveMissing(_) | E::Corrupt(_)) => {
+            e @ (E::NoLongerLoads { .. } | E::ActiveMissing(_) | E::Corrupt(_) | E::Shared(_)) => {
                 Problem::internal(e)
             }
         }

@@ -147,7 +147,7 @@ pub async fn create_waiver(req: HttpRequest, st: Data, body: JsonBody<WaiverIn>)
     )
     .map_err(Problem::internal)?;
     st.store.insert_waiver(&row, &event).await?;
-    st.tenants.forget(tenant);
+    st.tenants.forget(tenant).await;
     st.log.wake();
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/waivers/{}", row.id)))
@@ -207,7 +207,7 @@ pub async fn revoke_waiver(req: HttpRequest, st: Data, path: web::Path<String>) 
             "there is no waiver {id} in force in this tenant"
         )));
     }
-    st.tenants.forget(tenant);
+    st.tenants.forget(tenant).await;
     st.log.wake();
     Ok(HttpResponse::NoContent().finish())
 }

@@ -51,9 +51,25 @@ pub enum StoreError {
          work runs under ({0}); run `GRANT modelgate_app TO <user>` as its owner"
     )]
     NoAppRole(String),
+    /// The error of a load that several requests waited for (a cache's single flight).
+    #[error(transparent)]
+    Shared(std::sync::Arc<StoreError>),
 }
 
 impl StoreError {
+    /// The error of a shared load, as its one owner or as [`StoreError::Shared`].
+    pub fn unshare(e: std::sync::Arc<StoreError>) -> StoreError {
+        std::sync::Arc::try_unwrap(e).unwrap_or_else(StoreError::Shared)
+    }
+
+    /// The error itself, through any [`StoreError::Shared`].
+    pub fn cause(&self) -> &StoreError {
+        match self {
+            StoreError::Shared(e) => e.cause(),
+            e => e,
+        }
+    }
+
     /// The database has no modelgate tables (never migrated, or not modelgate's).
     pub fn is_missing_table(&self) -> bool {
         match self {

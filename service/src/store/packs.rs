@@ -45,6 +45,48 @@ impl Store {
         now: i64,
         event: Option<&NewEvent>,
     ) -> Result<Activation> {
+        self.check_registered(tenant, digest).await?;
+        // The sequence number is the key: two concurrent activations cannot both take it.
+        for _ in 0..5 {
+            let current = in_tenant!(self, tenant, |c| {
+                sqlx::query("SELECT MAX(seq) AS seq FROM pack_activations WHERE tenant = $1")
+                    .bind(tenant)
+                    .fetch_one(&mut *c)
+                    .await
+                    .and_then(|r| r.try_get::<Option<i64>, _>("seq"))
+                    .map_err(StoreError::from)
+            })?;
+            if let Some(a) = self
+                .insert_activation(tenant, digest, now, event, current)
+                .await?
+            {
+                return Ok(a);
+            }
+        }
+        Err(StoreError::Db(sqlx::Error::Protocol(
+            "pack activation kept losing a race; try again".into(),
+        )))
+    }
+
+    /// Activates pack `digest` for `tenant` if the current activation is still `after`
+    /// (its sequence number; `None`: no pack was ever activated). `None` when another
+    /// activation came first: nothing is written, and the caller decides what that means.
+    #[tracing::instrument(name = "store.activate_pack_after", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, digest = digest))]
+    pub async fn activate_pack_after(
+        &self,
+        tenant: &str,
+        digest: &str,
+        now: i64,
+        event: Option<&NewEvent>,
+        after: Option<i64>,
+    ) -> Result<Option<Activation>> {
+        self.check_registered(tenant, digest).await?;
+        self.insert_activation(tenant, digest, now, event, after)
+            .await
+    }
+
+    /// `UnknownPack` unless the tenant has pack `digest` registered.
+    async fn check_registered(&self, tenant: &str, digest: &str) -> Result<()> {
         let known = in_tenant!(self, tenant, |c| sqlx::query(
             "SELECT 1 FROM packs WHERE tenant = $1 AND digest = $2"
         )
@@ -54,47 +96,43 @@ impl Store {
         .await
         .map(|r| r.is_some())
         .map_err(StoreError::from))?;
-        if !known {
-            return Err(StoreError::UnknownPack(digest.to_string()));
+        if known {
+            Ok(())
+        } else {
+            Err(StoreError::UnknownPack(digest.to_string()))
         }
-        // The sequence number is the key: two concurrent activations cannot both take it.
-        for _ in 0..5 {
-            let seq = in_tenant!(self, tenant, |c| {
-                sqlx::query(
-                "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM pack_activations WHERE tenant = $1"
+    }
+
+    /// Writes activation `after + 1` unless it exists.
+    async fn insert_activation(
+        &self,
+        tenant: &str,
+        digest: &str,
+        now: i64,
+        event: Option<&NewEvent>,
+        after: Option<i64>,
+    ) -> Result<Option<Activation>> {
+        let seq = after.unwrap_or(0) + 1;
+        let done = in_tenant!(self, tenant, tx, |c| {
+            let done = sqlx::query(
+                "INSERT INTO pack_activations (tenant, seq, digest, activated_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (tenant, seq) DO NOTHING",
             )
             .bind(tenant)
-            .fetch_one(&mut *c)
-            .await
-            .and_then(|r| r.try_get::<i64, _>("next"))
-            .map_err(StoreError::from)
-            })?;
-            let done = in_tenant!(self, tenant, tx, |c| {
-                let done = sqlx::query(
-                    "INSERT INTO pack_activations (tenant, seq, digest, activated_at) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (tenant, seq) DO NOTHING",
-                )
-                .bind(tenant)
-                .bind(seq)
-                .bind(digest)
-                .bind(now)
-                .execute(&mut *c)
-                .await?
-                .rows_affected();
-                event_if_written!(&mut *c, tenant, done, event);
-                Ok::<_, StoreError>(done)
-            })?;
-            if done == 1 {
-                return Ok(Activation {
-                    seq,
-                    digest: digest.to_string(),
-                    activated_at: now,
-                });
-            }
-        }
-        Err(StoreError::Db(sqlx::Error::Protocol(
-            "pack activation kept losing a race; try again".into(),
-        )))
+            .bind(seq)
+            .bind(digest)
+            .bind(now)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+            event_if_written!(&mut *c, tenant, done, event);
+            Ok::<_, StoreError>(done)
+        })?;
+        Ok((done == 1).then(|| Activation {
+            seq,
+            digest: digest.to_string(),
+            activated_at: now,
+        }))
     }
 
     /// The tenant's state generation: it grows with every waiver created or revoked and

@@ -153,4 +153,74 @@ async fn lifecycle(s: &TestServer) {
     assert_eq!(r.json()["pack"]["digest"], digest.as_str(), "{}", r.text);
 }
 
-api_on_both_backends!(lifecycle);
+/// A new tenant's first requests arrive together: the built-in pack is activated once
+/// (one activation, so one `pack_activated` log entry), and every request is answered.
+async fn a_new_tenants_first_burst_activates_once(s: &TestServer) {
+    let key = s.key("burst", modelgate::auth::Role::Admin).await;
+    let client = s.as_key(&key);
+    let card = "---\nlicense: apache-2.0\n---\n# A model\n";
+    let requests: Vec<_> = (0..12)
+        .map(|i| {
+            let body = json!({
+                "document": {"format": "hf-card", "content": card},
+                "model_ref": format!("acme/m{i}"),
+                "context": {"purpose": "research"},
+            });
+            let post = client
+                .post(format!("{}/v1/evaluations", s.base))
+                .header("content-type", "application/json")
+                .body(body.to_string());
+            tokio::spawn(async move {
+                let r = post.send().await.expect("send");
+                (r.status().as_u16(), r.text().await.unwrap_or_default())
+            })
+        })
+        .collect();
+    for r in requests {
+        let (status, text) = r.await.unwrap();
+        assert_eq!(status, 201, "{text}");
+    }
+    let active = s.db.store.active_pack("burst").await.unwrap().unwrap();
+    assert_eq!(
+        active.seq, 1,
+        "the built-in pack was activated {} times",
+        active.seq
+    );
+}
+
+api_on_both_backends!(lifecycle, a_new_tenants_first_burst_activates_once);
+
+/// Replicas starting together (each its own pack cache) on one database: one activation.
+mod replicas {
+    use modelgate::app::packs::{PackCache, bootstrap};
+    use modelgate::store::Store;
+    use modelgate_tests::on_both_backends;
+
+    async fn concurrent_bootstraps_activate_once(s: &Store) {
+        let starts: Vec<_> = (0..6)
+            .map(|_| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    bootstrap(
+                        &s,
+                        &PackCache::default(),
+                        "fresh",
+                        modelgate::time::now_micros(),
+                    )
+                    .await
+                    .map(|p| p.digest.clone())
+                })
+            })
+            .collect();
+        let mut digests = Vec::new();
+        for t in starts {
+            digests.push(t.await.unwrap().unwrap());
+        }
+        digests.dedup();
+        assert_eq!(digests.len(), 1);
+        let active = s.active_pack("fresh").await.unwrap().unwrap();
+        assert_eq!((active.seq, &active.digest), (1, &digests[0]));
+    }
+
+    on_both_backends!(concurrent_bootstraps_activate_once);
+}

@@ -154,7 +154,24 @@ async fn packs_are_immutable_and_activation_is_ordered(s: &Store) {
     let a1 = s.activate_pack(T, "sha256:a", 50, None).await.unwrap();
     let a2 = s.activate_pack(T, "sha256:b", 60, None).await.unwrap();
     assert_eq!((a1.seq, a2.seq), (1, 2));
+    assert_eq!(s.active_pack(T).await.unwrap(), Some(a2.clone()));
+    // An activation that must follow one that is no longer current writes nothing.
+    for stale in [None, Some(1)] {
+        let lost = s.activate_pack_after(T, "sha256:a", 70, None, stale).await;
+        assert!(matches!(lost, Ok(None)), "{lost:?}");
+    }
     assert_eq!(s.active_pack(T).await.unwrap(), Some(a2));
+    let a3 = s
+        .activate_pack_after(T, "sha256:a", 80, None, Some(2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((a3.seq, a3.digest.as_str()), (3, "sha256:a"));
+    assert!(matches!(
+        s.activate_pack_after(T, "sha256:nope", 90, None, Some(3))
+            .await,
+        Err(StoreError::UnknownPack(_))
+    ));
 }
 
 async fn profiles_are_versioned(s: &Store) {
