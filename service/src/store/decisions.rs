@@ -62,13 +62,13 @@ impl Store {
         };
         in_tenant!(self, d.tenant, |c| {
             let row = sqlx::query(&format!(
-            "SELECT {DECISION_COLUMNS} FROM decisions WHERE tenant = $1 AND idempotency_key = $2"
+            "SELECT {DECISION_COLUMNS} FROM decisions d WHERE d.tenant = $1 AND d.idempotency_key = $2"
         ))
         .bind(d.tenant)
         .bind(key)
         .fetch_optional(&mut *c)
         .await?;
-            let Some(first) = row.map(|r| decision_from(&r)).transpose()? else {
+            let Some(first) = row.map(|r| decode::<DecisionRow, _>(&r)).transpose()? else {
                 return Ok(Inserted::Stale);
             };
             if first.request_digest.as_deref() == d.request_digest {
@@ -83,13 +83,13 @@ impl Store {
     pub async fn get_decision(&self, tenant: &str, id: &str) -> Result<Option<DecisionRow>> {
         in_tenant!(self, tenant, |c| {
             let row = sqlx::query(&format!(
-                "SELECT {DECISION_COLUMNS} FROM decisions WHERE tenant = $1 AND id = $2"
+                "SELECT {DECISION_COLUMNS} FROM decisions d WHERE d.tenant = $1 AND d.id = $2"
             ))
             .bind(tenant)
             .bind(id)
             .fetch_optional(&mut *c)
             .await?;
-            row.map(|r| decision_from(&r)).transpose()
+            row.map(|r| decode(&r)).transpose()
         })
     }
 
@@ -104,11 +104,11 @@ impl Store {
     ) -> Result<Vec<DecisionRow>> {
         in_tenant!(self, tenant, |c| {
             let rows = sqlx::query(&format!(
-                "SELECT {DECISION_COLUMNS} FROM decisions WHERE tenant = $1 \
-             AND ($2 IS NULL OR model_ref = $2) AND ($3 IS NULL OR verdict = $3) \
-             AND ($4 IS NULL OR created_at >= $4) AND ($5 IS NULL OR created_at < $5) \
-             AND ($6 IS NULL OR profile = $6) AND ($7 IS NULL OR id < $7) \
-             ORDER BY id DESC LIMIT $8"
+                "SELECT {DECISION_COLUMNS} FROM decisions d WHERE d.tenant = $1 \
+             AND ($2 IS NULL OR d.model_ref = $2) AND ($3 IS NULL OR d.verdict = $3) \
+             AND ($4 IS NULL OR d.created_at >= $4) AND ($5 IS NULL OR d.created_at < $5) \
+             AND ($6 IS NULL OR d.profile = $6) AND ($7 IS NULL OR d.id < $7) \
+             ORDER BY d.id DESC LIMIT $8"
             ))
             .bind(tenant)
             .bind(f.model_ref.as_deref())
@@ -120,7 +120,7 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(&mut *c)
             .await?;
-            rows.iter().map(decision_from).collect()
+            rows.iter().map(decode).collect()
         })
     }
 }

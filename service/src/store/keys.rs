@@ -1,11 +1,10 @@
 //! API keys: only hashes are stored. Creating and revoking a key are audit events, written
 //! in the same transaction.
 
-use super::{Backend, NewEvent, Pool, Result, Store, StoreError};
-use sqlx::Row;
+use super::{Backend, NewEvent, Pool, Result, Store, StoreError, decode};
 
 /// A key as stored (no secret).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct KeyRow {
     pub id: String,
     pub tenant: String,
@@ -19,27 +18,6 @@ pub struct KeyRow {
 
 const KEY_COLUMNS: &str =
     "id, tenant, role, secret_hash, created_at, expires_at, revoked_at, created_by";
-
-fn key_from<R: Row>(r: &R) -> Result<KeyRow>
-where
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Vec<u8>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
-    Ok(KeyRow {
-        id: r.try_get("id")?,
-        tenant: r.try_get("tenant")?,
-        role: r.try_get("role")?,
-        secret_hash: r.try_get("secret_hash")?,
-        created_at: r.try_get("created_at")?,
-        expires_at: r.try_get("expires_at")?,
-        revoked_at: r.try_get("revoked_at")?,
-        created_by: r.try_get("created_by")?,
-    })
-}
 
 impl Store {
     /// Stores a new key (and its audit event).
@@ -111,7 +89,7 @@ impl Store {
                 .bind(id)
                 .fetch_optional(p)
                 .await?;
-            row.map(|r| key_from(&r)).transpose()
+            row.map(|r| decode(&r)).transpose()
         })
     }
 
@@ -124,7 +102,7 @@ impl Store {
             .bind(tenant)
             .fetch_all(&mut *c)
             .await?;
-            rows.iter().map(key_from).collect()
+            rows.iter().map(decode).collect()
         })
     }
 
@@ -136,7 +114,7 @@ impl Store {
             ))
             .fetch_all(p)
             .await?;
-            rows.iter().map(key_from).collect()
+            rows.iter().map(decode).collect()
         })
     }
 

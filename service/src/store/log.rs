@@ -4,9 +4,7 @@
 //! The tree arithmetic is not here (it is `modelgate_audit::tree`); the sequencer passes it
 //! in as two functions, so this module stays the only place with SQL.
 
-use super::{
-    Backend, DECISION_COLUMNS, DecisionRow, Pool, Result, Store, StoreError, decision_from,
-};
+use super::{Backend, DECISION_COLUMNS, DecisionRow, Pool, Result, Store, StoreError, decode};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Postgres, QueryBuilder, Row};
 use std::collections::HashMap;
@@ -52,17 +50,20 @@ pub struct AppendResult {
     pub root: Digest,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CheckpointRow {
+    #[sqlx(try_from = "i64")]
     pub size: u64,
+    #[sqlx(try_from = "Vec<u8>")]
     pub root: Digest,
     pub note: String,
     pub verifier_key: String,
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct LogEntryRow {
+    #[sqlx(try_from = "i64")]
     pub idx: u64,
     pub tenant: String,
     pub kind: String,
@@ -110,8 +111,8 @@ pub struct ContentDigests {
 /// their SHA-256, computed by the database (`pg_catalog.sha256`; text as its UTF-8 bytes),
 /// so that a page of the log does not ship every document to be hashed here. The row's
 /// content fields are read back empty.
-const DECISION_DIGEST_COLUMNS: &str = "d.id, d.tenant, d.model_ref, d.model_version, d.profile, \
-    d.verdict, d.format, ''::bytea AS document, '' AS record, '' AS context, '' AS decision, \
+const DECISION_DIGEST_COLUMNS: &str = "d.id, d.tenant, d.model_ref, d.model_version, \
+    NULLIF(d.profile, '') AS profile, d.verdict, d.format, ''::bytea AS document, '' AS record, '' AS context, '' AS decision, \
     d.pack_digest, d.engine_version, d.input_digest, d.created_at, d.requested_by, \
     d.idempotency_key, d.request_digest, d.trace_id, d.leaf_hash, \
     'sha256:' || encode(pg_catalog.sha256(d.document), 'hex') AS document_digest, \
@@ -137,24 +138,6 @@ impl std::fmt::Debug for SequencerLease {
 fn digest(v: Vec<u8>, what: &str) -> Result<Digest> {
     v.try_into()
         .map_err(|_| StoreError::Corrupt(format!("{what} is not a 32-byte hash")))
-}
-
-fn entry_from<R: Row>(r: &R) -> Result<LogEntryRow>
-where
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Vec<u8>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
-    Ok(LogEntryRow {
-        idx: r.try_get::<i64, _>("idx")? as u64,
-        tenant: r.try_get("tenant")?,
-        kind: r.try_get("kind")?,
-        ref_id: r.try_get("ref_id")?,
-        leaf_hash: r.try_get("leaf_hash")?,
-        queued_at: r.try_get("queued_at")?,
-        sequenced_at: r.try_get("sequenced_at")?,
-    })
 }
 
 const ENTRY_COLUMNS: &str = "idx, tenant, kind, ref_id, leaf_hash, queued_at, sequenced_at";
@@ -439,17 +422,7 @@ impl Store {
                 .bind(i64::from(limit))
                 .fetch_all(p)
                 .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(CheckpointRow {
-                        size: r.try_get::<i64, _>("size")? as u64,
-                        root: digest(r.try_get("root")?, "a checkpoint root")?,
-                        note: r.try_get("note")?,
-                        verifier_key: r.try_get("verifier_key")?,
-                        created_at: r.try_get("created_at")?,
-                    })
-                })
-                .collect()
+            rows.iter().map(decode).collect()
         })
     }
 
@@ -484,7 +457,7 @@ impl Store {
             .fetch_optional(p)
             .await?;
             match entry {
-                Some(r) => Ok(LogPosition::Sequenced(entry_from(&r)?)),
+                Some(r) => Ok(LogPosition::Sequenced(decode(&r)?)),
                 None => Ok(LogPosition::Absent),
             }
         })
@@ -501,7 +474,7 @@ impl Store {
             .bind(end as i64)
             .fetch_all(p)
             .await?;
-            rows.iter().map(entry_from).collect()
+            rows.iter().map(decode).collect()
         })
     }
 
@@ -525,7 +498,7 @@ impl Store {
             let columns = if pg {
                 DECISION_DIGEST_COLUMNS.to_string()
             } else {
-                super::qualified(DECISION_COLUMNS, "d")
+                DECISION_COLUMNS.to_string()
             };
             // No `e.kind = 'decision'`: only decisions are in `decisions`, and without
             // statistics (a log just written) PostgreSQL would scan the kind index for it.
@@ -536,7 +509,7 @@ impl Store {
             on_pool!(self, |p| {
                 let rows = sqlx::query(&sql).bind(start).bind(end).fetch_all(p).await?;
                 for r in &rows {
-                    let row = decision_from(r)?;
+                    let row: DecisionRow = decode(r)?;
                     let digests = if pg {
                         Some(ContentDigests {
                             document: r.try_get("document_digest")?,
@@ -556,7 +529,7 @@ impl Store {
         for chunk in dec_ids.chunks(IN_CHUNK) {
             let rows = on_pool!(self, |p| {
                 let mut q = QueryBuilder::new(format!(
-                    "SELECT {DECISION_COLUMNS} FROM decisions WHERE id IN ("
+                    "SELECT {DECISION_COLUMNS} FROM decisions d WHERE d.id IN ("
                 ));
                 let mut sep = q.separated(", ");
                 for e in chunk {
@@ -564,7 +537,9 @@ impl Store {
                 }
                 q.push(")");
                 let rows = q.build().fetch_all(p).await?;
-                rows.iter().map(decision_from).collect::<Result<Vec<_>>>()
+                rows.iter()
+                    .map(decode)
+                    .collect::<Result<Vec<DecisionRow>>>()
             })?;
             decisions.extend(rows.into_iter().map(|d| (d.id.clone(), (d, None))));
         }
@@ -622,7 +597,7 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(p)
             .await?;
-            rows.iter().map(decision_from).collect()
+            rows.iter().map(decode).collect()
         })
     }
 

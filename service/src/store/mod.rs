@@ -306,7 +306,16 @@ impl Default for PoolConfig {
     }
 }
 
-/// The columns `model_version_from` reads.
+/// A row as `T` (its `#[derive(sqlx::FromRow)]`: columns by field name), on either backend.
+fn decode<'r, T, R>(r: &'r R) -> Result<T>
+where
+    R: sqlx::Row,
+    T: sqlx::FromRow<'r, R>,
+{
+    Ok(T::from_row(r)?)
+}
+
+/// The columns [`ModelVersion`] reads.
 const MODEL_VERSION_COLUMNS: &str =
     "model_ref, version, format, document, record, document_digest, created_at";
 

@@ -85,7 +85,7 @@ impl Store {
             .bind(model_ref)
             .fetch_optional(&mut *c)
             .await?;
-            row.map(|r| model_version_from(&r)).transpose()
+            row.map(|r| decode(&r)).transpose()
         })
     }
 
@@ -104,7 +104,7 @@ impl Store {
             .bind(tenant)
             .fetch_all(&mut *c)
             .await?;
-            rows.iter().map(model_version_from).collect()
+            rows.iter().map(decode).collect()
         })
     }
 
@@ -120,7 +120,7 @@ impl Store {
             .bind(model_ref)
             .fetch_all(&mut *c)
             .await?;
-            rows.iter().map(model_version_from).collect()
+            rows.iter().map(decode).collect()
         })
     }
 
@@ -178,28 +178,18 @@ impl Store {
                 .await?;
             rows.iter()
                 .map(|r| {
-                    let status: String = r.try_get("status")?;
-                    Ok(BoardRow {
-                        model_ref: r.try_get("model_ref")?,
-                        latest_version: r.try_get("latest_version")?,
-                        profile: r.try_get("profile")?,
-                        status: ModelStatus::parse(&status)
-                            .ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
-                        decision_id: r.try_get("decision_id")?,
-                        verdict: r.try_get("verdict")?,
-                        decided_at: r.try_get("decided_at")?,
-                        pack_digest: r.try_get("pack_digest")?,
-                        model_version: r.try_get("model_version")?,
-                        review: match r.try_get::<Option<String>, _>("review_id")? {
-                            None => None,
-                            Some(id) => Some(BoardReview {
-                                id,
-                                outcome: r.try_get("review_outcome")?,
-                                reviewer: r.try_get("reviewer")?,
-                                reviewed_at: r.try_get("reviewed_at")?,
-                            }),
-                        },
-                    })
+                    let mut row: BoardRow = decode(r)?;
+                    // The review's columns are all NULL when there is none.
+                    row.review = match r.try_get::<Option<String>, _>("review_id")? {
+                        None => None,
+                        Some(id) => Some(BoardReview {
+                            id,
+                            outcome: r.try_get("review_outcome")?,
+                            reviewer: r.try_get("reviewer")?,
+                            reviewed_at: r.try_get("reviewed_at")?,
+                        }),
+                    };
+                    Ok(row)
                 })
                 .collect()
         })

@@ -163,14 +163,7 @@ impl Store {
             .bind(tenant)
             .fetch_optional(&mut *c)
             .await?;
-            row.map(|r| {
-                Ok(Activation {
-                    seq: r.try_get("seq")?,
-                    digest: r.try_get("digest")?,
-                    activated_at: r.try_get("activated_at")?,
-                })
-            })
-            .transpose()
+            row.map(|r| decode(&r)).transpose()
         })
     }
 
@@ -188,13 +181,7 @@ impl Store {
             row.map(|r| {
                 let files: String = r.try_get("files")?;
                 Ok(PackRow {
-                    summary: PackSummary {
-                        digest: r.try_get("digest")?,
-                        name: r.try_get("name")?,
-                        version: r.try_get("version")?,
-                        builtin: r.try_get("builtin")?,
-                        registered_at: r.try_get("registered_at")?,
-                    },
+                    summary: decode(&r)?,
                     files: serde_json::from_str(&files)
                         .map_err(|e| StoreError::Corrupt(format!("packs.files: {e}")))?,
                 })
@@ -214,17 +201,7 @@ impl Store {
             .bind(tenant)
             .fetch_all(&mut *c)
             .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(PackSummary {
-                        digest: r.try_get("digest")?,
-                        name: r.try_get("name")?,
-                        version: r.try_get("version")?,
-                        builtin: r.try_get("builtin")?,
-                        registered_at: r.try_get("registered_at")?,
-                    })
-                })
-                .collect()
+            rows.iter().map(decode).collect()
         })
     }
 }

@@ -45,7 +45,7 @@ impl Store {
             .bind(name)
             .fetch_optional(&mut *c)
             .await?;
-            row.map(|r| profile_from(&r)).transpose()
+            row.map(|r| decode(&r)).transpose()
         })
     }
 
@@ -59,7 +59,7 @@ impl Store {
             .bind(tenant)
             .fetch_all(&mut *c)
             .await?;
-            rows.iter().map(profile_from).collect()
+            rows.iter().map(decode).collect()
         })
     }
 }

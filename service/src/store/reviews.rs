@@ -1,9 +1,8 @@
 //! Reviews: one per decision, append-only, written with their audit event.
 
-use super::{NewEvent, Pool, Result, Store, StoreError};
-use sqlx::Row;
+use super::{NewEvent, Pool, Result, Store, StoreError, decode};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ReviewRow {
     pub id: String,
     pub tenant: String,
@@ -61,21 +60,7 @@ impl Store {
             .bind(decision_id)
             .fetch_optional(&mut *c)
             .await?;
-            row.map(|r| {
-                Ok(ReviewRow {
-                    id: r.try_get("id")?,
-                    tenant: r.try_get("tenant")?,
-                    decision_id: r.try_get("decision_id")?,
-                    model_ref: r.try_get("model_ref")?,
-                    profile: r.try_get("profile")?,
-                    outcome: r.try_get("outcome")?,
-                    justification: r.try_get("justification")?,
-                    conditions: r.try_get("conditions")?,
-                    reviewer: r.try_get("reviewer")?,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
-            .transpose()
+            row.map(|r| decode(&r)).transpose()
         })
     }
 }

@@ -2,7 +2,6 @@
 
 use super::{Result, StoreError};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 /// One file of a stored rule pack.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,7 +19,7 @@ pub struct NewPack {
     pub builtin: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct PackSummary {
     pub digest: String,
     pub name: String,
@@ -35,14 +34,14 @@ pub struct PackRow {
     pub files: Vec<StoredFile>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Activation {
     pub seq: i64,
     pub digest: String,
     pub activated_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Profile {
     pub name: String,
     pub description: Option<String>,
@@ -51,23 +50,6 @@ pub struct Profile {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
-}
-
-pub(super) fn profile_from<R: Row>(r: &R) -> Result<Profile>
-where
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
-    Ok(Profile {
-        name: r.try_get("name")?,
-        description: r.try_get("description")?,
-        context: r.try_get("context")?,
-        version: r.try_get("version")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
 }
 
 #[derive(Debug, Clone)]
@@ -79,7 +61,7 @@ pub struct NewModelVersion<'a> {
     pub document_digest: &'a str,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ModelVersion {
     pub model_ref: String,
     pub version: i64,
@@ -89,25 +71,6 @@ pub struct ModelVersion {
     pub record: String,
     pub document_digest: String,
     pub created_at: i64,
-}
-
-pub(super) fn model_version_from<R: Row>(r: &R) -> Result<ModelVersion>
-where
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Vec<u8>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Option<Vec<u8>>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
-    Ok(ModelVersion {
-        model_ref: r.try_get("model_ref")?,
-        version: r.try_get("version")?,
-        format: r.try_get("format")?,
-        document: r.try_get("document")?,
-        record: r.try_get("record")?,
-        document_digest: r.try_get("document_digest")?,
-        created_at: r.try_get("created_at")?,
-    })
 }
 
 /// Where a (model, profile) pair stands on the status board.
@@ -158,6 +121,13 @@ impl ModelStatus {
     }
 }
 
+impl TryFrom<String> for ModelStatus {
+    type Error = StoreError;
+    fn try_from(s: String) -> Result<ModelStatus> {
+        ModelStatus::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("status {s}")))
+    }
+}
+
 /// Position on the status board: the last (model, profile) of the previous page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BoardCursor {
@@ -165,12 +135,13 @@ pub struct BoardCursor {
     pub profile: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct BoardRow {
     pub model_ref: String,
     pub latest_version: i64,
     /// `""` for decisions made under an ad-hoc context.
     pub profile: String,
+    #[sqlx(try_from = "String")]
     pub status: ModelStatus,
     pub decision_id: Option<String>,
     pub verdict: Option<String>,
@@ -178,6 +149,7 @@ pub struct BoardRow {
     pub pack_digest: Option<String>,
     pub model_version: Option<i64>,
     /// The review of the latest decision, when it has one.
+    #[sqlx(skip)]
     pub review: Option<BoardReview>,
 }
 
@@ -256,7 +228,7 @@ impl NewDecision<'_> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DecisionRow {
     pub id: String,
     pub tenant: String,
@@ -312,43 +284,12 @@ impl DecisionRow {
     }
 }
 
-pub(super) const DECISION_COLUMNS: &str = "id, tenant, model_ref, model_version, profile, verdict, \
-    format, document, record, context, decision, pack_digest, engine_version, input_digest, \
-    created_at, requested_by, idempotency_key, request_digest, trace_id, leaf_hash";
-
-pub(super) fn decision_from<R: Row>(r: &R) -> Result<DecisionRow>
-where
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Vec<u8>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
-    let profile: String = r.try_get("profile")?;
-    Ok(DecisionRow {
-        id: r.try_get("id")?,
-        tenant: r.try_get("tenant")?,
-        model_ref: r.try_get("model_ref")?,
-        model_version: r.try_get("model_version")?,
-        profile: (!profile.is_empty()).then_some(profile),
-        verdict: r.try_get("verdict")?,
-        format: r.try_get("format")?,
-        document: r.try_get("document")?,
-        record: r.try_get("record")?,
-        context: r.try_get("context")?,
-        decision: r.try_get("decision")?,
-        pack_digest: r.try_get("pack_digest")?,
-        engine_version: r.try_get("engine_version")?,
-        input_digest: r.try_get("input_digest")?,
-        created_at: r.try_get("created_at")?,
-        requested_by: r.try_get("requested_by")?,
-        idempotency_key: r.try_get("idempotency_key")?,
-        request_digest: r.try_get("request_digest")?,
-        trace_id: r.try_get("trace_id")?,
-        leaf_hash: r.try_get("leaf_hash")?,
-    })
-}
+/// The columns [`DecisionRow`] reads, of table alias `d` (the profile `NULL` for an ad-hoc
+/// context, which the table keeps as `''`).
+pub(super) const DECISION_COLUMNS: &str = "d.id, d.tenant, d.model_ref, d.model_version, \
+    NULLIF(d.profile, '') AS profile, d.verdict, d.format, d.document, d.record, d.context, \
+    d.decision, d.pack_digest, d.engine_version, d.input_digest, d.created_at, d.requested_by, \
+    d.idempotency_key, d.request_digest, d.trace_id, d.leaf_hash";
 
 /// Filters of `GET /v1/decisions`. Times are Unix microseconds; `until` is exclusive.
 #[derive(Debug, Clone, Default)]

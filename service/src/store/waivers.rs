@@ -1,9 +1,8 @@
 //! Waivers: created and revoked with their audit events.
 
-use super::{NewEvent, Pool, Result, Store, StoreError};
-use sqlx::Row;
+use super::{NewEvent, Pool, Result, Store, StoreError, decode};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct WaiverRow {
     pub id: String,
     pub tenant: String,
@@ -39,31 +38,6 @@ impl WaiverRow {
 
 const WAIVER_COLUMNS: &str = "id, tenant, model_ref, rule_id, profile, reason, justification, \
     ticket, approver, created_at, expires_at, revoked_at, revoked_by";
-
-fn waiver_from<R: Row>(r: &R) -> Result<WaiverRow>
-where
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
-    Ok(WaiverRow {
-        id: r.try_get("id")?,
-        tenant: r.try_get("tenant")?,
-        model_ref: r.try_get("model_ref")?,
-        rule_id: r.try_get("rule_id")?,
-        profile: r.try_get("profile")?,
-        reason: r.try_get("reason")?,
-        justification: r.try_get("justification")?,
-        ticket: r.try_get("ticket")?,
-        approver: r.try_get("approver")?,
-        created_at: r.try_get("created_at")?,
-        expires_at: r.try_get("expires_at")?,
-        revoked_at: r.try_get("revoked_at")?,
-        revoked_by: r.try_get("revoked_by")?,
-    })
-}
 
 impl Store {
     #[tracing::instrument(name = "store.insert_waiver", skip_all, fields(backend = self.backend().as_str(), tenant = %w.tenant, waiver_id = %w.id))]
@@ -102,7 +76,7 @@ impl Store {
             .bind(id)
             .fetch_optional(&mut *c)
             .await?;
-            row.map(|r| waiver_from(&r)).transpose()
+            row.map(|r| decode(&r)).transpose()
         })
     }
 
@@ -122,7 +96,7 @@ impl Store {
             .bind(active_at)
             .fetch_all(&mut *c)
             .await?;
-            rows.iter().map(waiver_from).collect()
+            rows.iter().map(decode).collect()
         })
     }
 
