@@ -5,7 +5,7 @@ use crate::{hub, output, packdir};
 mod audit;
 mod keys;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use modelgate_engine::context::{Deployment, Modification, Purpose, UseContext};
 use modelgate_engine::{Decision, Format, Pack, ParseOptions, Verdict};
 use std::io::Read;
@@ -87,6 +87,19 @@ pub enum Command {
     /// serve.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+}
+
+impl Command {
+    /// The database settings of a command that opens the database.
+    fn db_args_mut(&mut self) -> Option<&mut crate::serve::DbArgs> {
+        match self {
+            Command::Serve(a) => Some(&mut a.db),
+            Command::Migrate(a) => Some(a),
+            Command::Audit(c) => c.db_args_mut(),
+            Command::Keys(c) => c.db_args_mut(),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -211,12 +224,12 @@ pub struct CheckArgs {
     /// Refuse documents (and Hub cards) larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BYTES)]
     pub max_bytes: u64,
-    /// Hub endpoint for hf: references [env: MODELGATE_HF_ENDPOINT; default: https://huggingface.co].
-    #[arg(long, value_name = "URL")]
+    /// Hub endpoint for hf: references [default: https://huggingface.co].
+    #[arg(long, value_name = "URL", env = "MODELGATE_HF_ENDPOINT")]
     pub hf_endpoint: Option<String>,
-    /// Cache of Hub responses, by commit [env: MODELGATE_CACHE_DIR; default:
-    /// $XDG_CACHE_HOME/modelgate/hub or ~/.cache/modelgate/hub].
-    #[arg(long, value_name = "DIR")]
+    /// Cache of Hub responses, by commit [default: $XDG_CACHE_HOME/modelgate/hub or
+    /// ~/.cache/modelgate/hub].
+    #[arg(long, value_name = "DIR", env = "MODELGATE_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
     /// Neither read nor write the Hub cache: fetch everything again.
     #[arg(long)]
@@ -257,6 +270,107 @@ where
     run_with_env(args, &|k| std::env::var(k).ok(), out, err)
 }
 
+/// The command line with each argument's environment variable (`#[arg(env)]`) read from
+/// `env` as well: clap reads the process environment itself, and `env` (the same, except
+/// in tests) sets the argument's default. A variable set but empty counts as unset.
+fn with_env(cmd: clap::Command, env: &dyn Fn(&str) -> Option<String>) -> clap::Command {
+    cmd.mut_args(|arg| {
+        let value = arg
+            .get_env()
+            .and_then(|name| name.to_str())
+            .and_then(env)
+            .filter(|v| !v.trim().is_empty());
+        match value {
+            Some(v) => arg.default_value(v),
+            None => arg,
+        }
+    })
+    .mut_subcommands(|sub| with_env(sub, env))
+}
+
+/// Whether argument `id` of the innermost subcommand was given as a flag (not by its
+/// variable or default).
+fn on_command_line(m: &clap::ArgMatches, id: &str) -> bool {
+    match m.subcommand() {
+        Some((_, sub)) => on_command_line(sub, id),
+        None => {
+            m.try_contains_id(id).is_ok()
+                && m.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+        }
+    }
+}
+
+/// Parses a command line, with the environment variables that `env` returns.
+pub fn parse_with_env<I, T>(
+    args: I,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::error::ErrorKind;
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let m = match with_env(Cli::command(), env).try_get_matches_from(&args) {
+        Ok(m) => m,
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::InvalidValue | ErrorKind::ValueValidation
+            ) =>
+        {
+            return Err(variable_error(&args, env).unwrap_or(e));
+        }
+        Err(e) => return Err(e),
+    };
+    let mut cli = Cli::from_arg_matches(&m)?;
+    if let Some(db) = cli.command.db_args_mut() {
+        db.data_dir_flag = on_command_line(&m, "data_dir");
+    }
+    Ok(cli)
+}
+
+/// When the command line parses without the environment: the error of the first variable
+/// its command refuses, naming the variable (clap's own error names only the flag).
+fn variable_error(
+    args: &[std::ffi::OsString],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<clap::Error> {
+    fn without_env(cmd: clap::Command) -> clap::Command {
+        cmd.mut_args(|a| a.env(None)).mut_subcommands(without_env)
+    }
+    let bare = without_env(Cli::command());
+    let matches = bare.clone().try_get_matches_from(args).ok()?;
+    // The innermost subcommand: its matches, and its arguments with their variables.
+    let (mut m, mut cmd) = (&matches, Cli::command());
+    while let Some((name, sub)) = m.subcommand() {
+        cmd = cmd.find_subcommand(name)?.clone();
+        m = sub;
+    }
+    for arg in cmd.get_arguments() {
+        let (Some(var), Some(long)) = (arg.get_env().and_then(|v| v.to_str()), arg.get_long())
+        else {
+            continue;
+        };
+        if m.value_source(arg.get_id().as_str()) == Some(clap::parser::ValueSource::CommandLine) {
+            continue;
+        }
+        let Some(value) = env(var).filter(|v| !v.trim().is_empty()) else {
+            continue;
+        };
+        // The variable's value as if it were the flag's.
+        let mut with_flag = args.to_vec();
+        with_flag.push(format!("--{long}={value}").into());
+        if let Err(e) = bare.clone().try_get_matches_from(&with_flag) {
+            let rendered = e.to_string();
+            let first = rendered.lines().next().unwrap_or_default();
+            let reason = first.strip_prefix("error: ").unwrap_or(first);
+            return Some(clap::Error::raw(e.kind(), format!("{var}: {reason}\n")));
+        }
+    }
+    None
+}
+
 /// Runs the CLI with the environment variables that `env` returns (tests pass their own
 /// instead of changing the process environment).
 pub fn run_with_env<I, T>(
@@ -269,7 +383,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match parse_with_env(args, env) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;

@@ -15,40 +15,52 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
+// Each setting's flag and environment variable are declared here once (clap reads both:
+// flag > variable); `--help` shows them, and a test checks the README's tables against
+// these declarations. Then come the config file and the defaults.
+
 #[derive(Args, Debug, Default, Clone)]
 pub struct DbArgs {
-    /// Data directory of the embedded SQLite database [env: MODELGATE_DATA_DIR] [default: ./modelgate-data].
-    #[arg(long, value_name = "DIR")]
+    /// Data directory of the embedded SQLite database (and of the key files) [default:
+    /// ./modelgate-data]. The flag beats DATABASE_URL; the variable does not.
+    #[arg(long, value_name = "DIR", env = "MODELGATE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Database connections kept in the pool (on PostgreSQL, in each of its two pools), 1 to
-    /// 1000 [env: MODELGATE_DB_POOL] [default: 10].
-    #[arg(long, value_name = "N")]
+    /// 1000 [default: 10].
+    #[arg(long, value_name = "N", env = "MODELGATE_DB_POOL",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_pool: Option<u32>,
-    /// Audit log signing key file, created (mode 0600) on first start
-    /// [env: MODELGATE_AUDIT_KEY] [default: audit-log.key in the data directory].
-    #[arg(long, value_name = "FILE")]
+    /// Audit log signing key file, created (mode 0600) on first start [default:
+    /// audit-log.key in the data directory].
+    #[arg(long, value_name = "FILE", env = "MODELGATE_AUDIT_KEY")]
     pub audit_key: Option<PathBuf>,
     /// Configuration file (YAML or JSON) with the keys bind, data_dir, database_url, db_pool,
     /// workers, log_format, audit_key, rate_limit; unknown keys are refused. Flags and environment
     /// variables override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// `--data-dir` was given on the command line (not by `MODELGATE_DATA_DIR`): it then
+    /// names the database even when `DATABASE_URL` is set. Set by the CLI after parsing.
+    #[arg(skip)]
+    pub data_dir_flag: bool,
 }
 
 #[derive(Args, Debug, Default, Clone)]
 pub struct ServeArgs {
-    /// Address to listen on [env: MODELGATE_BIND] [default: 127.0.0.1:8080].
-    #[arg(long, value_name = "ADDR:PORT")]
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR:PORT", env = "MODELGATE_BIND")]
     pub bind: Option<String>,
-    /// HTTP worker threads [env: MODELGATE_WORKERS] [default: number of CPUs].
-    #[arg(long, value_name = "N")]
-    pub workers: Option<usize>,
-    /// Log format: text or json [env: MODELGATE_LOG_FORMAT] [default: text].
-    #[arg(long, value_name = "FORMAT")]
+    /// HTTP worker threads, 1 to 1024 [default: number of CPUs].
+    #[arg(long, value_name = "N", env = "MODELGATE_WORKERS",
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: Option<u16>,
+    /// Log format [default: text].
+    #[arg(long, value_name = "FORMAT", env = "MODELGATE_LOG_FORMAT",
+          value_parser = ["text", "json"])]
     pub log_format: Option<String>,
     /// Requests per second allowed per API key (bursts of twice that), 0 for no limit
-    /// [env: MODELGATE_RATE_LIMIT] [default: 1000].
-    #[arg(long, value_name = "N")]
+    /// [default: 1000].
+    #[arg(long, value_name = "N", env = "MODELGATE_RATE_LIMIT")]
     pub rate_limit: Option<u32>,
     #[command(flatten)]
     pub db: DbArgs,
@@ -156,42 +168,17 @@ fn check_bind(bind: &str) -> Result<(), String> {
     }
 }
 
-/// A number setting: flag > environment > file > default.
-fn number<T: std::str::FromStr>(
-    flag: Option<T>,
-    env: &dyn Fn(&str) -> Option<String>,
-    name: &str,
-    file: Option<T>,
-    default: T,
-) -> Result<T, String> {
-    if let Some(v) = flag {
-        return Ok(v);
-    }
-    match var(env, name) {
-        Some(s) => s
-            .trim()
-            .parse()
-            .map_err(|_| format!("{name} must be a number, got `{s}`")),
-        None => Ok(file.unwrap_or(default)),
-    }
-}
-
-/// The database pool: `--db-pool` > `MODELGATE_DB_POOL` > file `db_pool` > 10.
-fn pool_config(
-    a: &DbArgs,
-    env: &dyn Fn(&str) -> Option<String>,
-    file: &FileConfig,
-) -> Result<PoolConfig, String> {
+/// The database pool: `--db-pool` / `MODELGATE_DB_POOL` > file `db_pool` > 10.
+fn pool_config(a: &DbArgs, file: &FileConfig) -> Result<PoolConfig, String> {
     let default = PoolConfig::default();
-    let n = number(
-        a.db_pool,
-        env,
-        "MODELGATE_DB_POOL",
-        file.db_pool,
-        default.max_connections,
-    )?;
+    let n = a
+        .db_pool
+        .or(file.db_pool)
+        .unwrap_or(default.max_connections);
     if !(1..=1000).contains(&n) {
-        return Err(format!("the database pool size must be 1 to 1000, got {n}"));
+        return Err(format!(
+            "the database pool size (db_pool) must be 1 to 1000, got {n}"
+        ));
     }
     Ok(PoolConfig {
         max_connections: n,
@@ -205,22 +192,22 @@ pub fn resolve(a: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Se
     let bind = a
         .bind
         .clone()
-        .or_else(|| var(env, "MODELGATE_BIND"))
         .or(file.bind.clone())
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
     check_bind(&bind)?;
-    let workers = number(
-        a.workers,
-        env,
-        "MODELGATE_WORKERS",
-        file.workers,
-        std::thread::available_parallelism().map_or(2, |n| n.get()),
-    )?;
-    let pool = pool_config(&a.db, env, &file)?;
+    let workers = match a.workers.map(usize::from).or(file.workers) {
+        Some(n) if !(1..=1024).contains(&n) => {
+            return Err(format!(
+                "the number of workers (workers) must be 1 to 1024, got {n}"
+            ));
+        }
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+    };
+    let pool = pool_config(&a.db, &file)?;
     let log_format = a
         .log_format
         .clone()
-        .or_else(|| var(env, "MODELGATE_LOG_FORMAT"))
         .or(file.log_format.clone())
         .unwrap_or_else(|| "text".to_string());
     if !["text", "json"].contains(&log_format.as_str()) {
@@ -234,17 +221,11 @@ pub fn resolve(a: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Se
         bind,
         database,
         pool,
-        workers: workers.max(1),
+        workers,
         log_format,
-        audit_key: audit_key(&a.db, env, &file),
-        data_dir: data_dir(&a.db, env, &file),
-        rate_limit: number(
-            a.rate_limit,
-            env,
-            "MODELGATE_RATE_LIMIT",
-            file.rate_limit,
-            1000,
-        )?,
+        audit_key: audit_key(&a.db, &file),
+        data_dir: data_dir(&a.db, &file),
+        rate_limit: a.rate_limit.or(file.rate_limit).unwrap_or(1000),
     })
 }
 
@@ -262,47 +243,35 @@ fn read_file(path: Option<&PathBuf>) -> Result<FileConfig, String> {
 
 /// `--data-dir` > `DATABASE_URL` > `MODELGATE_DATA_DIR` > file > `./modelgate-data`.
 pub fn database(a: &DbArgs, env: &dyn Fn(&str) -> Option<String>, file: &FileConfig) -> Database {
-    if let Some(d) = &a.data_dir {
-        return Database::DataDir(d.clone());
+    match (&a.data_dir, var(env, "DATABASE_URL")) {
+        (Some(d), _) if a.data_dir_flag => Database::DataDir(d.clone()),
+        (_, Some(u)) => Database::Url(u),
+        (Some(d), None) => Database::DataDir(d.clone()),
+        (None, None) => match &file.database_url {
+            Some(u) => Database::Url(u.clone()),
+            None => Database::DataDir(
+                file.data_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("modelgate-data")),
+            ),
+        },
     }
-    if let Some(u) = var(env, "DATABASE_URL") {
-        return Database::Url(u);
-    }
-    if let Some(d) = var(env, "MODELGATE_DATA_DIR") {
-        return Database::DataDir(PathBuf::from(d));
-    }
-    if let Some(u) = &file.database_url {
-        return Database::Url(u.clone());
-    }
-    Database::DataDir(
-        file.data_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("modelgate-data")),
-    )
 }
 
-/// The audit signing key file: `--audit-key` > `MODELGATE_AUDIT_KEY` > file `audit_key` >
-/// `audit-log.key` in the data directory (`--data-dir` > `MODELGATE_DATA_DIR` > file
-/// `data_dir` > `./modelgate-data`, also when the database is a URL).
-pub fn audit_key(a: &DbArgs, env: &dyn Fn(&str) -> Option<String>, file: &FileConfig) -> PathBuf {
-    if let Some(k) = &a.audit_key {
-        return k.clone();
-    }
-    if let Some(k) = var(env, "MODELGATE_AUDIT_KEY") {
-        return PathBuf::from(k);
-    }
-    if let Some(k) = &file.audit_key {
-        return k.clone();
-    }
-    data_dir(a, env, file).join("audit-log.key")
+/// The audit signing key file: `--audit-key` / `MODELGATE_AUDIT_KEY` > file `audit_key` >
+/// `audit-log.key` in the data directory (also when the database is a URL).
+pub fn audit_key(a: &DbArgs, file: &FileConfig) -> PathBuf {
+    a.audit_key
+        .clone()
+        .or_else(|| file.audit_key.clone())
+        .unwrap_or_else(|| data_dir(a, file).join("audit-log.key"))
 }
 
-/// The data directory (also with a database URL: it holds the keys): `--data-dir` >
+/// The data directory (also with a database URL: it holds the keys): `--data-dir` /
 /// `MODELGATE_DATA_DIR` > file `data_dir` > `./modelgate-data`.
-pub fn data_dir(a: &DbArgs, env: &dyn Fn(&str) -> Option<String>, file: &FileConfig) -> PathBuf {
+pub fn data_dir(a: &DbArgs, file: &FileConfig) -> PathBuf {
     a.data_dir
         .clone()
-        .or_else(|| var(env, "MODELGATE_DATA_DIR").map(PathBuf::from))
         .or_else(|| file.data_dir.clone())
         .unwrap_or_else(|| PathBuf::from("modelgate-data"))
 }
@@ -315,7 +284,7 @@ pub fn database_and_key(
     let file = read_file(a.config.as_ref())?;
     let db = database(a, env, &file);
     db.check()?;
-    Ok((db, audit_key(a, env, &file)))
+    Ok((db, audit_key(a, &file)))
 }
 
 /// The database of `migrate` (and other commands that share serve's configuration).
@@ -478,39 +447,83 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    /// `modelgate serve <args>` with environment `vars`, resolved.
+    fn serve_config(args: &[&str], vars: &[(&str, &str)]) -> Result<ServeConfig, String> {
+        let env = |k: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        };
+        let argv = ["modelgate", "serve"].iter().chain(args);
+        let cli = crate::cli::parse_with_env(argv, &env).map_err(|e| e.to_string())?;
+        let crate::cli::Command::Serve(a) = cli.command else {
+            unreachable!("parsed as serve")
+        };
+        resolve(&a, &env)
+    }
+
     #[test]
-    fn pool_size_flag_beats_env_beats_file_beats_default() {
-        let env_with = |v: Option<&'static str>| {
-            move |k: &str| {
-                (k == "MODELGATE_DB_POOL")
-                    .then_some(v)
-                    .flatten()
-                    .map(str::to_string)
-            }
+    fn flag_beats_env_beats_file_beats_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.yaml");
+        std::fs::write(&file, "db_pool: 7\nworkers: 3\nbind: 127.0.0.1:9000\n").unwrap();
+        let f = file.to_str().unwrap();
+        let pool = |args: &[&str], vars: &[(&str, &str)]| {
+            serve_config(args, vars).map(|c| c.pool.max_connections)
         };
-        let file = FileConfig {
-            db_pool: Some(7),
-            ..FileConfig::default()
-        };
-        let flag = DbArgs {
-            db_pool: Some(3),
-            ..DbArgs::default()
-        };
-        let none = DbArgs::default();
-        let size = |a: &DbArgs, e: Option<&'static str>, f: &FileConfig| {
-            pool_config(a, &env_with(e), f).map(|p| p.max_connections)
-        };
-        assert_eq!(size(&flag, Some("5"), &file), Ok(3));
-        assert_eq!(size(&none, Some("5"), &file), Ok(5));
-        assert_eq!(size(&none, None, &file), Ok(7));
-        assert_eq!(size(&none, None, &FileConfig::default()), Ok(10));
-        assert!(
-            size(&none, Some("many"), &file)
-                .unwrap_err()
-                .contains("MODELGATE_DB_POOL")
+        let env = [("MODELGATE_DB_POOL", "5")];
+        assert_eq!(pool(&["--db-pool", "3", "--config", f], &env), Ok(3));
+        assert_eq!(pool(&["--config", f], &env), Ok(5));
+        assert_eq!(pool(&["--config", f], &[("MODELGATE_DB_POOL", " ")]), Ok(7));
+        assert_eq!(pool(&["--config", f], &[]), Ok(7));
+        assert_eq!(pool(&[], &[]), Ok(10));
+        let c = serve_config(&["--config", f], &[("MODELGATE_BIND", "0.0.0.0:1")]).unwrap();
+        assert_eq!((c.bind.as_str(), c.workers), ("0.0.0.0:1", 3));
+        // Out of range or not a number, by flag, variable or file: refused, naming it.
+        for (args, vars, names) in [
+            (&["--db-pool", "0"][..], &[][..], "--db-pool"),
+            (&[][..], &[("MODELGATE_DB_POOL", "many")][..], "--db-pool"),
+            (&[][..], &[("MODELGATE_DB_POOL", "5000")][..], "--db-pool"),
+            (&["--workers", "0"][..], &[][..], "--workers"),
+            (&[][..], &[("MODELGATE_WORKERS", "0")][..], "--workers"),
+            (
+                &[][..],
+                &[("MODELGATE_LOG_FORMAT", "xml")][..],
+                "--log-format",
+            ),
+            (
+                &[][..],
+                &[("MODELGATE_RATE_LIMIT", "-1")][..],
+                "--rate-limit",
+            ),
+        ] {
+            let e = serve_config(args, vars).unwrap_err();
+            assert!(e.contains(names), "{args:?} {vars:?}: {e}");
+        }
+        std::fs::write(&file, "workers: 0\n").unwrap();
+        let e = serve_config(&["--config", f], &[]).unwrap_err();
+        assert!(e.contains("workers"), "{e}");
+    }
+
+    #[test]
+    fn the_data_dir_flag_beats_database_url_and_its_variable_does_not() {
+        let url = ("DATABASE_URL", "postgres://u:pw@db/app");
+        let db = |args: &[&str], vars: &[(&str, &str)]| serve_config(args, vars).unwrap().database;
+        assert_eq!(
+            db(&["--data-dir", "/d"], &[url]),
+            Database::DataDir("/d".into())
         );
-        assert!(size(&none, Some("0"), &file).is_err());
-        assert!(size(&none, Some("5000"), &file).is_err());
+        assert_eq!(
+            db(&[], &[url, ("MODELGATE_DATA_DIR", "/d")]),
+            Database::Url(url.1.into())
+        );
+        assert_eq!(
+            db(&[], &[("MODELGATE_DATA_DIR", "/d")]),
+            Database::DataDir("/d".into())
+        );
+        // The keys stay in the data directory whatever the database.
+        let c = serve_config(&[], &[url, ("MODELGATE_DATA_DIR", "/d")]).unwrap();
+        assert_eq!(c.audit_key, PathBuf::from("/d/audit-log.key"));
     }
 
     #[test]

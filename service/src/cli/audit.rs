@@ -43,6 +43,16 @@ pub enum AuditCommand {
     },
 }
 
+impl AuditCommand {
+    /// The database settings, for the commands that open the database.
+    pub(super) fn db_args_mut(&mut self) -> Option<&mut DbArgs> {
+        match self {
+            AuditCommand::Key(db) | AuditCommand::Verify { db, .. } => Some(db),
+            _ => None,
+        }
+    }
+}
+
 fn io(e: std::io::Error) -> Failure {
     Failure::new(exit::INTERNAL, e.to_string())
 }

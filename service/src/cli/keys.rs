@@ -41,6 +41,17 @@ pub enum KeysCommand {
     },
 }
 
+impl KeysCommand {
+    /// The database settings.
+    pub(super) fn db_args_mut(&mut self) -> Option<&mut DbArgs> {
+        match self {
+            KeysCommand::Create { db, .. }
+            | KeysCommand::List { db }
+            | KeysCommand::Revoke { db, .. } => Some(db),
+        }
+    }
+}
+
 fn io(e: std::io::Error) -> Failure {
     Failure::new(exit::INTERNAL, e.to_string())
 }

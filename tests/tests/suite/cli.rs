@@ -273,3 +273,92 @@ fn pack_lint_lists_each_problem_of_a_broken_pack() {
     );
     assert_eq!(run(&["pack", "lint", "/nonexistent/pack"]).0, 66);
 }
+
+/// Every flag that has an environment variable, as `--help` shows it (clap's `env`), is in
+/// the README's settings tables on the row of that variable, and every row of those tables
+/// names a flag with that variable, or (`—`) a variable the service reads without a flag.
+#[test]
+fn flags_and_variables_match_the_readme() {
+    use clap::CommandFactory;
+    type Flags = std::collections::BTreeSet<(String, Option<String>)>;
+    fn walk(cmd: &clap::Command, out: &mut Flags) {
+        for a in cmd.get_arguments() {
+            if let Some(long) = a.get_long() {
+                let env = a.get_env().map(|e| e.to_string_lossy().into_owned());
+                out.insert((format!("--{long}"), env));
+            }
+        }
+        for s in cmd.get_subcommands() {
+            walk(s, out);
+        }
+    }
+    let mut all = Flags::new();
+    walk(&modelgate::cli::Cli::command(), &mut all);
+    let declared: std::collections::BTreeSet<(String, String)> = all
+        .iter()
+        .filter_map(|(f, e)| Some((f.clone(), e.clone()?)))
+        .collect();
+    assert!(declared.len() >= 9, "{declared:?}");
+
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let is_var = |c: &str| {
+        let c = c.trim();
+        c.len() > 2
+            && c.starts_with('`')
+            && c.ends_with('`')
+            && c[1..c.len() - 1]
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b == b'_')
+    };
+    let mut documented = std::collections::BTreeSet::new();
+    let mut without_flag = Vec::new();
+    for line in readme.lines().filter(|l| l.starts_with('|')) {
+        let line = line.replace("\\|", "/");
+        let cells: Vec<&str> = line.split('|').collect();
+        let Some(i) = cells.iter().position(|c| is_var(c)) else {
+            continue;
+        };
+        let var = cells[i].trim().trim_matches('`').to_string();
+        let flags: Vec<String> = cells[i - 1]
+            .split('`')
+            .filter_map(|f| f.strip_prefix("--"))
+            .map(|f| format!("--{}", f.split(' ').next().unwrap_or_default()))
+            .collect();
+        if flags.is_empty() {
+            assert_eq!(cells[i - 1].trim(), "—", "{line}");
+            without_flag.push(var);
+        } else {
+            for f in flags {
+                documented.insert((f, var.clone()));
+            }
+        }
+    }
+    for (flag, var) in &declared {
+        assert!(
+            documented.contains(&(flag.clone(), var.clone())),
+            "`{flag}` [env: {var}] is not on a README row with that variable"
+        );
+    }
+    for (flag, var) in &documented {
+        // A row may also name a flag without a variable (`--no-cache` by `--cache-dir`).
+        assert!(
+            declared.contains(&(flag.clone(), var.clone())) || all.contains(&(flag.clone(), None)),
+            "the README pairs `{flag}` with {var}, the CLI does not"
+        );
+    }
+    let sources: String = ["service/src/serve.rs", "service/src/hub.rs"]
+        .iter()
+        .map(|p| std::fs::read_to_string(format!("{}/../{p}", env!("CARGO_MANIFEST_DIR"))).unwrap())
+        .collect();
+    for var in &without_flag {
+        assert!(
+            !declared.iter().any(|(_, v)| v == var),
+            "the README says {var} has no flag, but the CLI has one"
+        );
+        assert!(
+            sources.contains(&format!("\"{var}\"")),
+            "the README documents {var}, which the service does not read"
+        );
+    }
+}
