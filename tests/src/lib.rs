@@ -4,44 +4,12 @@ pub mod api;
 pub mod db;
 pub mod packs;
 
+// The corpus helpers are shared with the engine's own suites (one file, no crate between).
+#[path = "../../service/engine/tests/support/corpus.rs"]
+mod corpus;
+pub use corpus::{T0, evaluate, evaluate_document, fixture_cards, model_ref_for, shared_dir};
+
 use std::path::PathBuf;
-
-/// Fixed evaluation time of the suites: 2026-01-01T00:00:00Z.
-pub const T0: i64 = 1_767_225_600;
-
-/// The shared reference folder (`../shared` beside the repository), if present.
-pub fn shared_dir() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared");
-    p.is_dir().then_some(p)
-}
-
-/// The real Hugging Face model cards of the shared fixtures, sorted; `None` (with a
-/// message on stderr) when the shared folder is absent.
-pub fn fixture_cards() -> Option<Vec<PathBuf>> {
-    let Some(dir) = shared_dir().map(|d| d.join("fixtures/model-cards")) else {
-        eprintln!("SKIP: ../shared/fixtures/model-cards is absent; fixture-card tests not run");
-        return None;
-    };
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "md"))
-        .collect();
-    v.sort();
-    Some(v)
-}
-
-/// `hf-org--name@date.md` -> `hf:org/name`.
-pub fn model_ref_for(card: &std::path::Path) -> String {
-    let stem = card
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("unnamed");
-    let stem = stem.strip_prefix("hf-").unwrap_or(stem);
-    let stem = stem.split('@').next().unwrap_or(stem);
-    let stem = stem.trim_end_matches(".gguf-derivative");
-    format!("hf:{}", stem.replacen("--", "/", 1))
-}
 
 /// The built-in pack.
 pub fn pack() -> modelgate_engine::Pack {
@@ -127,52 +95,4 @@ pub fn sample_decision<'a>(
         generation: None,
         link_digest: None,
     }
-}
-
-/// Every model of a document, each with the others as its known ancestors (as `modelgate
-/// check` and the pack tests evaluate a document), at Unix time `now`.
-pub fn evaluate_document(
-    pack: &modelgate_engine::Pack,
-    records: &[modelgate_engine::ModelRecord],
-    ctx: &modelgate_engine::UseContext,
-    now: i64,
-    input_digest: &str,
-) -> Vec<modelgate_engine::Decision> {
-    (0..records.len())
-        .map(|i| {
-            let ancestors = modelgate_engine::record::others(records, i);
-            modelgate_engine::evaluate(&modelgate_engine::Evaluation {
-                ancestors: &ancestors,
-                ..modelgate_engine::Evaluation::new(
-                    pack,
-                    &records[i],
-                    ctx,
-                    modelgate_engine::time::from_unix(now),
-                    input_digest,
-                )
-            })
-        })
-        .collect()
-}
-
-/// One evaluation through the engine's one entry point, at Unix time `now`, with the
-/// ancestors the test knows and no waivers.
-pub fn evaluate(
-    pack: &modelgate_engine::Pack,
-    record: &modelgate_engine::ModelRecord,
-    ancestors: &[modelgate_engine::ModelRecord],
-    ctx: &modelgate_engine::UseContext,
-    now: i64,
-    input_digest: &str,
-) -> modelgate_engine::Decision {
-    modelgate_engine::evaluate(&modelgate_engine::Evaluation {
-        ancestors,
-        ..modelgate_engine::Evaluation::new(
-            pack,
-            record,
-            ctx,
-            modelgate_engine::time::from_unix(now),
-            input_digest,
-        )
-    })
 }

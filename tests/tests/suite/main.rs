@@ -8,7 +8,6 @@ mod audit;
 mod cli;
 mod cli_formats;
 mod contract;
-mod fastpath;
 mod fixtures;
 mod formats;
 mod hub;

@@ -93,7 +93,7 @@ impl std::fmt::Debug for Pack {
     }
 }
 
-/// The facts variables and their schema, from `schemas/facts.schema.json`.
+/// The facts variables and their schema, from the engine's facts schema.
 pub(crate) fn fact_roots(
     schema: &serde_json::Value,
 ) -> Result<BTreeMap<String, std::sync::Arc<Node>>, String> {
@@ -235,7 +235,11 @@ impl Pack {
         let spdx3_schema = l.validator("schemas/spdx3.schema.json");
         let mof_schema = l.validator("schemas/mof.schema.json");
         let _context_schema = l.validator("schemas/context.schema.json");
-        let facts_schema = l.json("schemas/facts.schema.json");
+        let facts_schema = l
+            .files
+            .contains_key("schemas/facts.schema.json")
+            .then(|| l.json("schemas/facts.schema.json"))
+            .flatten();
 
         let manifest: Option<Manifest> = match l.files.get("pack.yaml").copied() {
             Some(b) => l.typed("pack.yaml", b, pack_schema.as_ref()),
@@ -336,14 +340,22 @@ impl Pack {
 
         // Rules.
         let env = Arc::new(cel::Env::stdlib());
-        let roots = match facts_schema.as_ref().map(fact_roots) {
-            Some(Ok(r)) => r,
-            Some(Err(e)) => {
-                l.problem("schemas/facts.schema.json", e);
-                BTreeMap::new()
-            }
-            None => BTreeMap::new(),
-        };
+        // The engine owns the facts schema; a pack may carry a copy (the built-in one
+        // does, for rule authors), which must then be it.
+        let engine_facts = crate::facts::schema();
+        if let Some(copy) = &facts_schema
+            && *copy != engine_facts
+        {
+            l.problem(
+                "schemas/facts.schema.json",
+                "is not the facts schema of this engine: leave it out (the engine supplies it) \
+                 or copy the built-in pack's",
+            );
+        }
+        let roots = fact_roots(&engine_facts).unwrap_or_else(|e| {
+            l.problem("schemas/facts.schema.json", e);
+            BTreeMap::new()
+        });
         let mut rules = Vec::new();
         let mut ids = BTreeSet::new();
         for (path, bytes) in l.under("policies/") {

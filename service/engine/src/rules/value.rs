@@ -148,6 +148,9 @@ macro_rules! fields {
         pub enum Field { $($f),* }
 
         impl Field {
+            /// The whole vocabulary.
+            pub const ALL: &'static [Field] = &[$(Field::$f),*];
+
             pub fn name(self) -> &'static str {
                 match self { $(Field::$f => stringify!($f)),* }
             }
@@ -308,201 +311,6 @@ fields!(
     unix,
     date,
 );
-
-macro_rules! object {
-    ($t:ty { $($f:ident),* $(,)? }) => {
-        impl Object for $t {
-            fn get(&self, f: Field) -> Option<V<'_>> {
-                match f {
-                    $(Field::$f => Some(AsV::as_v(&self.$f)),)*
-                    #[allow(unreachable_patterns)]
-                    _ => None,
-                }
-            }
-            fn fields(&self) -> &'static [Field] {
-                &[$(Field::$f),*]
-            }
-            fn sorted_fields(&self) -> &'static [Field] {
-                static SORTED: std::sync::OnceLock<Vec<Field>> = std::sync::OnceLock::new();
-                SORTED.get_or_init(|| {
-                    let mut v = vec![$(Field::$f),*];
-                    v.sort_by_key(|f| f.name());
-                    v
-                })
-            }
-        }
-    };
-}
-
-object!(SectionFacts {
-    intended_uses,
-    out_of_scope_uses,
-    limitations,
-    bias_risks,
-    evaluation,
-    environmental_impact,
-    training_data,
-});
-object!(DatasetFacts {
-    id,
-    license,
-    sensitive_data
-});
-object!(AiActFacts {
-    general_purpose,
-    training_summary_url,
-    copyright_policy_url,
-    provider_in_eu,
-    provider_in_eu_known,
-});
-object!(ModelFacts {
-    id,
-    short_name,
-    name,
-    revision,
-    publisher,
-    source_format,
-    task,
-    modalities_in,
-    modalities_out,
-    multimodal,
-    languages,
-    library,
-    architecture,
-    parameter_count,
-    training_compute_flops,
-    gated,
-    eu_disallowed,
-    tags,
-    sections,
-    datasets,
-    eval_results,
-    eval_results_unverified,
-    safety_risk_assessment,
-    ai_act,
-    files,
-    declares_license,
-    has_license_text,
-});
-object!(ContextFacts {
-    purpose,
-    deployment,
-    monthly_active_users,
-    annual_revenue_usd,
-    regions,
-    domicile,
-    domains,
-    modification,
-    distribute_weights,
-    train_on_outputs,
-    eu_domiciled,
-    deployed_in_eu,
-    commercial,
-    commercial_advantage,
-    hosted,
-    modifies,
-});
-object!(GeoFacts {
-    region,
-    scope,
-    basis
-});
-object!(TermFacts {
-    id,
-    name,
-    origin,
-    via,
-    category,
-    restrictiveness,
-    commercial,
-    research_only,
-    non_production,
-    mau_threshold,
-    mau_at_release,
-    thresholds_commercial_only,
-    revenue_threshold_usd,
-    above_threshold,
-    aup_url,
-    aup_updatable,
-    use_restrictions,
-    conditional_uses,
-    attribution,
-    credit,
-    notice,
-    license_copy,
-    mark_modifications,
-    flow_down,
-    name_prefix,
-    outputs_training,
-    share_alike,
-    no_derivatives,
-    hosting_restricted,
-    geo,
-    termination,
-    remote_restriction,
-    must_use_latest,
-    export_control,
-    governing_law,
-    osi_approved,
-    osaid_compatible,
-    mof_open,
-    verified,
-    version_date,
-});
-object!(DeclaredFacts {
-    raw,
-    id,
-    resolution,
-    source,
-    deprecated_spdx,
-    evidence,
-});
-object!(LicenseFacts {
-    status,
-    declared,
-    conflicting,
-    chosen,
-    alternatives,
-    ids,
-    inherited_ids,
-    terms,
-});
-object!(AncestorFacts {
-    model,
-    license,
-    relation,
-    source,
-    depth,
-    known,
-    multimodal,
-});
-object!(PermissiveFacts {
-    ancestor,
-    ancestor_license,
-    declared
-});
-object!(LineageFacts {
-    derivative,
-    inferred,
-    ancestors,
-    unresolved,
-    self_known,
-    relicensed,
-    cycle,
-    more_permissive,
-    multimodal_licenses,
-    catalog_licenses,
-});
-object!(OpennessFacts {
-    mof_class,
-    mof_class_name,
-    released,
-    open,
-    missing_for_next_class,
-    osi_open,
-    osaid_compatible,
-});
-object!(NowFacts { unix, date });
 
 /// The variables rules read, borrowed: what one evaluation binds.
 #[derive(Debug, Clone, Copy)]
@@ -820,6 +628,29 @@ mod tests {
             );
         }
         // Every interned name belongs to some struct, and names round-trip.
+        // The vocabulary is the field names of the facts structs, no more: a name a
+        // struct needs and the vocabulary lacks does not compile (`facts!`).
+        fn shape_names(s: &crate::facts::Shape, out: &mut BTreeSet<&'static str>) {
+            match s {
+                crate::facts::Shape::List(i) => shape_names(i, out),
+                crate::facts::Shape::Object { fields, name } => {
+                    for f in fields {
+                        if *name != "Facts" {
+                            out.insert(f.name);
+                        }
+                        shape_names(&f.shape, out);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut used = BTreeSet::new();
+        shape_names(&<Facts as crate::facts::Shaped>::shape(), &mut used);
+        let vocabulary: BTreeSet<_> = Field::ALL.iter().map(|f| f.name()).collect();
+        assert_eq!(
+            vocabulary, used,
+            "fields!(…) and the facts structs disagree"
+        );
         for f in [Field::id, Field::more_permissive, Field::date, Field::scope] {
             assert_eq!(Field::from_name(f.name()), Some(f));
         }

@@ -15,20 +15,23 @@ use modelgate_engine::rules::scope::Scope;
 use modelgate_engine::rules::template::Part;
 use modelgate_engine::rules::text::render_value;
 use modelgate_engine::{Format, ModelRecord, Pack, ParseOptions, UseContext};
-use modelgate_tests::{T0, fixture_cards, model_ref_for};
+#[path = "support/corpus.rs"]
+mod corpus;
+
+use corpus::{T0, fixture_cards, model_ref_for};
 use proptest::prelude::*;
 use std::sync::OnceLock;
 
 fn pack() -> &'static Pack {
     static P: OnceLock<Pack> = OnceLock::new();
-    P.get_or_init(modelgate_tests::pack)
+    P.get_or_init(corpus::rules_pack)
 }
 
 /// The same pack with the fast evaluator off: everything on `cel`.
 fn reference_pack() -> &'static Pack {
     static P: OnceLock<Pack> = OnceLock::new();
     P.get_or_init(|| {
-        let mut p = modelgate_tests::pack();
+        let mut p = corpus::rules_pack();
         p.set_fast_path(false);
         p
     })
@@ -335,7 +338,7 @@ fn fast_path_matches_cel_over_pack_cases_and_fixture_cards() {
 /// evaluator on and off.
 #[test]
 fn overflow_falls_back_to_cel_errors() {
-    let mut files = modelgate::packdir::builtin_files();
+    let mut files = corpus::rules_files();
     let f = files
         .iter_mut()
         .find(|f| f.path == "policies/license.yaml")
@@ -370,7 +373,7 @@ fn overflow_falls_back_to_cel_errors() {
         tally.bailed > 0,
         "overflow never made the fast evaluator give up: {tally:?}"
     );
-    let d = modelgate_tests::evaluate(&fast, &rec, &[], &huge, T0, "x");
+    let d = corpus::evaluate(&fast, &rec, &[], &huge, T0, "x");
     let f = d
         .findings
         .iter()
@@ -743,99 +746,58 @@ enum K {
     O(&'static str),
 }
 
-/// The fields of each facts struct, by kind (a subset is enough to reach every kind).
+/// The fields of each facts struct (by its Rust name), by kind: from the declarations
+/// of the facts (`facts::Shaped`), so that every field is reached and none is listed twice.
 fn fields(ty: &str) -> &'static [(&'static str, K)] {
-    match ty {
-        "model" => &[
-            ("id", K::S),
-            ("source_format", K::S),
-            ("safety_risk_assessment", K::S),
-            ("revision", K::S),
-            ("parameter_count", K::I),
-            ("eval_results_unverified", K::I),
-            ("training_compute_flops", K::D),
-            ("multimodal", K::B),
-            ("gated", K::B),
-            ("tags", K::SL),
-            ("files", K::SL),
-            ("datasets", K::OL("dataset")),
-            ("sections", K::O("sections")),
-            ("ai_act", K::O("ai_act")),
-        ],
-        "sections" => &[("intended_uses", K::B), ("training_data", K::B)],
-        "ai_act" => &[("general_purpose", K::B), ("training_summary_url", K::S)],
-        "dataset" => &[("id", K::S), ("license", K::S), ("sensitive_data", K::B)],
-        "context" => &[
-            ("purpose", K::S),
-            ("domicile", K::S),
-            ("monthly_active_users", K::I),
-            ("annual_revenue_usd", K::I),
-            ("regions", K::SL),
-            ("domains", K::SL),
-            ("commercial", K::B),
-            ("commercial_advantage", K::B),
-            ("eu_domiciled", K::B),
-        ],
-        "license" => &[
-            ("status", K::S),
-            ("chosen", K::S),
-            ("alternatives", K::I),
-            ("conflicting", K::B),
-            ("ids", K::SL),
-            ("terms", K::OL("term")),
-            ("declared", K::OL("declared")),
-        ],
-        "term" => &[
-            ("id", K::S),
-            ("name", K::S),
-            ("commercial", K::S),
-            ("governing_law", K::S),
-            ("outputs_training", K::S),
-            ("mau_threshold", K::I),
-            ("revenue_threshold_usd", K::I),
-            ("research_only", K::B),
-            ("verified", K::B),
-            ("use_restrictions", K::SL),
-            ("conditional_uses", K::SL),
-            ("thresholds_commercial_only", K::B),
-            ("credit", K::B),
-            ("attribution", K::SL),
-            ("geo", K::OL("geo")),
-        ],
-        "geo" => &[("region", K::S), ("scope", K::S), ("basis", K::S)],
-        "declared" => &[
-            ("raw", K::S),
-            ("resolution", K::S),
-            ("deprecated_spdx", K::B),
-            ("evidence", K::S),
-        ],
-        "lineage" => &[
-            ("derivative", K::B),
-            ("unresolved", K::SL),
-            ("multimodal_licenses", K::SL),
-            ("catalog_licenses", K::SL),
-            ("ancestors", K::OL("ancestor")),
-            ("more_permissive", K::OL("permissive")),
-        ],
-        "ancestor" => &[
-            ("model", K::S),
-            ("license", K::S),
-            ("depth", K::I),
-            ("known", K::B),
-        ],
-        "permissive" => &[("ancestor", K::S), ("declared", K::S)],
-        "openness" => &[
-            ("mof_class", K::I),
-            ("mof_class_name", K::S),
-            ("open", K::SL),
-            ("osaid_compatible", K::B),
-        ],
-        "now" => &[("unix", K::I), ("date", K::S)],
-        _ => &[],
+    static TABLE: OnceLock<std::collections::HashMap<&'static str, Vec<(&'static str, K)>>> =
+        OnceLock::new();
+    fn kind(s: &Shape) -> Option<K> {
+        Some(match s {
+            Shape::Str => K::S,
+            Shape::Int => K::I,
+            Shape::Float => K::D,
+            Shape::Bool => K::B,
+            Shape::List(item) => match &**item {
+                Shape::Str => K::SL,
+                Shape::Object { name, .. } => K::OL(name),
+                _ => return None,
+            },
+            Shape::Object { name, .. } => K::O(name),
+        })
     }
+    fn add(s: &Shape, table: &mut std::collections::HashMap<&'static str, Vec<(&'static str, K)>>) {
+        match s {
+            Shape::List(item) => add(item, table),
+            Shape::Object { name, fields } => {
+                if table.contains_key(name) {
+                    return;
+                }
+                let own = fields
+                    .iter()
+                    .filter_map(|f| Some((f.name, kind(&f.shape)?)))
+                    .collect();
+                table.insert(name, own);
+                for f in fields {
+                    add(&f.shape, table);
+                }
+            }
+            _ => {}
+        }
+    }
+    TABLE
+        .get_or_init(|| {
+            let mut t = std::collections::HashMap::new();
+            add(&Facts::shape(), &mut t);
+            t
+        })
+        .get(ty)
+        .map_or(&[], Vec::as_slice)
 }
 
-const ROOTS: &[&str] = &["model", "context", "license", "lineage", "openness", "now"];
+/// The variables: the fields of the facts root.
+fn roots() -> &'static [(&'static str, K)] {
+    fields("Facts")
+}
 
 /// Generates CEL source of (mostly) the wanted kind; now and then a wrong kind, so that
 /// type errors are exercised too.
@@ -849,7 +811,8 @@ impl Gen<'_> {
     /// Every path of kind `k` from roots and variables, up to two selections deep.
     fn paths(&self, k: K) -> Vec<String> {
         let mut out = Vec::new();
-        let mut starts: Vec<(String, K)> = ROOTS.iter().map(|r| (r.to_string(), K::O(r))).collect();
+        let mut starts: Vec<(String, K)> =
+            roots().iter().map(|(r, k)| (r.to_string(), *k)).collect();
         starts.extend(self.vars.iter().cloned());
         for (base, bk) in starts {
             if bk == k {
@@ -903,13 +866,15 @@ impl Gen<'_> {
     /// for iterating it.
     fn list_of(&mut self, depth: u32) -> (String, K) {
         let mut options: Vec<(String, K)> = Vec::new();
-        for (t, name) in [
-            ("term", "license.terms"),
-            ("dataset", "model.datasets"),
-            ("ancestor", "lineage.ancestors"),
-            ("declared", "license.declared"),
-        ] {
-            options.push((name.to_string(), K::O(t)));
+        // Lists of facts structs under the variables (license.terms, model.datasets, …).
+        for (root, rk) in roots() {
+            if let K::O(t) = rk {
+                for (f, fk) in fields(t) {
+                    if let K::OL(item) = fk {
+                        options.push((format!("{root}.{f}"), K::O(item)));
+                    }
+                }
+            }
         }
         for p in self.paths(K::SL) {
             options.push((p, K::S));
