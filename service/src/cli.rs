@@ -573,7 +573,7 @@ fn check(
                 model_ref: a.model_ref.as_deref().unwrap_or(&rec.id),
                 profile: None,
                 context: &ctx,
-                input_digest: &digest,
+                input_digest: digest.as_str(),
                 waivers: &waivers,
                 now,
             })
@@ -754,7 +754,7 @@ fn check_hub(
         model_ref: &fetched.model.record.id,
         profile: None,
         context: &ctx,
-        input_digest: &digest,
+        input_digest: digest.as_str(),
         waivers: &waivers,
         now: now_second(),
     });

@@ -27,7 +27,7 @@ fn decision_json() -> (String, String, String) {
     (
         serde_json::to_string(&d).expect("decision"),
         serde_json::to_string(&rec).expect("record"),
-        pack.digest.clone(),
+        pack.digest.to_string(),
     )
 }
 

@@ -157,7 +157,7 @@ pub struct ModelOut {
 pub struct PackOut {
     pub name: String,
     pub version: String,
-    pub digest: String,
+    pub digest: crate::Digest,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

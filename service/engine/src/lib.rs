@@ -12,6 +12,7 @@
 
 pub mod context;
 pub mod decision;
+pub mod digest;
 pub mod facts;
 pub mod ingest;
 pub mod license;
@@ -24,21 +25,22 @@ pub mod waiver;
 
 pub use context::UseContext;
 pub use decision::{Decision, Verdict};
+pub use digest::Digest;
 pub use ingest::{Format, IngestError, ParseOptions};
 pub use record::ModelRecord;
 pub use rules::{ENGINE_VERSION, Evaluation, Pack, PackError, PackFile, evaluate};
 pub use time::Timestamp;
 
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 /// Digest of an evaluation's input: SHA-256 over the document bytes, a NUL, and the
 /// canonical JSON of the (normalized) use context.
-pub fn input_digest(document: &[u8], context: &UseContext) -> String {
+pub fn input_digest(document: &[u8], context: &UseContext) -> Digest {
     let mut ctx = context.clone();
     ctx.normalize();
     let mut h = Sha256::new();
     h.update(document);
     h.update([0]);
     h.update(serde_json::to_vec(&ctx).unwrap_or_default());
-    format!("sha256:{}", hex::encode(h.finalize()))
+    Digest::finish(h)
 }

@@ -8,6 +8,7 @@
 use super::tenants::{TenantState, tenant_state};
 use super::{App, Corrupt};
 use crate::store::{DecisionRow, Inserted, NewDecision, StoreError};
+use modelgate_engine::Digest;
 use modelgate_engine::context::{ContextError, UseContext};
 use modelgate_engine::ingest::split_model_ref;
 use modelgate_engine::waiver::{Waiver, applicable};
@@ -15,7 +16,6 @@ use modelgate_engine::{
     Decision, Evaluation, Format, IngestError, ModelRecord, Pack, ParseOptions, Timestamp,
 };
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -52,11 +52,6 @@ pub fn decide(d: &Decide<'_>) -> Decision {
         waivers: &waived,
         ..Evaluation::new(d.pack, d.record, d.context, d.now, d.input_digest)
     })
-}
-
-/// `sha256:<hex>` of bytes.
-pub fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 /// What to evaluate: a document given inline, a native record as JSON, or (neither) the
@@ -231,7 +226,7 @@ async fn evaluate_once(
             model_ref: &model_ref,
             profile: profile.as_deref(),
             context: &ctx,
-            input_digest: &digest,
+            input_digest: digest.as_str(),
             waivers: &state.waivers,
             now,
         })
@@ -256,7 +251,10 @@ async fn evaluate_once(
         serde_json::to_string(&decision).map_err(|e| Corrupt::new("decision", e))?;
     // A document sent inline that is the registered latest version is linked to it (by
     // the insert itself).
-    let link_digest = parsed.version.is_none().then(|| sha256(&parsed.bytes));
+    let link_digest = parsed
+        .version
+        .is_none()
+        .then(|| Digest::of(&parsed.bytes).to_string());
     let id = uuid::Uuid::now_v7().to_string();
     let record_json =
         serde_json::to_string(&parsed.record).map_err(|e| Corrupt::new("record", e))?;
@@ -274,9 +272,9 @@ async fn evaluate_once(
         record_json: &record_json,
         context_json: &context_json,
         decision_json: &decision_json,
-        pack_digest: &pack.digest,
+        pack_digest: pack.digest.as_str(),
         engine_version: modelgate_engine::ENGINE_VERSION,
-        input_digest: &digest,
+        input_digest: digest.as_str(),
         created_at: now_us,
         requested_by: req.requested_by.as_deref(),
         idempotency_key: req.idempotency_key.as_deref(),

@@ -7,7 +7,9 @@ use super::{App, Corrupt};
 use crate::packdir;
 use crate::store::{NewDecision, NewPack, Store, StoreError, StoredFile};
 use modelgate_engine::waiver::Waiver;
-use modelgate_engine::{Decision, ModelRecord, Pack, PackFile, Timestamp, UseContext, Verdict};
+use modelgate_engine::{
+    Decision, Digest, ModelRecord, Pack, PackFile, Timestamp, UseContext, Verdict,
+};
 use moka::future::Cache;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -83,10 +85,10 @@ impl PackCache {
     /// Records a pack the tenant has registered.
     pub async fn insert(&self, tenant: &str, pack: Arc<Pack>) {
         self.compiled
-            .insert(pack.digest.clone(), pack.clone())
+            .insert(pack.digest.to_string(), pack.clone())
             .await;
         self.registered
-            .insert((tenant.to_string(), pack.digest.clone()), pack)
+            .insert((tenant.to_string(), pack.digest.to_string()), pack)
             .await;
     }
 
@@ -160,11 +162,11 @@ pub async fn bootstrap(
             .is_some_and(|p| p.summary.builtin),
     };
     if activate {
-        let event = crate::audit::pack_activated(tenant, now, &pack.digest)?;
+        let event = crate::audit::pack_activated(tenant, now, pack.digest.as_str())?;
         store
             .activate_pack_after(
                 tenant,
-                &pack.digest,
+                pack.digest.as_str(),
                 now,
                 Some(&event),
                 current.map(|a| a.seq),
@@ -187,9 +189,10 @@ pub async fn register(
     now: i64,
 ) -> Result<bool, RegisterError> {
     let (name, version) = (&pack.manifest.name, &pack.manifest.version);
-    let event = crate::audit::pack_registered(tenant, now, &pack.digest, name, version, builtin)?;
+    let event =
+        crate::audit::pack_registered(tenant, now, pack.digest.as_str(), name, version, builtin)?;
     let new = NewPack {
-        digest: pack.digest.clone(),
+        digest: pack.digest.to_string(),
         name: name.clone(),
         version: version.clone(),
         files,
@@ -324,7 +327,7 @@ fn evaluate(
     u: &Usage,
     waivers: &[Waiver],
     now: Timestamp,
-) -> (Decision, String) {
+) -> (Decision, Digest) {
     let digest = modelgate_engine::input_digest(&s.document, &u.ctx);
     let d = decide(&Decide {
         pack,
@@ -333,7 +336,7 @@ fn evaluate(
         model_ref: &s.model_ref,
         profile: u.profile.as_deref(),
         context: &u.ctx,
-        input_digest: &digest,
+        input_digest: digest.as_str(),
         waivers,
         now,
     });
@@ -518,9 +521,9 @@ pub async fn activate(
                 record_json: &record_json,
                 context_json: &context_json,
                 decision_json: &decision_json,
-                pack_digest: &pack.digest,
+                pack_digest: pack.digest.as_str(),
                 engine_version: modelgate_engine::ENGINE_VERSION,
-                input_digest: &input_digest,
+                input_digest: input_digest.as_str(),
                 created_at: crate::time::now_micros(),
                 requested_by: Some(by),
                 idempotency_key: None,

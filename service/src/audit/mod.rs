@@ -15,13 +15,12 @@ pub use verify::{VerifyError, VerifyReport, verify_log};
 use crate::store::{ContentDigests, DecisionRow, NewDecision, NewEvent};
 use modelgate_audit::{AuditError, Hash, entry};
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 
 /// The kind of a decision's log entry.
 pub const DECISION_KIND: &str = "decision";
 
 fn sha256_tagged(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+    modelgate_engine::Digest::of(bytes).into()
 }
 
 /// The log entry of a decision: what was decided (the verdict, and the recorded decision by

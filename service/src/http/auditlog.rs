@@ -12,6 +12,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use modelgate_audit::evidence::{EvidenceBundle, render_html};
 use modelgate_audit::{Hash, entry, tree};
+use modelgate_engine::Digest;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Duration;
@@ -295,10 +296,7 @@ pub async fn replay(req: HttpRequest, st: Data, path: web::Path<String>) -> Repl
     };
     let mut differences = Vec::new();
     diff(&before, &after, String::new(), &mut differences);
-    let digest = |s: &str| {
-        use sha2::Digest as _;
-        format!("sha256:{}", hex::encode(sha2::Sha256::digest(s.as_bytes())))
-    };
+    let digest = |s: &str| Digest::of(s.as_bytes());
     Ok(HttpResponse::Ok().json(ReplayOut {
         decision_id: &id,
         identical,
@@ -427,8 +425,8 @@ struct ReplayOut<'a> {
     identical: bool,
     pack_digest: &'a str,
     engine_version: EngineVersions<'a>,
-    recorded_digest: String,
-    replayed_digest: String,
+    recorded_digest: Digest,
+    replayed_digest: Digest,
     verdict: Verdicts<'a>,
     differences: Vec<Difference<'a>>,
 }

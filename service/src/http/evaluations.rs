@@ -2,13 +2,13 @@
 
 use super::problem::Problem;
 use super::request::{Data, JsonBody, Reply, tenant};
-use crate::app::evaluate::{Document, Input, Outcome, Request, evaluate, sha256};
+use crate::app::evaluate::{Document, Input, Outcome, Request, evaluate};
 use crate::store::DecisionRow;
 use crate::time::Rfc3339;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use modelgate_engine::Decision;
 use modelgate_engine::context::UseContext;
+use modelgate_engine::{Decision, Digest};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -86,7 +86,7 @@ pub(super) async fn create(
         dry_run: q.dry_run,
         requested_by: super::auth::principal(&req).map(|p| p.key_id),
         idempotency_key: idempotency_key(&req)?,
-        request_digest: sha256(&raw),
+        request_digest: Digest::of(&raw).to_string(),
         trace_id: current_trace_id(),
     };
     let out = evaluate(&st, tenant, &request).await?;

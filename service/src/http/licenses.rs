@@ -39,7 +39,7 @@ pub(super) async fn list_licenses(req: HttpRequest, st: Data) -> Reply {
         })
         .collect();
     Ok(HttpResponse::Ok().json(LicenseList {
-        pack: &pack.digest,
+        pack: pack.digest.as_str(),
         items,
     }))
 }

@@ -4,13 +4,14 @@
 use super::evaluations::DocumentIn;
 use super::problem::Problem;
 use super::request::{Data, JsonBody, Reply, page_limit, split_page, tenant};
-use crate::app::evaluate::{Document, Input, parse_input, sha256};
+use crate::app::evaluate::{Document, Input, parse_input};
 use crate::store::{
     BoardCursor, BoardRow, ModelStatus, NewModelVersion, WaiverRow, decode_cursor, encode_cursor,
 };
 use crate::time::{Rfc3339, now_micros};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use modelgate_engine::Digest;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -48,7 +49,7 @@ pub(super) async fn put_model(
     };
     let parsed = parse_input(&pack, &input, Some(&model_ref))?;
     let record_json = serde_json::to_string(&parsed.record).map_err(Problem::internal)?;
-    let digest = sha256(&parsed.bytes);
+    let digest = Digest::of(&parsed.bytes).to_string();
     let (v, created) = st
         .store
         .put_model_version(

@@ -42,7 +42,7 @@ pub(super) async fn readyz(st: Data) -> Reply {
         pack: PackOut {
             name: &pack.manifest.name,
             version: &pack.manifest.version,
-            digest: &pack.digest,
+            digest: pack.digest.as_str(),
         },
     }))
 }

@@ -180,7 +180,7 @@ pub async fn upload(req: HttpRequest, st: Data, payload: web::Payload) -> Reply 
     st.log.wake();
     let location = format!("/v1/packs/{}", pack.digest);
     let body = Uploaded {
-        digest: pack.digest.clone(),
+        digest: pack.digest.to_string(),
         name: pack.manifest.name.clone(),
         version: pack.manifest.version.clone(),
         tests: TestCounts {
@@ -340,7 +340,7 @@ struct PackRef<'a> {
 impl<'a> PackRef<'a> {
     fn of(p: &'a Pack) -> PackRef<'a> {
         PackRef {
-            digest: &p.digest,
+            digest: p.digest.as_str(),
             name: &p.manifest.name,
             version: &p.manifest.version,
         }
@@ -397,7 +397,7 @@ struct PackItem<'a> {
 impl<'a> PackItem<'a> {
     fn of(p: &'a PackSummary, active: bool) -> PackItem<'a> {
         PackItem {
-            digest: &p.digest,
+            digest: p.digest.as_str(),
             name: &p.name,
             version: &p.version,
             builtin: p.builtin,

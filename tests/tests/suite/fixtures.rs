@@ -25,7 +25,7 @@ fn fixture_cards_decisions_snapshot() {
             .parse(&bytes, None, &opts)
             .unwrap_or_else(|e| panic!("{}: {e}", card.display()));
         let digest = modelgate_engine::input_digest(&bytes, &ctx);
-        let d = modelgate_tests::evaluate(&pack, &rec, &[], &ctx, T0, &digest);
+        let d = modelgate_tests::evaluate(&pack, &rec, &[], &ctx, T0, digest.as_str());
         let name = card
             .file_stem()
             .unwrap()

@@ -33,7 +33,7 @@ fn one(name: &str) -> ModelRecord {
 fn decide(rec: &ModelRecord, bytes: &[u8]) -> Decision {
     let ctx = UseContext::default();
     let digest = modelgate_engine::input_digest(bytes, &ctx);
-    modelgate_tests::evaluate(the_pack(), rec, &[], &ctx, T0, &digest)
+    modelgate_tests::evaluate(the_pack(), rec, &[], &ctx, T0, digest.as_str())
 }
 
 fn failing(d: &Decision) -> Vec<&str> {
@@ -96,7 +96,7 @@ fn check_document(path: &Path, snapshot: &str) -> Vec<Decision> {
     let ctx = UseContext::default();
     let digest = modelgate_engine::input_digest(&bytes, &ctx);
     let decisions: Vec<Decision> =
-        modelgate_tests::evaluate_document(the_pack(), &recs, &ctx, T0, &digest);
+        modelgate_tests::evaluate_document(the_pack(), &recs, &ctx, T0, digest.as_str());
     for d in &decisions {
         // Fail closed: no licence, no allow.
         if d.license.declared.is_empty() {

@@ -219,7 +219,7 @@ mod replicas {
         digests.dedup();
         assert_eq!(digests.len(), 1);
         let active = s.active_pack("fresh").await.unwrap().unwrap();
-        assert_eq!((active.seq, &active.digest), (1, &digests[0]));
+        assert_eq!((active.seq, &active.digest), (1, &digests[0].to_string()));
     }
 
     on_both_backends!(concurrent_bootstraps_activate_once);

@@ -4,12 +4,13 @@ use super::check::{Node, check_paths};
 pub use super::compiled::Compiled;
 use super::def::{PolicyFile, RuleDef, TestCase};
 use super::template::Template;
+use crate::digest::Digest;
 use crate::ingest::{self, Format, IngestError, ParseOptions, Schemas};
 use crate::license::{Catalog, LicenseTerms};
 use crate::lineage::{FamilyFile, ModelCatalog};
 use crate::record::ModelRecord;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -69,7 +70,7 @@ pub struct Rule {
 pub struct Pack {
     pub manifest: Manifest,
     /// `sha256:<hex>` over the pack's files.
-    pub digest: String,
+    pub digest: Digest,
     pub catalog: Catalog,
     pub models: ModelCatalog,
     pub rules: Vec<Rule>,
@@ -105,7 +106,7 @@ pub(crate) fn fact_roots(
 
 /// Digest of a set of files: SHA-256 over, for each file sorted by path, the path, a
 /// NUL, the length in decimal, a NUL and the bytes.
-pub fn digest(files: &[PackFile]) -> String {
+pub fn digest(files: &[PackFile]) -> Digest {
     let mut sorted: Vec<&PackFile> = files.iter().collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     let mut h = Sha256::new();
@@ -116,7 +117,7 @@ pub fn digest(files: &[PackFile]) -> String {
         h.update([0]);
         h.update(&f.bytes);
     }
-    format!("sha256:{}", hex::encode(h.finalize()))
+    Digest::finish(h)
 }
 
 struct Loader<'a> {
