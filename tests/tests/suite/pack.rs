@@ -205,10 +205,18 @@ fn broken_packs_are_refused_with_the_problem_named() {
         p.contains("models/gpt2.yaml") && p.contains("does not compile"),
         "{p}"
     );
-    // The engine owns the facts schema: a pack may leave it out, not change it.
+    // The engine owns the schemas: a pack may leave them out (policy data only), and it
+    // compiles to the same rules; it may not change them.
     let mut files = builtin_files();
-    files.retain(|f| f.path != "schemas/facts.schema.json");
-    assert!(modelgate_engine::Pack::load(&files).is_ok());
+    files.retain(|f| !f.path.starts_with("schemas/"));
+    let policy_only = modelgate_engine::Pack::load(&files).expect("a pack without schemas/");
+    assert_eq!(policy_only.rules.len(), modelgate_tests::pack().rules.len());
+    let p = problems(&with_replaced(
+        "schemas/policy.schema.json",
+        "\"additionalProperties\": false",
+        "\"additionalProperties\": true",
+    ));
+    assert!(p.contains("schemas/policy.schema.json"), "{p}");
     let p = problems(&with_replaced(
         "schemas/facts.schema.json",
         "\"training_data\"\n",

@@ -7,6 +7,7 @@ pub mod def;
 pub mod fast;
 pub mod pack;
 pub mod run;
+pub mod schemas;
 pub mod scope;
 pub mod template;
 pub mod testing;

@@ -157,14 +157,33 @@ impl<'a> Loader<'a> {
         }
     }
 
+    /// The engine's schema for `path`, compiled; a copy the pack carries must be it.
     fn validator(&mut self, path: &str) -> Option<jsonschema::Validator> {
-        let schema = self.json(path)?;
+        let Some(schema) = super::schemas::schema(path) else {
+            self.problem(path, "the engine has no such schema");
+            return None;
+        };
+        self.check_copy(path, &schema);
         match jsonschema::options().build(&schema) {
             Ok(v) => Some(v),
             Err(e) => {
                 self.problem(path, format!("not a usable JSON Schema: {e}"));
                 None
             }
+        }
+    }
+
+    /// A schema the engine owns may be left out of a pack; a copy must be the engine's.
+    fn check_copy(&mut self, path: &str, engine: &serde_json::Value) {
+        if self.files.contains_key(path)
+            && let Some(copy) = self.json(path)
+            && copy != *engine
+        {
+            self.problem(
+                path,
+                "is not this engine's schema: leave it out (the engine supplies it) or copy \
+                 the built-in pack's",
+            );
         }
     }
 
@@ -236,11 +255,6 @@ impl Pack {
         let spdx3_schema = l.validator("schemas/spdx3.schema.json");
         let mof_schema = l.validator("schemas/mof.schema.json");
         let _context_schema = l.validator("schemas/context.schema.json");
-        let facts_schema = l
-            .files
-            .contains_key("schemas/facts.schema.json")
-            .then(|| l.json("schemas/facts.schema.json"))
-            .flatten();
 
         let manifest: Option<Manifest> = match l.files.get("pack.yaml").copied() {
             Some(b) => l.typed("pack.yaml", b, pack_schema.as_ref()),
@@ -344,15 +358,7 @@ impl Pack {
         // The engine owns the facts schema; a pack may carry a copy (the built-in one
         // does, for rule authors), which must then be it.
         let engine_facts = crate::facts::schema();
-        if let Some(copy) = &facts_schema
-            && *copy != engine_facts
-        {
-            l.problem(
-                "schemas/facts.schema.json",
-                "is not the facts schema of this engine: leave it out (the engine supplies it) \
-                 or copy the built-in pack's",
-            );
-        }
+        l.check_copy("schemas/facts.schema.json", &engine_facts);
         let roots = fact_roots(&engine_facts).unwrap_or_else(|e| {
             l.problem("schemas/facts.schema.json", e);
             BTreeMap::new()
