@@ -2,6 +2,7 @@
 
 use include_dir::{Dir, include_dir};
 use modelgate_engine::{Pack, PackError, PackFile};
+use std::io::Read as _;
 use std::path::Path;
 
 static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../rules");
@@ -103,4 +104,79 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<PackFile>) -> Result<(), PackDirE
 /// Loads a pack from a directory.
 pub fn load_dir(dir: &Path) -> Result<Pack, PackDirError> {
     Ok(Pack::load(&read_files(dir)?)?)
+}
+
+/// Upload limits: compressed body, unpacked total, number of files.
+pub const MAX_UPLOAD: usize = 8 * 1024 * 1024;
+const MAX_UNPACKED: u64 = 32 * 1024 * 1024;
+const MAX_FILES: usize = 4096;
+
+/// The files of a tar.gz pack, relative to the directory holding `pack.yaml`.
+pub fn unpack(bytes: &[u8]) -> Result<Vec<PackFile>, String> {
+    let gz = flate2::read::GzDecoder::new(bytes);
+    let mut archive = tar::Archive::new(gz.take(MAX_UNPACKED + 1));
+    let mut files = Vec::new();
+    let mut total = 0u64;
+    let entries = archive
+        .entries()
+        .map_err(|e| format!("the body is not a tar.gz archive: {e}"))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| format!("the archive is damaged: {e}"))?;
+        let kind = entry.header().entry_type();
+        let path = entry
+            .path()
+            .map_err(|e| format!("an archive path is not valid: {e}"))?
+            .to_string_lossy()
+            .replace('\\', "/");
+        if kind.is_dir() || kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
+            continue;
+        }
+        if !kind.is_file() {
+            return Err(format!(
+                "`{path}` is not a regular file (links and devices are refused)"
+            ));
+        }
+        let path = path.trim_start_matches("./").to_string();
+        if path.starts_with('/') || path.split('/').any(|c| c == "..") {
+            return Err(format!("`{path}` points outside the pack"));
+        }
+        if path.split('/').any(|c| c.starts_with('.')) {
+            continue;
+        }
+        files.push((path, {
+            let mut buf = Vec::new();
+            entry
+                .read_to_end(&mut buf)
+                .map_err(|e| format!("the archive is damaged: {e}"))?;
+            total += buf.len() as u64;
+            if total > MAX_UNPACKED {
+                return Err(format!(
+                    "the pack unpacks to more than {} MiB",
+                    MAX_UNPACKED / 1024 / 1024
+                ));
+            }
+            buf
+        }));
+        if files.len() > MAX_FILES {
+            return Err(format!("the pack holds more than {MAX_FILES} files"));
+        }
+    }
+    // The pack's root: where pack.yaml is (the archive's root or one directory down).
+    let root = files
+        .iter()
+        .filter(|(p, _)| p == "pack.yaml" || p.ends_with("/pack.yaml"))
+        .map(|(p, _)| p.trim_end_matches("pack.yaml").to_string())
+        .min_by_key(|r| r.len())
+        .ok_or("the archive has no pack.yaml")?;
+    let mut out: Vec<PackFile> = files
+        .into_iter()
+        .filter_map(|(p, bytes)| {
+            p.strip_prefix(&root).map(|rel| PackFile {
+                path: rel.to_string(),
+                bytes,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
 }

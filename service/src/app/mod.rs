@@ -6,13 +6,20 @@
 //!   record" use case ([`evaluate::evaluate`]);
 //! - [`packs`]: compiled packs (the cache), a tenant's active pack, the built-in pack's
 //!   bootstrap, impact analysis and activation;
+//! - [`models`]: the model registry (metadata versions);
 //! - [`tenants`]: each tenant's evaluation state (active pack and waivers in force);
-//! - [`replay`]: a recorded decision evaluated again.
+//! - [`evidence`]: a recorded decision's audit-log evidence, checked;
+//! - [`replay`]: a recorded decision evaluated again;
+//! - [`reviews`] and [`waivers`]: what approvers decide.
 
 pub mod evaluate;
+pub mod evidence;
+pub mod models;
 pub mod packs;
 pub mod replay;
+pub mod reviews;
 pub mod tenants;
+pub mod waivers;
 
 use crate::store::{Store, StoreError};
 

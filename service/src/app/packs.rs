@@ -544,3 +544,65 @@ pub async fn activate(
         reevaluated: recorded,
     })
 }
+
+/// A pack uploaded: what it is, its tests, and whether it was new to the tenant.
+#[derive(Debug)]
+pub struct Uploaded {
+    pub digest: String,
+    pub name: String,
+    pub version: String,
+    pub passed: usize,
+    pub new: bool,
+}
+
+/// Why an upload was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// Not a tar.gz of a pack (what is wrong with the archive).
+    #[error("{0}")]
+    Archive(String),
+    #[error("`{0}` is not UTF-8 text")]
+    NotText(String),
+    #[error("the rule pack is invalid ({} problem(s))", .0.problems.len())]
+    Invalid(modelgate_engine::PackError),
+    #[error("{} of the pack's {} tests fail", .0.failed, .0.failed + .0.passed)]
+    TestsFailed(modelgate_engine::rules::testing::TestReport),
+    #[error(transparent)]
+    Register(#[from] RegisterError),
+    #[error(transparent)]
+    Corrupt(#[from] Corrupt),
+}
+
+/// Registers an uploaded pack (a tar.gz of a `rules/`-shaped directory) once it loads and
+/// its own tests pass; it is not activated.
+pub async fn upload(
+    app: &App,
+    tenant: &str,
+    raw: Vec<u8>,
+    now: i64,
+) -> Result<Uploaded, UploadError> {
+    let checked = tokio::task::spawn_blocking(move || {
+        let files = crate::packdir::unpack(&raw).map_err(UploadError::Archive)?;
+        let stored = crate::packdir::stored_files(&files).map_err(UploadError::NotText)?;
+        let pack = Pack::load(&files).map_err(UploadError::Invalid)?;
+        let report = pack.run_tests();
+        Ok::<_, UploadError>((pack, stored, report))
+    })
+    .await
+    .map_err(|e| Corrupt::new("pack upload", e))??;
+    let (pack, stored, report) = checked;
+    if report.failed > 0 {
+        return Err(UploadError::TestsFailed(report));
+    }
+    let new = register(&app.store, tenant, &pack, stored, false, now).await?;
+    app.log.wake();
+    let out = Uploaded {
+        digest: pack.digest.to_string(),
+        name: pack.manifest.name.clone(),
+        version: pack.manifest.version.clone(),
+        passed: report.passed,
+        new,
+    };
+    app.packs.insert(tenant, Arc::new(pack)).await;
+    Ok(out)
+}

@@ -5,12 +5,12 @@ use super::AppState;
 use super::decisions::decision_of;
 use super::problem::{Problem, ProblemType};
 use super::request::{Data, Reply, tenant};
-use crate::audit::{DECISION_KIND, decision_leaf, stored_decision_leaf};
-use crate::store::{EntrySource, LogPosition};
+use crate::audit::stored_decision_leaf;
+use crate::store::EntrySource;
 use crate::time::Rfc3339;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use modelgate_audit::evidence::{EvidenceBundle, render_html};
+use modelgate_audit::evidence::render_html;
 use modelgate_audit::{Hash, entry, tree};
 use modelgate_engine::Digest;
 use serde::{Deserialize, Serialize};
@@ -221,51 +221,7 @@ fn wants_html(req: &HttpRequest) -> bool {
 pub async fn evidence(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
     let row = decision_of(&req, &st, &id).await?;
-    let deadline = tokio::time::Instant::now() + EVIDENCE_WAIT;
-    let (entry_row, cp) = loop {
-        match st.store.log_position(DECISION_KIND, &id).await? {
-            LogPosition::Sequenced(e) => {
-                if let Some(cp) = st.store.latest_checkpoint().await?
-                    && cp.size > e.idx
-                {
-                    break (e, cp);
-                }
-            }
-            LogPosition::Queued => {}
-            LogPosition::Absent => {
-                return Err(Problem::internal(format!(
-                    "decision {id} is neither in the audit log nor queued; run `modelgate audit verify`"
-                )));
-            }
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(Problem::new(
-                ProblemType::NotYetLogged,
-                format!("decision {id} is not in a signed checkpoint yet; retry in a second"),
-            )
-            .header(header::RETRY_AFTER, "1"));
-        }
-        st.log.wake();
-        st.log.grown(Duration::from_millis(200)).await;
-    };
-    let leaf = decision_leaf(&row.as_new()).map_err(Problem::internal)?;
-    if entry::leaf_hash(&leaf).0.as_slice() != entry_row.leaf_hash.as_slice() {
-        return Err(Problem::internal(format!(
-            "decision {id} no longer matches its audit log entry {}; run `modelgate audit verify`",
-            entry_row.idx
-        )));
-    }
-    let stored = hashes(&st, &tree::needed_for_inclusion(entry_row.idx, cp.size)).await?;
-    let proof = tree::inclusion_proof(entry_row.idx, cp.size, &stored).map_err(tree_problem)?;
-    let bundle = EvidenceBundle::build(
-        &leaf,
-        &row.decision,
-        entry_row.idx,
-        &proof,
-        &cp.note,
-        &cp.verifier_key,
-    )
-    .map_err(|e| Problem::internal(format!("evidence for {id}: {e}")))?;
+    let bundle = crate::app::evidence::bundle(&st, &row, EVIDENCE_WAIT).await?;
     if wants_html(&req) {
         let page = render_html(&bundle).map_err(Problem::internal)?;
         return Ok(HttpResponse::Ok()

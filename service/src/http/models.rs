@@ -4,14 +4,13 @@
 use super::evaluations::DocumentIn;
 use super::problem::Problem;
 use super::request::{Data, JsonBody, Reply, page_limit, split_page, tenant};
-use crate::app::evaluate::{Document, Input, parse_input};
+use crate::app::evaluate::{Document, Input};
 use crate::store::{
-    BoardCursor, BoardRow, ModelStatus, NewModelVersion, WaiverRow, decode_cursor, encode_cursor,
+    BoardCursor, BoardFilter, BoardRow, ModelStatus, WaiverRow, decode_cursor, encode_cursor,
 };
 use crate::time::{Rfc3339, now_micros};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use modelgate_engine::Digest;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -42,28 +41,12 @@ pub(super) async fn put_model(
     let model_ref = path.into_inner();
     check_model_ref(&model_ref)?;
     let body: ModelIn = body.value;
-    let pack = crate::app::packs::active_pack(&st, tenant).await?;
     let input = Input {
         document: body.document.map(Document::from),
         record: body.record,
     };
-    let parsed = parse_input(&pack, &input, Some(&model_ref))?;
-    let record_json = serde_json::to_string(&parsed.record).map_err(Problem::internal)?;
-    let digest = Digest::of(&parsed.bytes).to_string();
-    let (v, created) = st
-        .store
-        .put_model_version(
-            tenant,
-            &NewModelVersion {
-                model_ref: &model_ref,
-                format: &parsed.format,
-                document: &parsed.bytes,
-                record_json: &record_json,
-                document_digest: &digest,
-            },
-            now_micros(),
-        )
-        .await?;
+    let (v, created) =
+        crate::app::models::register(&st, tenant, &model_ref, &input, now_micros()).await?;
     let body = VersionOut {
         model_ref: &model_ref,
         version: v.version,
@@ -129,7 +112,7 @@ struct BoardReviewOut<'a> {
 }
 
 pub(crate) fn board_item<'a>(r: &'a BoardRow, waivers: &'a [WaiverRow], now: i64) -> BoardItem<'a> {
-    let soon = super::waivers::EXPIRING_DAYS * 86_400 * 1_000_000;
+    let soon = crate::app::waivers::EXPIRING_DAYS * 86_400 * 1_000_000;
     let profile = (!r.profile.is_empty()).then_some(r.profile.as_str());
     let waivers_expiring = waivers
         .iter()
@@ -261,7 +244,16 @@ pub(super) async fn list_models(req: HttpRequest, st: Data, q: web::Query<BoardQ
         .unwrap_or_default();
     let rows = st
         .store
-        .status_board(tenant, &active, status, after.as_ref(), limit + 1)
+        .status_board(
+            tenant,
+            &active,
+            &BoardFilter {
+                status,
+                ..BoardFilter::default()
+            },
+            after.as_ref(),
+            limit + 1,
+        )
         .await?;
     let now = now_micros();
     let waivers = super::waivers::in_force(&st, tenant, now).await?;

@@ -11,90 +11,12 @@ use crate::store::PackSummary;
 use crate::time::{Rfc3339, now_micros};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use modelgate_engine::Pack;
 use modelgate_engine::decision::Verdict;
-use modelgate_engine::{Pack, PackFile};
 use serde::Serialize;
-use std::io::Read as _;
-use std::sync::Arc;
 
-/// Upload limits: compressed body, unpacked total, number of files.
-pub const MAX_UPLOAD: usize = 8 * 1024 * 1024;
-const MAX_UNPACKED: u64 = 32 * 1024 * 1024;
-const MAX_FILES: usize = 4096;
-
-fn invalid(kind: ProblemType, detail: impl Into<String>) -> Problem {
-    Problem::new(kind, detail)
-}
-
-/// The files of a tar.gz pack, relative to the directory holding `pack.yaml`.
-pub fn unpack(bytes: &[u8]) -> Result<Vec<PackFile>, String> {
-    let gz = flate2::read::GzDecoder::new(bytes);
-    let mut archive = tar::Archive::new(gz.take(MAX_UNPACKED + 1));
-    let mut files = Vec::new();
-    let mut total = 0u64;
-    let entries = archive
-        .entries()
-        .map_err(|e| format!("the body is not a tar.gz archive: {e}"))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| format!("the archive is damaged: {e}"))?;
-        let kind = entry.header().entry_type();
-        let path = entry
-            .path()
-            .map_err(|e| format!("an archive path is not valid: {e}"))?
-            .to_string_lossy()
-            .replace('\\', "/");
-        if kind.is_dir() || kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
-            continue;
-        }
-        if !kind.is_file() {
-            return Err(format!(
-                "`{path}` is not a regular file (links and devices are refused)"
-            ));
-        }
-        let path = path.trim_start_matches("./").to_string();
-        if path.starts_with('/') || path.split('/').any(|c| c == "..") {
-            return Err(format!("`{path}` points outside the pack"));
-        }
-        if path.split('/').any(|c| c.starts_with('.')) {
-            continue;
-        }
-        files.push((path, {
-            let mut buf = Vec::new();
-            entry
-                .read_to_end(&mut buf)
-                .map_err(|e| format!("the archive is damaged: {e}"))?;
-            total += buf.len() as u64;
-            if total > MAX_UNPACKED {
-                return Err(format!(
-                    "the pack unpacks to more than {} MiB",
-                    MAX_UNPACKED / 1024 / 1024
-                ));
-            }
-            buf
-        }));
-        if files.len() > MAX_FILES {
-            return Err(format!("the pack holds more than {MAX_FILES} files"));
-        }
-    }
-    // The pack's root: where pack.yaml is (the archive's root or one directory down).
-    let root = files
-        .iter()
-        .filter(|(p, _)| p == "pack.yaml" || p.ends_with("/pack.yaml"))
-        .map(|(p, _)| p.trim_end_matches("pack.yaml").to_string())
-        .min_by_key(|r| r.len())
-        .ok_or("the archive has no pack.yaml")?;
-    let mut out: Vec<PackFile> = files
-        .into_iter()
-        .filter_map(|(p, bytes)| {
-            p.strip_prefix(&root).map(|rel| PackFile {
-                path: rel.to_string(),
-                bytes,
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(out)
-}
+/// The largest pack upload (compressed).
+pub const MAX_UPLOAD: usize = crate::packdir::MAX_UPLOAD;
 
 pub async fn upload(req: HttpRequest, st: Data, payload: web::Payload) -> Reply {
     let ct = req
@@ -117,79 +39,19 @@ pub async fn upload(req: HttpRequest, st: Data, payload: web::Payload) -> Reply 
     }
     let raw = read_body(payload, MAX_UPLOAD).await?;
     let tenant = &tenant(&req)?;
-    let files = web::block(move || unpack(&raw))
-        .await
-        .map_err(Problem::internal)?
-        .map_err(|e| invalid(ProblemType::InvalidPack, e))?;
-    let stored = crate::packdir::stored_files(&files).map_err(|path| {
-        invalid(
-            ProblemType::InvalidPack,
-            format!("`{path}` is not UTF-8 text"),
-        )
-    })?;
-    let checked = web::block(move || {
-        let pack = Pack::load(&files)?;
-        let report = pack.run_tests();
-        Ok::<_, modelgate_engine::PackError>((pack, report))
-    })
-    .await
-    .map_err(Problem::internal)?;
-    let (pack, report) = checked.map_err(|e| {
-        invalid(
-            ProblemType::InvalidPack,
-            format!("the rule pack is invalid ({} problem(s))", e.problems.len()),
-        )
-        .with(
-            "problems",
-            e.problems
-                .iter()
-                .map(|p| FileProblem {
-                    file: &p.file,
-                    message: &p.message,
-                })
-                .collect::<Vec<_>>(),
-        )
-    })?;
-    if report.failed > 0 {
-        let failures: Vec<_> = report
-            .cases
-            .iter()
-            .filter(|c| !c.passed)
-            .map(|c| FailedCase {
-                file: &c.file,
-                case: &c.name,
-                failures: &c.failures,
-            })
-            .collect();
-        return Err(invalid(
-            ProblemType::PackTestsFailed,
-            format!(
-                "{} of the pack's {} tests fail",
-                report.failed,
-                report.failed + report.passed
-            ),
-        )
-        .with("failures", failures));
-    }
-    let new = crate::app::packs::register(&st.store, tenant, &pack, stored, false, now_micros())
-        .await
-        .map_err(|e| match e {
-            crate::app::packs::RegisterError::Store(e) => Problem::from(e),
-            e @ crate::app::packs::RegisterError::Audit(_) => Problem::internal(e),
-        })?;
-    st.log.wake();
-    let location = format!("/v1/packs/{}", pack.digest);
+    let u = crate::app::packs::upload(&st, tenant, raw.to_vec(), now_micros()).await?;
+    let location = format!("/v1/packs/{}", u.digest);
+    let new = u.new;
     let body = Uploaded {
-        digest: pack.digest.to_string(),
-        name: pack.manifest.name.clone(),
-        version: pack.manifest.version.clone(),
+        digest: u.digest,
+        name: u.name,
+        version: u.version,
         tests: TestCounts {
-            passed: report.passed,
-            failed: report.failed,
+            passed: u.passed,
+            failed: 0,
         },
         new,
     };
-    st.packs.insert(tenant, Arc::new(pack)).await;
     let mut resp = if new {
         HttpResponse::Created()
     } else {
@@ -300,17 +162,17 @@ pub async fn get_pack(req: HttpRequest, st: Data, path: web::Path<String>) -> Re
 
 /// A problem in an uploaded pack's file.
 #[derive(Serialize)]
-struct FileProblem<'a> {
-    file: &'a str,
-    message: &'a str,
+pub(super) struct FileProblem<'a> {
+    pub file: &'a str,
+    pub message: &'a str,
 }
 
 /// A pack test that fails.
 #[derive(Serialize)]
-struct FailedCase<'a> {
-    file: &'a str,
-    case: &'a str,
-    failures: &'a [String],
+pub(super) struct FailedCase<'a> {
+    pub file: &'a str,
+    pub case: &'a str,
+    pub failures: &'a [String],
 }
 
 #[derive(Serialize)]

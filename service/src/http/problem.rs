@@ -429,3 +429,81 @@ impl From<crate::app::packs::ActivateError> for Problem {
         }
     }
 }
+
+impl From<crate::app::reviews::ReviewError> for Problem {
+    fn from(e: crate::app::reviews::ReviewError) -> Problem {
+        use crate::app::reviews::ReviewError as E;
+        let detail = e.to_string();
+        let kind = match e {
+            E::Invalid(_) => ProblemType::InvalidReview,
+            E::UnknownDecision(_) => ProblemType::UnknownDecision,
+            E::NotReviewable { .. } => ProblemType::NotReviewable,
+            E::OwnRequest => ProblemType::SeparationOfDuties,
+            E::AlreadyReviewed(_) => ProblemType::AlreadyReviewed,
+            E::Store(e) => return e.into(),
+            E::Corrupt(e) => return e.into(),
+        };
+        Problem::new(kind, detail)
+    }
+}
+
+impl From<crate::app::waivers::WaiverError> for Problem {
+    fn from(e: crate::app::waivers::WaiverError) -> Problem {
+        use crate::app::waivers::WaiverError as E;
+        match e {
+            E::Invalid(d) => Problem::new(ProblemType::InvalidWaiver, d),
+            E::NotInForce(_) => Problem::not_found(e.to_string()),
+            E::Pack(e) => e.into(),
+            E::Store(e) => e.into(),
+            E::Corrupt(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::app::evidence::EvidenceError> for Problem {
+    fn from(e: crate::app::evidence::EvidenceError) -> Problem {
+        use crate::app::evidence::EvidenceError as E;
+        match e {
+            E::NotYetLogged(_) => Problem::new(ProblemType::NotYetLogged, e.to_string())
+                .header(header::RETRY_AFTER, "1"),
+            E::Store(e) => e.into(),
+            other => Problem::internal(other),
+        }
+    }
+}
+
+impl From<crate::app::packs::UploadError> for Problem {
+    fn from(e: crate::app::packs::UploadError) -> Problem {
+        use super::packs::{FailedCase, FileProblem};
+        use crate::app::packs::{RegisterError, UploadError as E};
+        let detail = e.to_string();
+        match e {
+            E::Archive(_) | E::NotText(_) => Problem::new(ProblemType::InvalidPack, detail),
+            E::Invalid(e) => Problem::new(ProblemType::InvalidPack, detail).with(
+                "problems",
+                e.problems
+                    .iter()
+                    .map(|p| FileProblem {
+                        file: &p.file,
+                        message: &p.message,
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            E::TestsFailed(report) => Problem::new(ProblemType::PackTestsFailed, detail).with(
+                "failures",
+                report
+                    .cases
+                    .iter()
+                    .filter(|c| !c.passed)
+                    .map(|c| FailedCase {
+                        file: &c.file,
+                        case: &c.name,
+                        failures: &c.failures,
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            E::Register(RegisterError::Store(e)) => e.into(),
+            other => Problem::internal(other),
+        }
+    }
+}

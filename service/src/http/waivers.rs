@@ -3,22 +3,15 @@
 
 use super::AppState;
 use super::auth::principal;
-use super::problem::{Problem, ProblemType};
+use super::problem::Problem;
 use super::request::{Items, JsonBody, Reply, tenant};
-use crate::app::packs::active_pack;
+use crate::app::waivers::{self, NewWaiver};
 use crate::store::WaiverRow;
-use crate::time::{Rfc3339, now_micros, parse_rfc3339_micros, rfc3339_micros};
+use crate::time::{Rfc3339, now_micros};
 use actix_web::{HttpRequest, HttpResponse, web};
-use modelgate_engine::waiver::{REASONS, validate};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 type Data = web::Data<AppState>;
-
-/// The longest a waiver may run.
-pub const MAX_DAYS: i64 = 365;
-/// Waivers expiring within this many days are flagged on the status board.
-pub const EXPIRING_DAYS: i64 = 14;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,13 +45,7 @@ pub struct WaiverOut<'a> {
 }
 
 pub fn waiver_body(w: &WaiverRow, now: i64) -> WaiverOut<'_> {
-    let state = if w.revoked_at.is_some() {
-        "revoked"
-    } else if w.expires_at <= now {
-        "expired"
-    } else {
-        "active"
-    };
+    let state = waivers::state(w, now);
     WaiverOut {
         id: &w.id,
         model_ref: &w.model_ref,
@@ -73,82 +60,24 @@ pub fn waiver_body(w: &WaiverRow, now: i64) -> WaiverOut<'_> {
         revoked_at: w.revoked_at.map(Rfc3339),
         revoked_by: w.revoked_by.as_deref(),
         state,
-        expiring_soon: state == "active"
-            && w.expires_at - now <= EXPIRING_DAYS * 86_400 * 1_000_000,
+        expiring_soon: waivers::expiring_soon(w, now),
     }
-}
-
-fn invalid(detail: impl Into<String>) -> Problem {
-    Problem::new(ProblemType::InvalidWaiver, detail)
 }
 
 pub async fn create_waiver(req: HttpRequest, st: Data, body: JsonBody<WaiverIn>) -> Reply {
     let body: WaiverIn = body.value;
     let me = principal(&req).ok_or_else(super::auth::no_principal)?;
-    let tenant = &tenant(&req)?;
     let now = now_micros();
-    if !REASONS.contains(&body.reason.as_str()) {
-        return Err(invalid(format!(
-            "`reason` must be one of {}; got `{}`",
-            REASONS.join(", "),
-            body.reason
-        )));
-    }
-    let justification = body.justification.trim();
-    if justification.is_empty() || justification.len() > 10_000 {
-        return Err(invalid(
-            "`justification` must say why, in 1 to 10,000 characters",
-        ));
-    }
-    let expires_at = parse_rfc3339_micros(&body.expires_at).ok_or_else(|| {
-        invalid(format!(
-            "`expires_at` must be an RFC 3339 time or a date, got `{}`",
-            body.expires_at
-        ))
-    })?;
-    let pack = active_pack(&st, tenant).await?;
-    if !pack.rules.iter().any(|r| r.def.id == body.rule_id) {
-        return Err(invalid(format!(
-            "the active rule pack has no rule `{}`",
-            body.rule_id
-        )));
-    }
-    let row = WaiverRow {
-        id: uuid::Uuid::now_v7().to_string(),
-        tenant: tenant.to_string(),
-        model_ref: body.model_ref.trim().to_string(),
-        rule_id: body.rule_id.clone(),
-        profile: body.profile.clone().filter(|p| !p.is_empty()),
-        reason: body.reason.clone(),
-        justification: justification.to_string(),
-        ticket: body.ticket.clone().filter(|t| !t.trim().is_empty()),
-        approver: me.key_id.clone(),
-        created_at: now,
-        expires_at,
-        revoked_at: None,
-        revoked_by: None,
+    let asked = NewWaiver {
+        model_ref: &body.model_ref,
+        rule_id: &body.rule_id,
+        profile: body.profile.as_deref(),
+        reason: &body.reason,
+        justification: &body.justification,
+        ticket: body.ticket.as_deref(),
+        expires_at: &body.expires_at,
     };
-    validate(&row.to_engine(), crate::time::second_of(now), MAX_DAYS).map_err(invalid)?;
-    let event = crate::audit::event(
-        "waiver_created",
-        tenant,
-        now,
-        json!({
-            "waiver_id": row.id,
-            "model_ref": row.model_ref,
-            "rule_id": row.rule_id,
-            "profile": row.profile,
-            "reason": row.reason,
-            "justification": row.justification,
-            "ticket": row.ticket,
-            "approver": row.approver,
-            "expires_at": rfc3339_micros(row.expires_at),
-        }),
-    )
-    .map_err(Problem::internal)?;
-    st.store.insert_waiver(&row, &event).await?;
-    st.tenants.forget(tenant).await;
-    st.log.wake();
+    let row = waivers::create(&st, &me.tenant, &me.key_id, &asked, now).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/waivers/{}", row.id)))
         .json(waiver_body(&row, now)))
@@ -189,26 +118,7 @@ pub async fn get_waiver(req: HttpRequest, st: Data, path: web::Path<String>) -> 
 pub async fn revoke_waiver(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
     let me = principal(&req).ok_or_else(super::auth::no_principal)?;
-    let tenant = &tenant(&req)?;
-    let now = now_micros();
-    let event = crate::audit::event(
-        "waiver_revoked",
-        tenant,
-        now,
-        json!({"waiver_id": id, "revoked_by": me.key_id}),
-    )
-    .map_err(Problem::internal)?;
-    if !st
-        .store
-        .revoke_waiver(tenant, &id, &me.key_id, now, &event)
-        .await?
-    {
-        return Err(Problem::not_found(format!(
-            "there is no waiver {id} in force in this tenant"
-        )));
-    }
-    st.tenants.forget(tenant).await;
-    st.log.wake();
+    waivers::revoke(&st, &me.tenant, &id, &me.key_id, now_micros()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

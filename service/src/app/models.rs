@@ -1,0 +1,48 @@
+//! The model registry: a model's metadata versions. `PUT /v1/models/{ref}` and the web
+//! "check a model" page (when asked to register) both call [`register`].
+
+use super::evaluate::{EvaluateError, Input, parse_input};
+use super::{App, Corrupt};
+use crate::store::{ModelVersion, NewModelVersion};
+use modelgate_engine::Digest;
+
+/// Records the document (or record) as the model's newest version, unless it is
+/// byte-identical to the latest one. `(version, true)` when a version was made.
+pub async fn register(
+    app: &App,
+    tenant: &str,
+    model_ref: &str,
+    input: &Input,
+    now: i64,
+) -> Result<(ModelVersion, bool), EvaluateError> {
+    let pack = super::packs::active_pack(app, tenant).await?;
+    let parsed = parse_input(&pack, input, Some(model_ref))?;
+    let record_json =
+        serde_json::to_string(&parsed.record).map_err(|e| Corrupt::new("model record", e))?;
+    let digest = Digest::of(&parsed.bytes).to_string();
+    Ok(app
+        .store
+        .put_model_version(
+            tenant,
+            &NewModelVersion {
+                model_ref,
+                format: &parsed.format,
+                document: &parsed.bytes,
+                record_json: &record_json,
+                document_digest: &digest,
+                license: declared_license(&parsed.record),
+            },
+            now,
+        )
+        .await?)
+}
+
+/// The licence a record declares, as the status board shows and filters it: its licence
+/// expression, else its first declared licence as written (migration 0012 fills versions
+/// stored before it the same way).
+pub fn declared_license(r: &modelgate_engine::ModelRecord) -> Option<&str> {
+    r.license_expression
+        .as_deref()
+        .filter(|e| !e.is_empty())
+        .or_else(|| r.licenses.first().map(|l| l.value.as_str()))
+}
