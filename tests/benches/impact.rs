@@ -53,6 +53,7 @@ fn main() {
                         document: card.as_bytes(),
                         record_json: &record,
                         document_digest: &format!("sha256:{i:064x}"),
+                        license: modelgate::app::models::declared_license(&rec),
                     },
                     1,
                 )

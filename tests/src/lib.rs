@@ -3,6 +3,7 @@
 pub mod api;
 pub mod db;
 pub mod packs;
+pub mod ui;
 
 // The corpus helpers are shared with the engine's own suites (one file, no crate between).
 #[path = "../../service/engine/tests/support/corpus.rs"]

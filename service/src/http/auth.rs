@@ -135,25 +135,7 @@ async fn check(req: &ServiceRequest, st: &AppState) -> Result<Option<Principal>,
         })
         .map(str::trim)
         .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <key>`"))?;
-    let id = key_id(key).ok_or_else(|| {
-        unauthorized("the bearer token is not a modelgate API key (mg_<id>_<secret>)")
-    })?;
-    let row = st
-        .access
-        .key(&st.store, id)
-        .await
-        .map_err(Problem::from)?
-        .filter(|k| matches(&k.secret_hash, key))
-        .ok_or_else(|| unauthorized("the API key is not valid"))?;
-    let now = crate::time::now_micros();
-    if row.revoked_at.is_some() {
-        return Err(unauthorized(format!("the API key {id} was revoked")));
-    }
-    if row.expires_at.is_some_and(|e| e <= now) {
-        return Err(unauthorized(format!("the API key {id} has expired")));
-    }
-    let role = Role::parse(&row.role)
-        .ok_or_else(|| Problem::internal(format!("key {id} has an unknown role")))?;
+    let (id, role, tenant) = key_principal(st, key).await?;
     if let Some(p) = needed
         && !role.allows(p)
     {
@@ -167,19 +149,76 @@ async fn check(req: &ServiceRequest, st: &AppState) -> Result<Option<Principal>,
             ),
         ));
     }
-    if let Err(wait) = st.access.admit(id) {
+    admit(st, id)?;
+    Ok(Some(Principal {
+        key_id: id.to_string(),
+        tenant,
+        role,
+    }))
+}
+
+/// The id, role and tenant of a key given in full (a bearer token, or the key a person
+/// signs in to the dashboard with): 401 unless it is a key of this server in force.
+pub(super) async fn key_principal<'k>(
+    st: &AppState,
+    key: &'k str,
+) -> Result<(&'k str, Role, String), Problem> {
+    let id = key_id(key).ok_or_else(|| {
+        unauthorized("the bearer token is not a modelgate API key (mg_<id>_<secret>)")
+    })?;
+    let row = st
+        .access
+        .key(&st.store, id)
+        .await
+        .map_err(Problem::from)?
+        .filter(|k| matches(&k.secret_hash, key))
+        .ok_or_else(|| unauthorized("the API key is not valid"))?;
+    let (role, tenant) = in_force(row, id)?;
+    Ok((id, role, tenant))
+}
+
+/// The principal of a key known by its id (a dashboard session holds only the id): 401
+/// once the key is revoked, expired or gone, 429 over its rate like the API.
+pub(super) async fn key_id_principal(st: &AppState, id: &str) -> Result<Principal, Problem> {
+    let row = st
+        .access
+        .key(&st.store, id)
+        .await
+        .map_err(Problem::from)?
+        .ok_or_else(|| unauthorized("the API key is not valid"))?;
+    let (role, tenant) = in_force(row, id)?;
+    admit(st, id)?;
+    Ok(Principal {
+        key_id: id.to_string(),
+        tenant,
+        role,
+    })
+}
+
+/// The key's role and tenant, unless it was revoked or has expired.
+fn in_force(row: KeyRow, id: &str) -> Result<(Role, String), Problem> {
+    let now = crate::time::now_micros();
+    if row.revoked_at.is_some() {
+        return Err(unauthorized(format!("the API key {id} was revoked")));
+    }
+    if row.expires_at.is_some_and(|e| e <= now) {
+        return Err(unauthorized(format!("the API key {id} has expired")));
+    }
+    let role = Role::parse(&row.role)
+        .ok_or_else(|| Problem::internal(format!("key {id} has an unknown role")))?;
+    Ok((role, row.tenant))
+}
+
+/// 429 when the key is over its rate.
+fn admit(st: &AppState, id: &str) -> Result<(), Problem> {
+    st.access.admit(id).map_err(|wait| {
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        return Err(Problem::new(
+        Problem::new(
             ProblemType::RateLimited,
             format!("too many requests with the key {id}; retry in {secs} s"),
         )
-        .header(header::RETRY_AFTER, &secs.max(1).to_string()));
-    }
-    Ok(Some(Principal {
-        key_id: id.to_string(),
-        tenant: row.tenant,
-        role,
-    }))
+        .header(header::RETRY_AFTER, &secs.max(1).to_string())
+    })
 }
 
 /// The middleware (on every resource).

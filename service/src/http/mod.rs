@@ -17,6 +17,7 @@ mod request;
 mod reviews;
 mod routes;
 mod trace;
+mod ui;
 mod waivers;
 
 pub use metrics::Metrics;
@@ -124,6 +125,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             )
             .app_data(web::PayloadConfig::default().limit(small));
         routes::routes(cfg);
+        ui::routes(cfg);
     }
 }
 

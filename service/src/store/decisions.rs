@@ -123,4 +123,22 @@ impl Store {
             rows.iter().map(decode).collect()
         })
     }
+
+    /// Decisions awaiting a review (verdict `review`, none recorded), oldest first.
+    #[tracing::instrument(name = "store.pending_reviews", skip_all, fields(backend = self.backend().as_str(), tenant = tenant, limit = limit))]
+    pub async fn pending_reviews(&self, tenant: &str, limit: u32) -> Result<Vec<DecisionRow>> {
+        in_tenant!(self, tenant, |c| {
+            let rows = sqlx::query(&format!(
+                "SELECT {DECISION_COLUMNS} FROM decisions d \
+                 LEFT JOIN reviews r ON r.tenant = d.tenant AND r.decision_id = d.id \
+                 WHERE d.tenant = $1 AND d.verdict = 'review' AND r.id IS NULL \
+                 ORDER BY d.id LIMIT $2"
+            ))
+            .bind(tenant)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *c)
+            .await?;
+            rows.iter().map(decode).collect()
+        })
+    }
 }

@@ -282,12 +282,14 @@ mod models;
 mod packs;
 mod profiles;
 mod reviews;
+mod sessions;
 mod waivers;
 
 pub use changes::*;
 pub use keys::*;
 pub use log::*;
 pub use reviews::*;
+pub use sessions::*;
 pub use waivers::*;
 
 /// Pool sizes and timeouts.

@@ -33,8 +33,9 @@ impl Store {
             let done = in_tenant!(self, tenant, |c| {
                 sqlx::query(
                 "INSERT INTO model_versions \
-                 (tenant, model_ref, version, format, document, record, document_digest, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 (tenant, model_ref, version, format, document, record, document_digest, created_at, \
+                  license) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                  ON CONFLICT (tenant, model_ref, version) DO NOTHING"
             )
             .bind(tenant)
@@ -45,6 +46,7 @@ impl Store {
             .bind(v.record_json)
             .bind(v.document_digest)
             .bind(now)
+            .bind(v.license.filter(|l| !l.is_empty()))
             .execute(&mut *c)
             .await
             .map(|r| r.rows_affected())
@@ -132,11 +134,11 @@ impl Store {
         &self,
         tenant: &str,
         active_pack: &str,
-        status: Option<ModelStatus>,
+        filter: &BoardFilter,
         after: Option<&BoardCursor>,
         limit: u32,
     ) -> Result<Vec<BoardRow>> {
-        self.board(tenant, active_pack, status, after, limit, None)
+        self.board(tenant, active_pack, filter, after, limit, None)
             .await
     }
 
@@ -148,15 +150,22 @@ impl Store {
         active_pack: &str,
         model_ref: &str,
     ) -> Result<Vec<BoardRow>> {
-        self.board(tenant, active_pack, None, None, 10_000, Some(model_ref))
-            .await
+        self.board(
+            tenant,
+            active_pack,
+            &BoardFilter::default(),
+            None,
+            10_000,
+            Some(model_ref),
+        )
+        .await
     }
 
     async fn board(
         &self,
         tenant: &str,
         active_pack: &str,
-        status: Option<ModelStatus>,
+        filter: &BoardFilter,
         after: Option<&BoardCursor>,
         limit: u32,
         model: Option<&str>,
@@ -165,15 +174,26 @@ impl Store {
             Some(c) => (Some(c.model_ref.as_str()), c.profile.as_str()),
             None => (None, ""),
         };
+        let search = filter.search.as_deref().map(|q| {
+            let escaped = q
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
         in_tenant!(self, tenant, |c| {
             let rows = sqlx::query(BOARD_SQL)
                 .bind(tenant)
                 .bind(active_pack)
-                .bind(status.map(ModelStatus::as_str))
+                .bind(filter.status.map(ModelStatus::as_str))
                 .bind(after_model)
                 .bind(after_profile)
                 .bind(i64::from(limit))
                 .bind(model)
+                .bind(search.as_deref())
+                .bind(filter.license.as_deref())
+                .bind(filter.profile.as_deref())
                 .fetch_all(&mut *c)
                 .await?;
             rows.iter()
@@ -200,8 +220,13 @@ impl Store {
 /// filter still returns full pages.
 const BOARD_SQL: &str = "\
 WITH models AS (
-    SELECT model_ref, MAX(version) AS latest_version FROM model_versions
-    WHERE tenant = $1 GROUP BY model_ref
+    SELECT v.model_ref, v.version AS latest_version, v.license FROM model_versions v
+    JOIN (SELECT model_ref, MAX(version) AS version FROM model_versions
+          WHERE tenant = $1 GROUP BY model_ref) mx
+      ON mx.model_ref = v.model_ref AND mx.version = v.version
+    WHERE v.tenant = $1 AND ($7 IS NULL OR v.model_ref = $7)
+      AND ($8 IS NULL OR LOWER(v.model_ref) LIKE $8 ESCAPE '\\')
+      AND ($9 IS NULL OR LOWER(v.license) = LOWER($9))
 ),
 latest AS (
     SELECT d.model_ref, d.profile, MAX(d.id) AS id FROM decisions d
@@ -209,7 +234,7 @@ latest AS (
     WHERE d.tenant = $1 GROUP BY d.model_ref, d.profile
 ),
 board AS (
-    SELECT m.model_ref, m.latest_version, COALESCE(l.profile, '') AS profile,
+    SELECT m.model_ref, m.latest_version, m.license, COALESCE(l.profile, '') AS profile,
            d.id AS decision_id, d.verdict, d.created_at AS decided_at, d.pack_digest,
            d.model_version, r.id AS review_id, r.outcome AS review_outcome,
            r.reviewer AS reviewer, r.created_at AS reviewed_at,
@@ -231,10 +256,10 @@ board AS (
     LEFT JOIN decisions d ON d.tenant = $1 AND d.id = l.id
     LEFT JOIN reviews r ON r.tenant = $1 AND r.decision_id = d.id
 )
-SELECT model_ref, latest_version, profile, decision_id, verdict, decided_at, pack_digest,
-       model_version, review_id, review_outcome, reviewer, reviewed_at, status
+SELECT model_ref, latest_version, license, profile, decision_id, verdict, decided_at,
+       pack_digest, model_version, review_id, review_outcome, reviewer, reviewed_at, status
 FROM board
-WHERE ($3 IS NULL OR status = $3) AND ($7 IS NULL OR model_ref = $7)
+WHERE ($3 IS NULL OR status = $3) AND ($10 IS NULL OR profile = $10)
   AND ($4 IS NULL OR model_ref > $4 OR (model_ref = $4 AND profile > $5))
 ORDER BY model_ref, profile
 LIMIT $6";

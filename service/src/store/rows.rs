@@ -59,6 +59,8 @@ pub struct NewModelVersion<'a> {
     pub document: &'a [u8],
     pub record_json: &'a str,
     pub document_digest: &'a str,
+    /// The licence the record declares (its `license_expression`), for the board's filter.
+    pub license: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -128,6 +130,16 @@ impl TryFrom<String> for ModelStatus {
     }
 }
 
+/// What the status board shows: every row, or those of one status, profile (`""`: ad-hoc
+/// contexts), declared licence, or whose model reference contains `search` (any case).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BoardFilter {
+    pub status: Option<ModelStatus>,
+    pub profile: Option<String>,
+    pub license: Option<String>,
+    pub search: Option<String>,
+}
+
 /// Position on the status board: the last (model, profile) of the previous page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BoardCursor {
@@ -139,6 +151,8 @@ pub struct BoardCursor {
 pub struct BoardRow {
     pub model_ref: String,
     pub latest_version: i64,
+    /// The licence the latest version's record declares.
+    pub license: Option<String>,
     /// `""` for decisions made under an ad-hoc context.
     pub profile: String,
     #[sqlx(try_from = "String")]

@@ -15,6 +15,8 @@ on_both_backends!(
     status_board_reports_each_status,
     tenants_never_see_each_other,
     decisions_are_written_only_under_the_current_generation,
+    the_board_filters_by_licence_profile_and_name,
+    sessions_open_expire_and_end,
 );
 
 const T: &str = "acme";
@@ -214,6 +216,7 @@ fn mv<'a>(model: &'a str, doc: &'a [u8], digest: &'a str) -> NewModelVersion<'a>
         document: doc,
         record_json: r#"{"id":"x"}"#,
         document_digest: digest,
+        license: Some("apache-2.0"),
     }
 }
 
@@ -412,7 +415,7 @@ async fn status_board_reports_each_status(s: &Store) {
     new_row(D::new(9, "z/adhoc", "allow").insert(s).await);
 
     let board = s
-        .status_board(T, "sha256:active", None, None, 100)
+        .status_board(T, "sha256:active", &BoardFilter::default(), None, 100)
         .await
         .unwrap();
     let got: Vec<(&str, &str, ModelStatus)> = board
@@ -437,7 +440,16 @@ async fn status_board_reports_each_status(s: &Store) {
     assert_eq!(board[5].model_version, Some(1));
 
     let stale = s
-        .status_board(T, "sha256:active", Some(ModelStatus::Stale), None, 100)
+        .status_board(
+            T,
+            "sha256:active",
+            &BoardFilter {
+                status: Some(ModelStatus::Stale),
+                ..BoardFilter::default()
+            },
+            None,
+            100,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -452,7 +464,13 @@ async fn status_board_reports_each_status(s: &Store) {
     let mut after: Option<BoardCursor> = None;
     loop {
         let page = s
-            .status_board(T, "sha256:active", None, after.as_ref(), 3)
+            .status_board(
+                T,
+                "sha256:active",
+                &BoardFilter::default(),
+                after.as_ref(),
+                3,
+            )
             .await
             .unwrap();
         if page.is_empty() {
@@ -497,7 +515,7 @@ async fn tenants_never_see_each_other(s: &Store) {
             .is_empty()
     );
     assert!(
-        s.status_board(OTHER, "sha256:a", None, None, 100)
+        s.status_board(OTHER, "sha256:a", &BoardFilter::default(), None, 100)
             .await
             .unwrap()
             .is_empty()
@@ -568,4 +586,110 @@ async fn decisions_are_written_only_under_the_current_generation(s: &Store) {
     fresh_key.key = Some("k-2");
     fresh_key.generation = Some(g - 1);
     assert_eq!(fresh_key.insert(s).await.unwrap(), Inserted::Stale);
+}
+
+async fn the_board_filters_by_licence_profile_and_name(s: &Store) {
+    for (m, lic) in [
+        ("acme/Alpha", Some("Apache-2.0")),
+        ("acme/beta_1", Some("MIT")),
+        ("other/gamma", None),
+        ("acme/beta%1", Some("Apache-2.0")),
+    ] {
+        let mut v = mv(m, b"v1", "v1");
+        v.license = lic;
+        s.put_model_version(T, &v, 1).await.unwrap();
+    }
+    let mut profiled = D::new(1, "acme/Alpha", "allow");
+    profiled.profile = Some("eu");
+    new_row(profiled.insert(s).await);
+    new_row(D::new(2, "acme/beta_1", "deny").insert(s).await);
+    let names = |f: BoardFilter| async move {
+        s.status_board(T, "sha256:active", &f, None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                format!(
+                    "{}|{}|{}",
+                    r.model_ref,
+                    r.profile,
+                    r.license.unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let f = |license: Option<&str>, profile: Option<&str>, search: Option<&str>| BoardFilter {
+        license: license.map(str::to_string),
+        profile: profile.map(str::to_string),
+        search: search.map(str::to_string),
+        ..BoardFilter::default()
+    };
+    assert_eq!(
+        names(f(Some("apache-2.0"), None, None)).await,
+        ["acme/Alpha|eu|Apache-2.0", "acme/beta%1||Apache-2.0"],
+        "licence, any case"
+    );
+    assert_eq!(
+        names(f(None, Some("eu"), None)).await,
+        ["acme/Alpha|eu|Apache-2.0"]
+    );
+    assert_eq!(
+        names(f(None, Some(""), None)).await,
+        [
+            "acme/beta%1||Apache-2.0",
+            "acme/beta_1||MIT",
+            "other/gamma||"
+        ],
+        "the ad-hoc (and never evaluated) rows"
+    );
+    assert_eq!(
+        names(f(None, None, Some("ALPHA"))).await,
+        ["acme/Alpha|eu|Apache-2.0"]
+    );
+    assert_eq!(
+        names(f(None, None, Some("a%1"))).await,
+        ["acme/beta%1||Apache-2.0"],
+        "% is literal"
+    );
+    assert_eq!(
+        names(f(None, None, Some("a_1"))).await,
+        ["acme/beta_1||MIT"],
+        "_ is literal"
+    );
+    assert_eq!(names(f(None, None, Some("gam"))).await, ["other/gamma||"]);
+    assert!(
+        names(f(Some("mit"), None, Some("alpha"))).await.is_empty(),
+        "filters combine"
+    );
+}
+
+async fn sessions_open_expire_and_end(s: &Store) {
+    let row = |hash: &str, tenant: &str, expires: i64| SessionRow {
+        id_hash: hash.into(),
+        tenant: tenant.into(),
+        key_id: "0123456789abcdef".into(),
+        csrf: "token".into(),
+        created_at: 10,
+        expires_at: expires,
+    };
+    s.insert_session(&row("h1", T, 100)).await.unwrap();
+    s.insert_session(&row("h2", OTHER, 100)).await.unwrap();
+    assert_eq!(s.session("h1", 50).await.unwrap(), Some(row("h1", T, 100)));
+    assert_eq!(s.session("h1", 100).await.unwrap(), None, "expired");
+    assert_eq!(s.session("nope", 50).await.unwrap(), None);
+    assert!(
+        !s.delete_session(OTHER, "h1").await.unwrap(),
+        "only its tenant ends it"
+    );
+    assert!(s.delete_session(T, "h1").await.unwrap());
+    assert_eq!(s.session("h1", 50).await.unwrap(), None);
+    // Opening a session drops the expired ones.
+    let mut later = row("h3", T, 1_000);
+    later.created_at = 200;
+    s.insert_session(&later).await.unwrap();
+    assert_eq!(
+        s.session("h2", 0).await.unwrap(),
+        None,
+        "h2 expired at 100 and was dropped"
+    );
 }
