@@ -98,9 +98,10 @@ try {
   assert.ok(await page.getByText("Needs review").isVisible());
   await axe(page, "decision");
   await shot(page, "decision");
-  // A second pending decision, under a described use, for the queue and the model's diff.
+  // A second pending decision, from an uploaded file under a described use, for the queue
+  // and the model's diff.
   await page.goto(`${base}/ui/check`);
-  await page.fill("#content", ODD);
+  await page.setInputFiles("#file", { name: "README.md", mimeType: "text/markdown", buffer: Buffer.from(ODD) });
   await page.fill("#model_ref", "acme/odd-model");
   assert.ok(await page.locator("#purpose").isHidden(), "a profile is chosen: the use-context fields are hidden");
   await page.check("#basis-context");

@@ -39,6 +39,15 @@ pub fn csrf_of(html: &str) -> Option<String> {
     Some(html[at..at + end].to_string())
 }
 
+/// The id of the decision a check recorded (its answer is 303 to the decision's page).
+pub fn decision_of(r: &Resp) -> String {
+    assert_eq!(r.status, 303, "a recorded check: {}", r.text);
+    let to = r.header("location").expect("location");
+    to.strip_prefix("/ui/decisions/")
+        .unwrap_or_else(|| panic!("goes to the decision page, not {to}"))
+        .to_string()
+}
+
 /// `name=value` of the `Set-Cookie` header setting `name`, with its attributes.
 pub fn set_cookie<'a>(r: &'a Resp, name: &str) -> Option<&'a str> {
     r.headers
@@ -121,6 +130,46 @@ impl Session {
                 .post(format!("{}{path}", self.base))
                 .header("cookie", &self.cookie)
                 .form(fields)
+                .send()
+                .await
+                .expect("post"),
+        )
+        .await
+    }
+
+    /// Posts a `multipart/form-data` form: (name, file name if a file, bytes); the session's
+    /// token is added.
+    pub async fn post_multipart(&self, path: &str, parts: &[(&str, Option<&str>, &[u8])]) -> Resp {
+        let boundary = "modelgate-test-boundary-7d1c";
+        let mut body = Vec::new();
+        let token = [("csrf", None, self.csrf.as_bytes())];
+        for (name, file, bytes) in parts.iter().chain(token.iter()) {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            match file {
+                Some(f) => body.extend_from_slice(
+                    format!(
+                        "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n\
+                         Content-Type: application/octet-stream\r\n\r\n"
+                    )
+                    .as_bytes(),
+                ),
+                None => body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+                ),
+            }
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        read(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .header("cookie", &self.cookie)
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body)
                 .send()
                 .await
                 .expect("post"),

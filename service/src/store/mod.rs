@@ -319,7 +319,7 @@ where
 
 /// The columns [`ModelVersion`] reads.
 const MODEL_VERSION_COLUMNS: &str =
-    "model_ref, version, format, document, record, document_digest, created_at";
+    "model_ref, version, format, document, record, document_digest, created_at, license";
 
 /// A column list with each column prefixed by a table alias (`a, b` -> `v.a, v.b`).
 fn qualified(columns: &str, alias: &str) -> String {

@@ -62,6 +62,7 @@ impl Store {
                         record: v.record_json.to_string(),
                         document_digest: v.document_digest.to_string(),
                         created_at: now,
+                        license: v.license.filter(|l| !l.is_empty()).map(str::to_string),
                     },
                     true,
                 ));
@@ -182,6 +183,14 @@ impl Store {
                 .replace('_', "\\_");
             format!("%{escaped}%")
         });
+        // The models a page can need: `limit` of them after the cursor's own model (whose
+        // rows may all be on the previous page), unless rows are filtered by what is known
+        // only once each model's decisions are read.
+        let models = if filter.status.is_none() && filter.profile.is_none() {
+            i64::from(limit) + 1
+        } else {
+            i64::MAX
+        };
         in_tenant!(self, tenant, |c| {
             let rows = sqlx::query(BOARD_SQL)
                 .bind(tenant)
@@ -194,6 +203,7 @@ impl Store {
                 .bind(search.as_deref())
                 .bind(filter.license.as_deref())
                 .bind(filter.profile.as_deref())
+                .bind(models)
                 .fetch_all(&mut *c)
                 .await?;
             rows.iter()
@@ -217,31 +227,24 @@ impl Store {
 }
 
 /// The status of a (model, profile) pair on the board, computed in SQL so that a status
-/// filter still returns full pages.
+/// filter still returns full pages. Each registered model's latest version is joined to
+/// the latest decision of each profile it was evaluated under (both found through their
+/// primary-key and `decisions_by_model` indexes). Every registered model has at least one
+/// row, so without a status or profile filter the first `limit` models (`$11`) hold the
+/// page: the query reads those and no more, whatever the planner knows of the tables.
 const BOARD_SQL: &str = "\
-WITH models AS (
-    SELECT v.model_ref, v.version AS latest_version, v.license FROM model_versions v
-    JOIN (SELECT model_ref, MAX(version) AS version FROM model_versions
-          WHERE tenant = $1 GROUP BY model_ref) mx
-      ON mx.model_ref = v.model_ref AND mx.version = v.version
-    WHERE v.tenant = $1 AND ($7 IS NULL OR v.model_ref = $7)
-      AND ($8 IS NULL OR LOWER(v.model_ref) LIKE $8 ESCAPE '\\')
-      AND ($9 IS NULL OR LOWER(v.license) = LOWER($9))
-),
-latest AS (
-    SELECT d.model_ref, d.profile, MAX(d.id) AS id FROM decisions d
-    JOIN models m ON m.model_ref = d.model_ref
-    WHERE d.tenant = $1 GROUP BY d.model_ref, d.profile
-),
-board AS (
-    SELECT m.model_ref, m.latest_version, m.license, COALESCE(l.profile, '') AS profile,
+SELECT model_ref, latest_version, license, profile, decision_id, verdict, decided_at,
+       pack_digest, model_version, review_id, review_outcome, reviewer, reviewed_at, status
+FROM (
+    SELECT m.model_ref, m.version AS latest_version, m.license,
+           COALESCE(d.profile, '') AS profile,
            d.id AS decision_id, d.verdict, d.created_at AS decided_at, d.pack_digest,
            d.model_version, r.id AS review_id, r.outcome AS review_outcome,
            r.reviewer AS reviewer, r.created_at AS reviewed_at,
            CASE
                WHEN d.id IS NULL THEN 'unevaluated'
                WHEN d.pack_digest <> $2 OR d.model_version IS NULL
-                    OR d.model_version <> m.latest_version THEN 'stale'
+                    OR d.model_version <> m.version THEN 'stale'
                WHEN d.verdict = 'allow' THEN 'approved'
                WHEN d.verdict = 'conditional' THEN 'conditional'
                WHEN d.verdict = 'review' AND r.outcome = 'approve' AND r.conditions IS NULL
@@ -251,14 +254,23 @@ board AS (
                WHEN d.verdict = 'review' THEN 'pending_review'
                ELSE 'rejected'
            END AS status
-    FROM models m
-    LEFT JOIN latest l ON l.model_ref = m.model_ref
-    LEFT JOIN decisions d ON d.tenant = $1 AND d.id = l.id
+    FROM (
+        SELECT v.model_ref, v.version, v.license FROM model_versions v
+        WHERE v.tenant = $1
+          AND v.version = (SELECT MAX(w.version) FROM model_versions w
+                           WHERE w.tenant = $1 AND w.model_ref = v.model_ref)
+          AND ($7 IS NULL OR v.model_ref = $7)
+          AND ($8 IS NULL OR LOWER(v.model_ref) LIKE $8 ESCAPE '\\')
+          AND ($9 IS NULL OR LOWER(v.license) = LOWER($9))
+          AND ($4 IS NULL OR v.model_ref >= $4)
+        ORDER BY v.model_ref
+        LIMIT $11
+    ) m
+    LEFT JOIN decisions d ON d.tenant = $1 AND d.model_ref = m.model_ref
+        AND d.id = (SELECT MAX(x.id) FROM decisions x
+                    WHERE x.tenant = $1 AND x.model_ref = d.model_ref AND x.profile = d.profile)
     LEFT JOIN reviews r ON r.tenant = $1 AND r.decision_id = d.id
-)
-SELECT model_ref, latest_version, license, profile, decision_id, verdict, decided_at,
-       pack_digest, model_version, review_id, review_outcome, reviewer, reviewed_at, status
-FROM board
+) board
 WHERE ($3 IS NULL OR status = $3) AND ($10 IS NULL OR profile = $10)
   AND ($4 IS NULL OR model_ref > $4 OR (model_ref = $4 AND profile > $5))
 ORDER BY model_ref, profile

@@ -73,6 +73,8 @@ pub struct ModelVersion {
     pub record: String,
     pub document_digest: String,
     pub created_at: i64,
+    /// The licence the record declares (`app::models::declared_license`).
+    pub license: Option<String>,
 }
 
 /// Where a (model, profile) pair stands on the status board.

@@ -9,7 +9,7 @@
 use modelgate::auth::Role;
 use modelgate_tests::api::TestServer;
 use modelgate_tests::db::TestDb;
-use modelgate_tests::ui::Session;
+use modelgate_tests::ui::{Session, decision_of};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -72,14 +72,7 @@ async fn dashboard(db: TestDb, backend: &str) {
             ],
         )
         .await;
-    assert_eq!(r.status, 303, "{}", r.text);
-    let other_decision = r
-        .header("location")
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let other_decision = decision_of(&r);
     // A few models on the board besides the one the browser checks.
     for (model, licence) in [
         ("acme/alpha", "apache-2.0"),

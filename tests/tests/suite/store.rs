@@ -661,6 +661,46 @@ async fn the_board_filters_by_licence_profile_and_name(s: &Store) {
         names(f(Some("mit"), None, Some("alpha"))).await.is_empty(),
         "filters combine"
     );
+    // Pages of any size walk every row once, a model's profiles split across pages too.
+    let mut more = D::new(3, "acme/Alpha", "review");
+    more.profile = Some("us");
+    new_row(more.insert(s).await);
+    let all = names(BoardFilter::default()).await;
+    assert_eq!(all.len(), 5, "{all:?}");
+    for size in 1..=3u32 {
+        let mut seen = Vec::new();
+        let mut after: Option<BoardCursor> = None;
+        loop {
+            let page = s
+                .status_board(
+                    T,
+                    "sha256:active",
+                    &BoardFilter::default(),
+                    after.as_ref(),
+                    size + 1,
+                )
+                .await
+                .unwrap();
+            let last = page.len() <= size as usize;
+            for r in page.iter().take(size as usize) {
+                seen.push(format!(
+                    "{}|{}|{}",
+                    r.model_ref,
+                    r.profile,
+                    r.license.clone().unwrap_or_default()
+                ));
+            }
+            if last {
+                break;
+            }
+            let r = &page[size as usize - 1];
+            after = Some(BoardCursor {
+                model_ref: r.model_ref.clone(),
+                profile: r.profile.clone(),
+            });
+        }
+        assert_eq!(seen, all, "pages of {size}");
+    }
 }
 
 async fn sessions_open_expire_and_end(s: &Store) {

@@ -5,7 +5,7 @@
 use modelgate::auth::Role;
 use modelgate_tests::api::TestServer;
 use modelgate_tests::api_on_both_backends;
-use modelgate_tests::ui::{Session, client, set_cookie, sign_in_answer};
+use modelgate_tests::ui::{Session, client, decision_of, set_cookie, sign_in_answer};
 
 api_on_both_backends!(
     pages_need_a_session,
@@ -22,6 +22,8 @@ api_on_both_backends!(
     a_revoked_key_ends_its_sessions,
     a_refused_document_is_shown_in_place,
     packs_and_audit_pages,
+    packs_are_uploaded_analysed_and_activated,
+    a_file_is_checked_like_pasted_text,
 );
 
 const ODD: &str = "---\nlicense: other\n---\n# Odd model\n";
@@ -43,11 +45,7 @@ async fn check(who: &Session, model: &str, card: &str) -> String {
             ],
         )
         .await;
-    assert_eq!(r.status, 303, "{}", r.text);
-    let to = r.header("location").expect("location").to_string();
-    to.strip_prefix("/ui/decisions/")
-        .unwrap_or_else(|| panic!("goes to the decision page, not {to}"))
-        .to_string()
+    decision_of(&r)
 }
 
 async fn pages_need_a_session(s: &TestServer) {
@@ -261,14 +259,7 @@ async fn a_check_records_and_shows_the_verdict_first(s: &TestServer) {
             ],
         )
         .await;
-    assert_eq!(r.status, 303, "{}", r.text);
-    let id = r
-        .header("location")
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let id = decision_of(&r);
     let ctx = s.get(&format!("/v1/decisions/{id}")).await.json()["context"].clone();
     assert_eq!(ctx["purpose"], "research");
     assert_eq!(ctx["monthly_active_users"], 1000);
@@ -292,7 +283,7 @@ async fn the_requester_cannot_approve_and_an_approver_can(s: &TestServer) {
             ],
         )
         .await;
-    assert_eq!(r.status, 422);
+    assert_eq!(r.status, 403, "separation of duties");
     assert!(r.text.contains("cannot review it"), "{}", r.text);
     let other = s.key("default", Role::Approver).await;
     let me = Session::sign_in(&s.base, &other).await;
@@ -549,4 +540,142 @@ async fn packs_and_audit_pages(s: &TestServer) {
     assert!(!viewer.get("/ui/audit").await.text.contains("Verify now"));
     assert_eq!(viewer.get("/ui/audit?verify=1").await.status, 403);
     assert!(!viewer.get("/ui/packs").await.text.contains("Activate"));
+}
+
+async fn packs_are_uploaded_analysed_and_activated(s: &TestServer) {
+    let admin = Session::sign_in(&s.base, &s.admin_key).await;
+    let r = s
+        .put_json(
+            "/v1/models/acme/nc",
+            &serde_json::json!({"document": {"format": "hf-card",
+                "content": "---\nlicense: cc-by-nc-4.0\n---\n# NC model\n"}}),
+        )
+        .await;
+    assert!(r.status < 300, "{}", r.text);
+    check(
+        &admin,
+        "acme/nc",
+        "---\nlicense: cc-by-nc-4.0\n---\n# NC model\n",
+    )
+    .await;
+    let broken = admin
+        .post_multipart("/ui/packs", &[("file", Some("pack.tar.gz"), b"not gzip")])
+        .await;
+    assert_eq!(broken.status, 422, "{}", broken.text);
+    assert!(broken.text.contains("role=\"alert\""), "{}", broken.text);
+    let candidate = modelgate_tests::packs::candidate();
+    let r = admin
+        .post_multipart(
+            "/ui/packs",
+            &[("file", Some("candidate.tar.gz"), &candidate)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.text.contains("9.9.9-candidate") && r.text.contains("registered"),
+        "{}",
+        r.text
+    );
+    let packs = s.get("/v1/packs").await.json();
+    let digest = packs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["version"] == "9.9.9-candidate")
+        .expect("the candidate is registered")["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = admin.post(&format!("/ui/packs/{digest}/impact"), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.text.contains("acme/nc") && r.text.contains("deny → review"),
+        "{}",
+        r.text
+    );
+    let page = admin.get("/ui/packs").await.text;
+    let field = "name=\"etag\" value=\"";
+    let etag_at = page.find(field).expect("an activation form") + field.len();
+    let etag = page[etag_at..etag_at + page[etag_at..].find('"').unwrap()].replace("&#34;", "\"");
+    let r = admin
+        .post(&format!("/ui/packs/{digest}/activate"), &[("etag", &etag)])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("is active"), "{}", r.text);
+    assert_eq!(
+        s.get("/v1/packs").await.json()["active"]["digest"],
+        digest.as_str()
+    );
+    // The page's activation is no longer the current one.
+    let r = admin
+        .post(&format!("/ui/packs/{digest}/activate"), &[("etag", &etag)])
+        .await;
+    assert!(
+        r.text.contains("role=\"alert\""),
+        "a stale page is refused: {}",
+        r.text
+    );
+    let viewer = Session::sign_in(&s.base, &s.key("default", Role::Viewer).await).await;
+    let r = viewer
+        .post_multipart("/ui/packs", &[("file", Some("c.tar.gz"), &candidate)])
+        .await;
+    assert_eq!(r.status, 403);
+}
+
+async fn a_file_is_checked_like_pasted_text(s: &TestServer) {
+    let me = Session::sign_in(&s.base, &s.admin_key).await;
+    let r = me
+        .post_multipart(
+            "/ui/check",
+            &[
+                ("content", None, b""),
+                ("file", Some("README.md"), ODD.as_bytes()),
+                ("model_ref", None, b"acme/from-file"),
+                ("format", None, b"auto"),
+                ("basis", None, b"profile"),
+                ("mode", None, b"record"),
+            ],
+        )
+        .await;
+    let id = decision_of(&r);
+    let d =
+        s.db.store
+            .get_decision("default", &id)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(d.model_ref, "acme/from-file");
+    assert_eq!(d.verdict, "review");
+    assert_eq!(d.document, ODD.as_bytes(), "the file as sent");
+    // Pasted text is sent with CRLF line breaks by browsers: it is the text as pasted.
+    let crlf = ODD.replace('\n', "\r\n");
+    let r = me
+        .post(
+            "/ui/check",
+            &[
+                ("content", crlf.as_str()),
+                ("model_ref", "acme/pasted"),
+                ("mode", "record"),
+            ],
+        )
+        .await;
+    let pasted = decision_of(&r);
+    let d =
+        s.db.store
+            .get_decision("default", &pasted)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(d.document, ODD.as_bytes(), "line breaks as pasted");
+    let r = me
+        .post_multipart(
+            "/ui/check",
+            &[
+                ("file", Some("x.bin"), &[0xff, 0xfe, 0x00]),
+                ("model_ref", None, b"a/b"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("not UTF-8 text"), "{}", r.text);
 }

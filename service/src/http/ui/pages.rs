@@ -507,30 +507,75 @@ fn refused(p: &Problem) -> Notice {
     Notice { error: true, text }
 }
 
+/// What a form's use case answered, for the page shown after it: a notice of what was done
+/// (200) or of what was wrong with the request (with the problem's status); a failure of
+/// the server (or of the session) is the error page instead.
+struct Said {
+    notice: Notice,
+    status: StatusCode,
+}
+
+fn said<T, E: Into<Problem>>(
+    r: Result<T, E>,
+    done: impl FnOnce(T) -> Notice,
+) -> Result<Said, UiError> {
+    match r {
+        Ok(v) => Ok(Said {
+            notice: done(v),
+            status: StatusCode::OK,
+        }),
+        Err(e) => {
+            let p: Problem = e.into();
+            if p.status >= 500 || p.status == 401 {
+                return Err(p.into());
+            }
+            Ok(Said {
+                notice: refused(&p),
+                status: StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST),
+            })
+        }
+    }
+}
+
+fn done(text: impl Into<String>) -> Notice {
+    Notice {
+        error: false,
+        text: text.into(),
+    }
+}
+
+/// A rendered page with `status`.
+fn html_as(t: &impl Template, status: StatusCode) -> Page {
+    let mut res = html(t)?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
 /// `POST /ui/check`: evaluates (dry run or recorded), as `POST /v1/evaluations` does.
 pub async fn check(req: HttpRequest, st: Data, me: Viewer, payload: web::Payload) -> Page {
     let fields = read_form(&req, payload, st.limits.evaluation_body).await?;
     let form = CheckForm::read(&fields);
     me.check_csrf(Some(&form.csrf))?;
     me.need(Permission::Evaluate, "evaluate models")?;
-    match run_check(&st, &me, &form).await {
-        Ok(page) => Ok(page),
-        Err(p) if p.status < 500 && p.status != 401 && p.status != 403 => {
-            let notice = refused(&p);
-            let mut again = form.clone();
-            again.file.clear();
-            let page = check_page_with(&st, &me, again, Some(notice)).await?;
-            let mut res = html(&page)?;
-            *res.status_mut() = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
-            Ok(res)
-        }
-        Err(p) => Err(UiError::Problem(p)),
+    let r = run_check(&st, &me, &form).await;
+    if r.is_ok() {
+        return r.map_err(UiError::Problem);
     }
+    let Said { notice, status } = said(r, |_| done(""))?;
+    let mut again = form;
+    again.file.clear();
+    html_as(
+        &check_page_with(&st, &me, again, Some(notice)).await?,
+        status,
+    )
 }
 
 async fn run_check(st: &AppState, me: &Viewer, form: &CheckForm) -> Result<HttpResponse, Problem> {
     let content = if form.file.is_empty() {
-        form.content.clone()
+        // Browsers send a text area's line breaks as CRLF whatever was pasted: the document
+        // is the text as it was pasted (so a card pasted here and the same file uploaded or
+        // registered through the API are the same bytes).
+        form.content.replace("\r\n", "\n")
     } else {
         String::from_utf8(form.file.clone()).map_err(|_| {
             Problem::bad_request("the uploaded file is not UTF-8 text (a model card, JSON or YAML)")
@@ -773,29 +818,20 @@ pub async fn replay(
     me.check_csrf(form.csrf.as_deref())?;
     me.need(Permission::Audit, "replay decisions")?;
     let row = decision_row(&st, &me, &path).await?;
-    let notice = match crate::app::replay::replay(&st, &me.tenant, &row).await {
-        Ok(r) if r.json == row.decision => Notice {
-            error: false,
-            text: "Replayed: the same pack gives the same decision, byte for byte.".into(),
-        },
-        Ok(_) => Notice {
-            error: true,
-            text: "Replayed: the decision made again differs from the recorded one; \
-                   see POST /v1/decisions/{id}/replay for the differences."
-                .into(),
-        },
-        Err(e) => {
-            let p = Problem::from(e);
-            if p.status >= 500 {
-                return Err(p.into());
-            }
+    let r = crate::app::replay::replay(&st, &me.tenant, &row).await;
+    let Said { notice, status } = said(r, |r| {
+        if r.json == row.decision {
+            done("Replayed: the same pack gives the same decision, byte for byte.")
+        } else {
             Notice {
                 error: true,
-                text: format!("Replay failed: {}", p.detail),
+                text: "Replayed: the decision made again differs from the recorded one; \
+                       POST /v1/decisions/{id}/replay lists the differences."
+                    .into(),
             }
         }
-    };
-    html(&decision_page(&st, &me, &row, Some(notice)).await?)
+    })?;
+    html_as(&decision_page(&st, &me, &row, Some(notice)).await?, status)
 }
 
 // ---- a model -----------------------------------------------------------------------------
@@ -950,14 +986,7 @@ pub async fn model(req: HttpRequest, st: Data, me: Viewer, path: web::Path<Strin
                 version: v.version,
                 format: v.format.clone(),
                 digest: v.document_digest.clone(),
-                license: serde_json::from_str::<serde_json::Value>(&v.record)
-                    .ok()
-                    .and_then(|r| {
-                        r.get("license_expression")
-                            .and_then(|l| l.as_str())
-                            .map(str::to_string)
-                    })
-                    .unwrap_or_default(),
+                license: v.license.clone().unwrap_or_default(),
                 created: when(v.created_at),
             })
             .collect(),
@@ -1058,45 +1087,19 @@ pub async fn review(st: Data, me: Viewer, form: web::Form<ReviewForm>) -> Page {
         conditions: (f.outcome == "approve" && !conditions.is_empty())
             .then_some(conditions.as_slice()),
     };
-    let notice = match crate::app::reviews::review(
-        &st,
-        &me.tenant,
-        &me.key_id,
-        &asked,
-        now_micros(),
-    )
-    .await
-    {
-        Ok(r) => Notice {
-            error: false,
-            text: format!(
-                "Decision {} on {} {}.",
-                r.decision_id,
-                r.model_ref,
-                if r.outcome == "approve" {
-                    "approved"
-                } else {
-                    "rejected"
-                }
-            ),
-        },
-        Err(e) => {
-            let p = Problem::from(e);
-            if p.status >= 500 {
-                return Err(p.into());
-            }
-            Notice {
-                error: true,
-                text: p.detail.clone(),
-            }
-        }
-    };
-    let failed = notice.error;
-    let mut res = html(&reviews_page(&st, &me, Some(notice)).await?)?;
-    if failed {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    let r = crate::app::reviews::review(&st, &me.tenant, &me.key_id, &asked, now_micros()).await;
+    let Said { notice, status } = said(r, |r| {
+        let what = if r.outcome == "approve" {
+            "approved"
+        } else {
+            "rejected"
+        };
+        done(format!(
+            "Decision {} on {} {what}.",
+            r.decision_id, r.model_ref
+        ))
+    })?;
+    html_as(&reviews_page(&st, &me, Some(notice)).await?, status)
 }
 
 // ---- waivers -----------------------------------------------------------------------------
@@ -1209,22 +1212,12 @@ pub async fn create_waiver(st: Data, me: Viewer, form: web::Form<WaiverForm>) ->
         ticket: Some(f.ticket.as_str()),
         expires_at: &f.expires_at,
     };
-    match crate::app::waivers::create(&st, &me.tenant, &me.key_id, &asked, now_micros()).await {
-        Ok(_) => Ok(see_other("/ui/waivers")),
-        Err(e) => {
-            let p = Problem::from(e);
-            if p.status >= 500 {
-                return Err(p.into());
-            }
-            let notice = Notice {
-                error: true,
-                text: p.detail.clone(),
-            };
-            let mut res = html(&waivers_page(&st, &me, f, Some(notice)).await?)?;
-            *res.status_mut() = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
-            Ok(res)
-        }
+    let r = crate::app::waivers::create(&st, &me.tenant, &me.key_id, &asked, now_micros()).await;
+    if r.is_ok() {
+        return Ok(see_other("/ui/waivers"));
     }
+    let Said { notice, status } = said(r, |_| done(""))?;
+    html_as(&waivers_page(&st, &me, f, Some(notice)).await?, status)
 }
 
 /// `POST /ui/waivers/{id}/revoke`.
@@ -1307,36 +1300,22 @@ pub async fn upload_pack(st: Data, me: Viewer, req: HttpRequest, payload: web::P
     me.check_csrf(Some(&text(&fields, "csrf")))?;
     me.need(Permission::Admin, "upload rule packs")?;
     let raw = fields.get("file").cloned().unwrap_or_default();
-    let notice = match crate::app::packs::upload(&st, &me.tenant, raw, now_micros()).await {
-        Ok(u) => Notice {
-            error: false,
-            text: format!(
-                "Pack {} {} ({}) {}; its {} tests pass.",
-                u.name,
-                u.version,
-                u.digest,
-                if u.new {
-                    "registered"
-                } else {
-                    "was registered already"
-                },
-                u.passed
-            ),
-        },
-        Err(e) => {
-            let p = Problem::from(e);
-            if p.status >= 500 {
-                return Err(p.into());
-            }
-            refused(&p)
-        }
-    };
-    let failed = notice.error;
-    let mut res = html(&packs_page(&st, &me, None, Some(notice)).await?)?;
-    if failed {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    let r = crate::app::packs::upload(&st, &me.tenant, raw, now_micros()).await;
+    let Said { notice, status } = said(r, |u| {
+        done(format!(
+            "Pack {} {} ({}) {}; its {} tests pass.",
+            u.name,
+            u.version,
+            u.digest,
+            if u.new {
+                "registered"
+            } else {
+                "was registered already"
+            },
+            u.passed
+        ))
+    })?;
+    html_as(&packs_page(&st, &me, None, Some(notice)).await?, status)
 }
 
 /// `POST /ui/packs/{digest}/impact`: what activating the pack would change.
@@ -1374,27 +1353,14 @@ pub async fn activate(
 ) -> Page {
     me.check_csrf(form.csrf.as_deref())?;
     me.need(Permission::Admin, "activate rule packs")?;
-    let notice =
-        match crate::app::packs::activate(&st, &me.tenant, &path, &form.etag, &me.key_id).await {
-            Ok(a) => Notice {
-                error: false,
-                text: format!(
-                    "Pack {} is active; {} decisions evaluated again.",
-                    path, a.reevaluated
-                ),
-            },
-            Err(e) => {
-                let p = Problem::from(e);
-                if p.status >= 500 {
-                    return Err(p.into());
-                }
-                Notice {
-                    error: true,
-                    text: p.detail.clone(),
-                }
-            }
-        };
-    html(&packs_page(&st, &me, None, Some(notice)).await?)
+    let r = crate::app::packs::activate(&st, &me.tenant, &path, &form.etag, &me.key_id).await;
+    let Said { notice, status } = said(r, |a| {
+        done(format!(
+            "Pack {path} is active; {} decisions evaluated again.",
+            a.reevaluated
+        ))
+    })?;
+    html_as(&packs_page(&st, &me, None, Some(notice)).await?, status)
 }
 
 // ---- audit -------------------------------------------------------------------------------
