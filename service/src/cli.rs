@@ -529,8 +529,7 @@ pub fn build_context(a: &CheckArgs, use_categories: &[String]) -> Result<UseCont
     }
     ctx.distribute_weights |= a.distribute_weights;
     ctx.train_on_outputs |= a.train_on_outputs;
-    ctx.normalize();
-    ctx.validate(use_categories)
+    ctx.prepare(use_categories)
         .map_err(|e| Failure::new(exit::USAGE, e.to_string()))?;
     Ok(ctx)
 }

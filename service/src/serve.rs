@@ -31,11 +31,16 @@ pub struct DbArgs {
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_pool: Option<u32>,
     /// Audit log signing key file, created (mode 0600) on first start [default:
-    /// audit-log.key in the data directory].
+    /// audit-log.key in the key directory].
     #[arg(long, value_name = "FILE", env = "MODELGATE_AUDIT_KEY")]
     pub audit_key: Option<PathBuf>,
+    /// Directory of the key files (audit-log.key, the first admin.key), whatever the
+    /// database [default: the data directory]. Unlike --data-dir, it never selects SQLite.
+    #[arg(long, value_name = "DIR", env = "MODELGATE_KEY_DIR")]
+    pub key_dir: Option<PathBuf>,
     /// Configuration file (YAML or JSON) with the keys bind, data_dir, database_url, db_pool,
-    /// workers, log_format, audit_key, rate_limit; unknown keys are refused. Flags and environment
+    /// workers, log_format, audit_key, key_dir, rate_limit, accept_new_audit_key; unknown
+    /// keys are refused. Flags and environment
     /// variables override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -62,6 +67,11 @@ pub struct ServeArgs {
     /// [default: 1000].
     #[arg(long, value_name = "N", env = "MODELGATE_RATE_LIMIT")]
     pub rate_limit: Option<u32>,
+    /// Start although the audit signing key is not the one that signed the database's
+    /// latest checkpoint: a deliberate key rotation (once, on one replica; the next
+    /// checkpoint is signed with the new key). Without it such a start is refused.
+    #[arg(long, env = "MODELGATE_ACCEPT_NEW_AUDIT_KEY")]
+    pub accept_new_audit_key: bool,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -77,7 +87,9 @@ pub struct FileConfig {
     pub workers: Option<usize>,
     pub log_format: Option<String>,
     pub audit_key: Option<PathBuf>,
+    pub key_dir: Option<PathBuf>,
     pub rate_limit: Option<u32>,
+    pub accept_new_audit_key: Option<bool>,
 }
 
 /// Where the database is.
@@ -146,8 +158,11 @@ pub struct ServeConfig {
     pub log_format: String,
     pub audit_key: PathBuf,
     /// Where the first admin key is written (`admin.key`).
-    pub data_dir: PathBuf,
+    pub key_dir: PathBuf,
+    /// Whether the key directory was chosen (flag, variable, file) or is the default.
+    pub key_dir_chosen: bool,
     pub rate_limit: u32,
+    pub accept_new_audit_key: bool,
 }
 
 /// An environment variable; set but empty counts as unset.
@@ -224,8 +239,13 @@ pub fn resolve(a: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Se
         workers,
         log_format,
         audit_key: audit_key(&a.db, &file),
-        data_dir: data_dir(&a.db, &file),
+        key_dir: key_dir(&a.db, &file),
+        key_dir_chosen: a.db.key_dir.is_some()
+            || file.key_dir.is_some()
+            || a.db.data_dir.is_some()
+            || file.data_dir.is_some(),
         rate_limit: a.rate_limit.or(file.rate_limit).unwrap_or(1000),
+        accept_new_audit_key: a.accept_new_audit_key || file.accept_new_audit_key.unwrap_or(false),
     })
 }
 
@@ -259,12 +279,21 @@ pub fn database(a: &DbArgs, env: &dyn Fn(&str) -> Option<String>, file: &FileCon
 }
 
 /// The audit signing key file: `--audit-key` / `MODELGATE_AUDIT_KEY` > file `audit_key` >
-/// `audit-log.key` in the data directory (also when the database is a URL).
+/// `audit-log.key` in the key directory (also when the database is a URL).
 pub fn audit_key(a: &DbArgs, file: &FileConfig) -> PathBuf {
     a.audit_key
         .clone()
         .or_else(|| file.audit_key.clone())
-        .unwrap_or_else(|| data_dir(a, file).join("audit-log.key"))
+        .unwrap_or_else(|| key_dir(a, file).join("audit-log.key"))
+}
+
+/// The directory of the key files: `--key-dir` / `MODELGATE_KEY_DIR` > file `key_dir` >
+/// the data directory.
+pub fn key_dir(a: &DbArgs, file: &FileConfig) -> PathBuf {
+    a.key_dir
+        .clone()
+        .or_else(|| file.key_dir.clone())
+        .unwrap_or_else(|| data_dir(a, file))
 }
 
 /// The data directory (also with a database URL: it holds the keys): `--data-dir` /
@@ -337,6 +366,8 @@ pub async fn first_admin_key(store: &Store, data_dir: &std::path::Path) -> Resul
 pub struct Settings<'a> {
     /// The audit log's signing key file (created when missing).
     pub audit_key: &'a Path,
+    /// Start although the key did not sign the latest checkpoint (a rotation).
+    pub accept_new_audit_key: bool,
     pub limits: Limits,
     /// Requests per second per API key (0: no limit).
     pub rate_limit: u32,
@@ -363,7 +394,7 @@ impl Application {
             .check_tenant_scope()
             .await
             .map_err(|e| e.to_string())?;
-        let signer = crate::audit::load_or_create_key(s.audit_key).map_err(|e| e.to_string())?;
+        let signer = signing_key(&store, s.audit_key, s.accept_new_audit_key).await?;
         let log = crate::audit::Log::new(signer);
         let packs = PackCache::default();
         let pack = bootstrap(&store, &packs, DEFAULT_TENANT, crate::time::now_micros())
@@ -391,6 +422,57 @@ impl Application {
     }
 }
 
+/// The audit log's signing key: read from `path`, or made there when the log has no
+/// checkpoint yet. Every replica must sign with the key that signed the latest checkpoint:
+/// a start with another key (or none, which would make one) is refused, since its
+/// checkpoints would fail `audit verify` for ever; `accept_new` lets a deliberate rotation
+/// through.
+pub async fn signing_key(
+    store: &Store,
+    path: &Path,
+    accept_new: bool,
+) -> Result<modelgate_audit::checkpoint::CheckpointSigner, String> {
+    let latest = store
+        .latest_checkpoint()
+        .await
+        .map_err(|e| format!("cannot read the audit log's latest checkpoint: {e}"))?;
+    let give_it = "give every replica the same key file (--audit-key, MODELGATE_AUDIT_KEY or \
+                   --key-dir; deploy/README.md), or pass --accept-new-audit-key to rotate the key \
+                   on purpose";
+    if let Some(cp) = &latest
+        && !path.exists()
+        && !accept_new
+    {
+        return Err(format!(
+            "the audit signing key {} does not exist, and this database's audit log is signed \
+             with the key {}: refusing to start with a new key; {give_it}",
+            path.display(),
+            cp.verifier_key
+        ));
+    }
+    let signer = crate::audit::load_or_create_key(path).map_err(|e| e.to_string())?;
+    if let Some(cp) = &latest
+        && cp.verifier_key != signer.verifier_key()
+    {
+        if !accept_new {
+            return Err(format!(
+                "the audit signing key {} ({}) is not the key that signed this database's \
+                 latest checkpoint ({}): refusing to start; {give_it}",
+                path.display(),
+                signer.verifier_key(),
+                cp.verifier_key
+            ));
+        }
+        tracing::warn!(
+            previous = %cp.verifier_key,
+            new = %signer.verifier_key(),
+            "rotating the audit signing key: the next checkpoint is signed with the new key; \
+             verify with --trusted-key for the previous one"
+        );
+    }
+    Ok(signer)
+}
+
 /// Opens and migrates the database, registers the built-in pack, serves until SIGTERM/SIGINT.
 /// Logs go through `tracing` (install a subscriber first: [`crate::telemetry::init`]).
 pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
@@ -401,6 +483,10 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
         )
     })?;
     store.migrate().await.map_err(|e| e.to_string())?;
+    // Listen before anything is created for this server (the first admin key above all):
+    // a taken address stops the start with nothing printed or written.
+    let listener = std::net::TcpListener::bind(&cfg.bind)
+        .map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;
     let Application {
         state,
         pack,
@@ -410,14 +496,22 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
         store.clone(),
         Settings {
             audit_key: &cfg.audit_key,
+            accept_new_audit_key: cfg.accept_new_audit_key,
             limits: Limits::default(),
             rate_limit: cfg.rate_limit,
         },
     )
     .await?;
-    first_admin_key(&store, &cfg.data_dir).await?;
-    let listener = std::net::TcpListener::bind(&cfg.bind)
-        .map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;
+    if matches!(cfg.database, Database::Url(_)) && !cfg.key_dir_chosen {
+        tracing::warn!(
+            key_dir = %cfg.key_dir.display(),
+            "the key files (audit-log.key, admin.key) are kept in {} under the working \
+             directory, the default; set --key-dir (MODELGATE_KEY_DIR) to place them",
+            cfg.key_dir.display()
+        );
+    }
+    tracing::info!(audit_key = %cfg.audit_key.display(), "audit log signing key");
+    first_admin_key(&store, &cfg.key_dir).await?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let database = cfg.database.describe();
     tracing::info!(

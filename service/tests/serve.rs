@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 /// Nothing but a port: the data directory, the schema, the built-in pack, the first admin
 /// key (printed once, in admin.key with mode 0600, never in the log) and the audit log's
-/// signing key appear.
+/// signing key appear; the database file is mode 0600 like the keys.
 #[test]
 fn starts_with_no_setup_in_an_empty_directory() {
     let cwd = tempdir();
@@ -64,7 +64,7 @@ fn starts_with_no_setup_in_an_empty_directory() {
         !log.contains(&key[20..]),
         "the key's secret is not in the log: {log}"
     );
-    for f in ["admin.key", "audit-log.key"] {
+    for f in ["admin.key", "audit-log.key", "modelgate.db"] {
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(data.join(f)).expect(f).permissions(),
         );
@@ -324,6 +324,13 @@ fn a_taken_port_exits_69() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(69), "{err}");
     assert!(err.contains(&addr), "{err}");
+    // Nothing was created for a server that never ran: no admin key printed or written.
+    let out_text = text(&out.stdout);
+    assert!(!out_text.contains("mg_"), "no key printed: {out_text}");
+    assert!(
+        !cwd.path().join("modelgate-data/admin.key").exists(),
+        "no admin.key for a server that could not listen"
+    );
 }
 
 #[test]
@@ -533,4 +540,238 @@ fn help_lists_every_setting() {
             "`{needle}` not in migrate --help:\n{help}"
         );
     }
+}
+
+/// A TCP proxy in front of PostgreSQL that can freeze: then it forwards nothing and leaves
+/// new connections unanswered, as a database host that stopped answering does.
+struct Freezer {
+    addr: String,
+    frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Freezer {
+    fn start(target: String) -> Freezer {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("address").to_string();
+        let frozen = Arc::new(AtomicBool::new(false));
+        let f = frozen.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for client in listener.incoming().flatten() {
+                if f.load(Ordering::SeqCst) {
+                    held.push(client);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (
+                        client.try_clone().expect("clone"),
+                        server.try_clone().expect("clone"),
+                    ),
+                    (server, client),
+                ] {
+                    let f = f.clone();
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 16 * 1024];
+                        loop {
+                            let n = match from.read(&mut buf) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => n,
+                            };
+                            if f.load(Ordering::SeqCst) {
+                                // Swallow it and keep both ends open: no answer, no error.
+                                loop {
+                                    std::thread::sleep(Duration::from_secs(3600));
+                                }
+                            }
+                            if to.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        Freezer { addr, frozen }
+    }
+
+    fn freeze(&self) {
+        self.frozen.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// When the database stops answering, `/readyz` says so promptly (503 with Retry-After),
+/// instead of waiting the pool's 5 s for a connection.
+#[test]
+fn readyz_answers_promptly_when_the_database_stops_answering() {
+    let db = PgDb::create();
+    let cwd = tempdir();
+    let out = run(cwd.path(), &["migrate"], &[("DATABASE_URL", &db.url)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // postgres://user@host:port/name?query -> the same through the proxy.
+    let (scheme_user, rest) = db.url.split_once('@').expect("a URL with a user");
+    let (hostport, path) = rest.split_once('/').expect("a URL with a database");
+    let proxy = Freezer::start(hostport.to_string());
+    let url = format!("{scheme_user}@{}/{path}", proxy.addr);
+    let port = free_port();
+    let s = Server::start(
+        cwd.path(),
+        port,
+        &["--bind", &format!("127.0.0.1:{port}")],
+        &[("DATABASE_URL", &url)],
+    );
+    assert_eq!(get_json(port, "/readyz")["status"], "ready");
+    proxy.freeze();
+    let t = Instant::now();
+    let r = client()
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .expect("an answer");
+    let took = t.elapsed();
+    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(
+        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let body: serde_json::Value = serde_json::from_str(&r.text().expect("body")).expect("problem");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("did not answer")),
+        "{body}"
+    );
+    // A liveness bound, not a benchmark: before, the probe waited the pool's 5 s and more.
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert_eq!(
+        get(port, "/healthz").map(|(c, _)| c),
+        Some(200),
+        "still alive"
+    );
+    drop(s);
+}
+
+/// A replica must sign with the key that signed the database's checkpoints: one without
+/// the shared key file refuses to start (and makes no key), one with another key refuses
+/// too, unless the rotation is deliberate (`--accept-new-audit-key`).
+#[test]
+fn replicas_must_share_the_audit_signing_key() {
+    let db = PgDb::create();
+    let first = tempdir();
+    let port = free_port();
+    let a = Server::start(
+        first.path(),
+        port,
+        &["--bind", &format!("127.0.0.1:{port}")],
+        &[("DATABASE_URL", &db.url)],
+    );
+    let (code, d) = evaluate(port, CARD);
+    assert_eq!(code, 201, "{d}");
+    let started = Instant::now();
+    while get(port, "/v1/log/checkpoint").map(|(c, _)| c) != Some(200) {
+        assert!(started.elapsed() < Duration::from_secs(20), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    a.stop();
+    let shared = first.path().join("modelgate-data/audit-log.key");
+    // A second replica in another directory, without the key file.
+    let second = tempdir();
+    let port2 = free_port();
+    let bind2 = format!("127.0.0.1:{port2}");
+    let out = run(
+        second.path(),
+        &["serve", "--bind", &bind2],
+        &[("DATABASE_URL", &db.url)],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(err.contains("refusing to start"), "{err}");
+    assert!(
+        !second.path().join("modelgate-data/audit-log.key").exists(),
+        "no key of its own was made"
+    );
+    // Another key (made by a server on a scratch SQLite database): refused.
+    let scratch = tempdir();
+    let p = free_port();
+    let s = Server::start(
+        scratch.path(),
+        p,
+        &["--bind", &format!("127.0.0.1:{p}")],
+        &[],
+    );
+    s.stop();
+    let other_key = scratch.path().join("modelgate-data/audit-log.key");
+    let out = run(
+        second.path(),
+        &[
+            "serve",
+            "--bind",
+            &bind2,
+            "--audit-key",
+            other_key.to_str().unwrap(),
+        ],
+        &[("DATABASE_URL", &db.url)],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(err.contains("is not the key that signed"), "{err}");
+    // The shared key: it starts and serves.
+    let b = Server::start(
+        second.path(),
+        port2,
+        &["--bind", &bind2, "--audit-key", shared.to_str().unwrap()],
+        &[("DATABASE_URL", &db.url)],
+    );
+    assert_eq!(get_json(port2, "/readyz")["status"], "ready");
+    b.stop();
+    // A deliberate rotation starts with the other key.
+    let c = Server::start(
+        second.path(),
+        port2,
+        &[
+            "--bind",
+            &bind2,
+            "--audit-key",
+            other_key.to_str().unwrap(),
+            "--accept-new-audit-key",
+        ],
+        &[("DATABASE_URL", &db.url)],
+    );
+    assert!(
+        c.stderr().contains("rotating the audit signing key"),
+        "{}",
+        c.stderr()
+    );
+    c.stop();
+}
+
+/// On PostgreSQL the key files go to --key-dir, never to ./modelgate-data, and the
+/// database stays PostgreSQL.
+#[test]
+fn key_dir_places_the_keys_without_choosing_sqlite() {
+    let db = PgDb::create();
+    let cwd = tempdir();
+    let keys = tempdir();
+    let port = free_port();
+    let s = Server::start(
+        cwd.path(),
+        port,
+        &["--bind", &format!("127.0.0.1:{port}")],
+        &[
+            ("DATABASE_URL", &db.url),
+            ("MODELGATE_KEY_DIR", keys.path().to_str().unwrap()),
+        ],
+    );
+    assert_eq!(get_json(port, "/readyz")["database"], "postgres");
+    for f in ["audit-log.key", "admin.key"] {
+        assert!(keys.path().join(f).exists(), "{f} in the key directory");
+    }
+    assert!(
+        !cwd.path().join("modelgate-data").exists(),
+        "nothing in ./modelgate-data"
+    );
+    s.stop();
 }

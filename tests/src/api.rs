@@ -79,6 +79,7 @@ impl TestServer {
             db.store.clone(),
             Settings {
                 audit_key: &key_dir.path().join("audit-log.key"),
+                accept_new_audit_key: false,
                 limits,
                 rate_limit,
             },

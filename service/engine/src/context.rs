@@ -89,17 +89,36 @@ pub struct ContextError {
 impl UseContext {
     /// Uppercases region codes, trims and sorts lists so that equal contexts compare equal.
     pub fn normalize(&mut self) {
+        self.normalize_values();
+        self.sort_lists();
+    }
+
+    /// A context as a caller gave it, made ready to evaluate: each value trimmed and cased,
+    /// then checked ([`UseContext::validate`]) while every list is still in the caller's
+    /// order, so an error names the index the caller sent (`regions[0]`); then the lists
+    /// are sorted and deduplicated ([`UseContext::normalize`]).
+    pub fn prepare(&mut self, use_categories: &[String]) -> Result<(), ContextError> {
+        self.normalize_values();
+        self.validate(use_categories)?;
+        self.sort_lists();
+        Ok(())
+    }
+
+    fn normalize_values(&mut self) {
         for r in &mut self.regions {
             *r = r.trim().to_ascii_uppercase();
         }
-        self.regions.sort();
-        self.regions.dedup();
         if let Some(d) = &mut self.domicile {
             *d = d.trim().to_ascii_uppercase();
         }
         for d in &mut self.domains {
             *d = d.trim().to_ascii_lowercase().replace('-', "_");
         }
+    }
+
+    fn sort_lists(&mut self) {
+        self.regions.sort();
+        self.regions.dedup();
         self.domains.sort();
         self.domains.dedup();
     }

@@ -136,6 +136,10 @@ pub enum EvaluateError {
     ModelRefRequired,
     #[error("the model's name holds a NUL character (U+0000)")]
     NulInModelRef,
+    /// The model reference (given, or the name the document gives its model) is not one
+    /// ([`super::models::model_ref_problem`]).
+    #[error("{0}")]
+    InvalidModelRef(String),
     /// The tenant's pack or waivers kept changing while the evaluation ran.
     #[error("the tenant's rule pack or waivers kept changing during the evaluation")]
     KeptChanging,
@@ -214,6 +218,9 @@ async fn evaluate_once(
         .unwrap_or_else(|| parsed.record.id.clone());
     if model_ref.contains('\0') {
         return Err(EvaluateError::NulInModelRef);
+    }
+    if let Some(why) = super::models::model_ref_problem(&model_ref) {
+        return Err(EvaluateError::InvalidModelRef(why));
     }
     let digest = modelgate_engine::input_digest(&parsed.bytes, &ctx);
     let now_us = crate::time::now_micros();
@@ -327,8 +334,7 @@ async fn use_context(
         }
         (None, None) => (UseContext::default(), None),
     };
-    ctx.normalize();
-    ctx.validate(pack.use_categories())
+    ctx.prepare(pack.use_categories())
         .map_err(EvaluateError::InvalidContext)?;
     Ok((ctx, profile))
 }

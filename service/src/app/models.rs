@@ -6,6 +6,31 @@ use super::{App, Corrupt};
 use crate::store::{ModelVersion, NewModelVersion};
 use modelgate_engine::Digest;
 
+/// The longest model reference, in characters (PostgreSQL indexes it with the tenant and
+/// the profile; 512 characters of 4 bytes each stay well inside an index row).
+pub const MAX_MODEL_REF: usize = 512;
+
+/// Why `r` cannot be a model reference, or `None`: the one rule for every route (the
+/// registry's path, an evaluation's `model_ref`, the name a document gives its model).
+/// Spaces inside are fine (`Acme Chat 8B`); control characters, surrounding spaces, an
+/// empty name or more than [`MAX_MODEL_REF`] characters are not.
+pub fn model_ref_problem(r: &str) -> Option<String> {
+    let n = r.chars().count();
+    if r.trim().is_empty() {
+        Some("a model reference must not be empty".into())
+    } else if n > MAX_MODEL_REF {
+        Some(format!(
+            "a model reference is at most {MAX_MODEL_REF} characters; this one has {n}"
+        ))
+    } else if r.chars().any(char::is_control) {
+        Some("a model reference holds no control characters (such as a line break)".into())
+    } else if r.trim() != r {
+        Some("a model reference does not begin or end with a space".into())
+    } else {
+        None
+    }
+}
+
 /// Records the document (or record) as the model's newest version, unless it is
 /// byte-identical to the latest one. `(version, true)` when a version was made.
 pub async fn register(
@@ -15,6 +40,9 @@ pub async fn register(
     input: &Input,
     now: i64,
 ) -> Result<(ModelVersion, bool), EvaluateError> {
+    if let Some(why) = model_ref_problem(model_ref) {
+        return Err(EvaluateError::InvalidModelRef(why));
+    }
     let pack = super::packs::active_pack(app, tenant).await?;
     let parsed = parse_input(&pack, input, Some(model_ref))?;
     let record_json =

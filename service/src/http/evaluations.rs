@@ -1,6 +1,6 @@
 //! `POST /v1/evaluations`: the HTTP face of [`crate::app::evaluate`].
 
-use super::problem::Problem;
+use super::problem::{self, Problem};
 use super::request::{Data, JsonBody, Reply, tenant};
 use crate::app::evaluate::{Document, Input, Outcome, Request, evaluate};
 use crate::store::DecisionRow;
@@ -38,6 +38,7 @@ impl From<DocumentIn> for Document {
 pub(super) struct EvaluationIn {
     document: Option<DocumentIn>,
     record: Option<Value>,
+    #[serde(default, deserialize_with = "super::request::optional_object")]
     context: Option<UseContext>,
     profile: Option<String>,
     model_ref: Option<String>,
@@ -86,7 +87,7 @@ pub(super) async fn create(
         dry_run: q.dry_run,
         requested_by: super::auth::principal(&req).map(|p| p.key_id),
         idempotency_key: idempotency_key(&req)?,
-        request_digest: Digest::of(&raw).to_string(),
+        request_digest: canonical_digest(&raw)?,
         trace_id: current_trace_id(),
     };
     let out = evaluate(&st, tenant, &request).await?;
@@ -161,4 +162,12 @@ fn current_trace_id() -> Option<String> {
     let cx = tracing::Span::current().context();
     let sc = cx.span().span_context().clone();
     sc.is_valid().then(|| sc.trace_id().to_string())
+}
+
+/// The digest of the body as canonical JSON (RFC 8785): a retry that writes the same JSON
+/// otherwise (member order, spaces, escapes) is the same request for idempotency.
+fn canonical_digest(raw: &[u8]) -> Result<String, Problem> {
+    let value: Value = serde_json::from_slice(raw).map_err(|e| problem::body_problem(&e))?;
+    let canonical = serde_jcs::to_vec(&value).map_err(Problem::internal)?;
+    Ok(Digest::of(&canonical).to_string())
 }

@@ -36,6 +36,10 @@ pub struct Limits {
     pub evaluation_body: usize,
     /// Everything else (profiles...): 64 KiB.
     pub small_body: usize,
+    /// How long a request's body may take to arrive, from the end of its head: 30 s.
+    /// A client that sends part of a body and stalls gets 408 instead of holding the
+    /// connection.
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -43,6 +47,7 @@ impl Default for Limits {
         Limits {
             evaluation_body: 1024 * 1024,
             small_body: 64 * 1024,
+            body_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -139,6 +144,7 @@ pub fn server(
 ) -> std::io::Result<actix_web::dev::Server> {
     let s = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(request::body_deadline))
             .wrap(actix_web::middleware::from_fn(metrics::observe))
             .wrap(tracing_actix_web::TracingLogger::<RootSpan>::new())
             .configure(configure(state.clone()))

@@ -22,15 +22,6 @@ pub(super) struct ModelIn {
     record: Option<Value>,
 }
 
-fn check_model_ref(r: &str) -> Result<(), Problem> {
-    if r.is_empty() || r.len() > 512 || r.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(Problem::bad_request(
-            "a model reference is 1 to 512 characters without spaces or control characters",
-        ));
-    }
-    Ok(())
-}
-
 pub(super) async fn put_model(
     req: HttpRequest,
     st: Data,
@@ -39,7 +30,6 @@ pub(super) async fn put_model(
 ) -> Reply {
     let tenant = &tenant(&req)?;
     let model_ref = path.into_inner();
-    check_model_ref(&model_ref)?;
     let body: ModelIn = body.value;
     let input = Input {
         document: body.document.map(Document::from),

@@ -29,11 +29,21 @@ pub(super) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Status { status: "ok" })
 }
 
+/// How long `/readyz` waits for the database: a load balancer's probe needs an answer, not
+/// the pool's 5 s wait for a connection.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_millis(900);
+
 pub(super) async fn readyz(st: Data) -> Reply {
-    st.store
-        .ping()
-        .await
-        .map_err(|_| Problem::unavailable("the database is not reachable"))?;
+    let not_ready =
+        |why: &str| Problem::unavailable(why).header(actix_web::http::header::RETRY_AFTER, "1");
+    match tokio::time::timeout(READY_WITHIN, st.store.ping()).await {
+        Err(_) => return Err(not_ready("the database did not answer within 0.9 s")),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: the database is not reachable");
+            return Err(not_ready("the database is not reachable"));
+        }
+        Ok(Ok(())) => {}
+    }
     // Public: no key, so the default tenant's pack (the one `serve` bootstraps).
     let pack = crate::app::packs::active_pack(&st, DEFAULT_TENANT).await?;
     Ok(HttpResponse::Ok().json(Ready {

@@ -49,6 +49,7 @@ problem_types! {
     BadRequest = "bad-request", BAD_REQUEST;
     BeyondLog = "beyond-log", UNPROCESSABLE_ENTITY;
     BodyTooLarge = "body-too-large", PAYLOAD_TOO_LARGE;
+    DecisionTampered = "decision-tampered", CONFLICT;
     Forbidden = "forbidden", FORBIDDEN;
     IdempotencyKeyReused = "idempotency-key-reused", UNPROCESSABLE_ENTITY;
     Internal = "internal", INTERNAL_SERVER_ERROR;
@@ -60,6 +61,7 @@ problem_types! {
     InvalidProfileName = "invalid-profile-name", UNPROCESSABLE_ENTITY;
     InvalidProofRequest = "invalid-proof-request", UNPROCESSABLE_ENTITY;
     InvalidRange = "invalid-range", UNPROCESSABLE_ENTITY;
+    InvalidModelRef = "invalid-model-ref", UNPROCESSABLE_ENTITY;
     InvalidReview = "invalid-review", UNPROCESSABLE_ENTITY;
     InvalidText = "invalid-text", UNPROCESSABLE_ENTITY;
     InvalidWaiver = "invalid-waiver", UNPROCESSABLE_ENTITY;
@@ -74,6 +76,7 @@ problem_types! {
     PreconditionRequired = "precondition-required", PRECONDITION_REQUIRED;
     ProfileExists = "profile-exists", CONFLICT;
     RateLimited = "rate-limited", TOO_MANY_REQUESTS;
+    RequestTimeout = "request-timeout", REQUEST_TIMEOUT;
     ReplayFailed = "replay-failed", CONFLICT;
     SeparationOfDuties = "separation-of-duties", FORBIDDEN;
     SeveralModels = "several-models", UNPROCESSABLE_ENTITY;
@@ -220,6 +223,11 @@ fn store_problem(e: &crate::store::StoreError) -> Problem {
             Problem::unavailable("the database is busy; retry shortly")
                 .header(header::RETRY_AFTER, "1")
         }
+        E::Db(d) if connection_lost(d) => {
+            tracing::warn!(error = %d, "the database connection failed during a request");
+            Problem::unavailable("the database connection was lost; retry shortly")
+                .header(header::RETRY_AFTER, "1")
+        }
         // PostgreSQL refuses U+0000 in text (22021) and characters its encoding lacks
         // (22P05): text the client sent, e.g. a model name inside a document.
         E::Db(sqlx::Error::Database(d))
@@ -233,6 +241,30 @@ fn store_problem(e: &crate::store::StoreError) -> Problem {
         }
         other => Problem::internal(other),
     }
+}
+
+/// The database went away under the request (its connection broke, the server is shutting
+/// down or restarting, it takes no more connections): the request may succeed if retried,
+/// so 503 rather than 500.
+fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| {
+            // 08: connection exception; 57P01-57P03: shutdown, crash, cannot connect now;
+            // 53300: too many connections.
+            c.starts_with("08") || ["57P01", "57P02", "57P03", "53300"].contains(&c.as_ref())
+        }),
+        _ => false,
+    }
+}
+
+/// The body did not arrive within the time a request is given ([`super::Limits`]).
+pub fn request_timeout() -> Problem {
+    Problem::new(
+        ProblemType::RequestTimeout,
+        "the request body did not arrive in time; send it whole, then wait for the answer",
+    )
+    .header(header::CONNECTION, "close")
 }
 
 /// The JSON, query and path extractor errors as problems (all client mistakes: 4xx).
@@ -289,6 +321,7 @@ pub fn path_error(err: actix_web::error::PathError) -> Problem {
 pub fn payload_error(err: actix_web::error::PayloadError) -> Problem {
     use actix_web::error::PayloadError as P;
     match err {
+        P::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => request_timeout(),
         P::Overflow => Problem::new(
             ProblemType::BodyTooLarge,
             "the request body is over the limit for this route",
@@ -385,6 +418,10 @@ impl From<crate::app::evaluate::EvaluateError> for Problem {
                 ProblemType::ModelRefRequired,
                 "the document does not name the model; give `model_ref`",
             ),
+            E::InvalidModelRef(why) => Problem::new(
+                ProblemType::InvalidModelRef,
+                format!("{why} (`model_ref`, or the name the document gives its model)"),
+            ),
             E::NulInModelRef => Problem::new(
                 ProblemType::InvalidText,
                 "the model's name holds a NUL character (U+0000); give a `model_ref` without one",
@@ -466,6 +503,10 @@ impl From<crate::app::evidence::EvidenceError> for Problem {
         match e {
             E::NotYetLogged(_) => Problem::new(ProblemType::NotYetLogged, e.to_string())
                 .header(header::RETRY_AFTER, "1"),
+            E::Mismatch { index, .. } => {
+                tracing::error!(error = %e, "a recorded decision no longer matches the audit log");
+                Problem::new(ProblemType::DecisionTampered, e.to_string()).with("log_index", index)
+            }
             E::Store(e) => e.into(),
             other => Problem::internal(other),
         }
@@ -505,5 +546,38 @@ impl From<crate::app::packs::UploadError> for Problem {
             E::Register(RegisterError::Store(e)) => e.into(),
             other => Problem::internal(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    #[test]
+    fn a_lost_database_connection_is_503_with_retry_after() {
+        let broken = || {
+            std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "connection reset by peer",
+            )
+        };
+        for e in [
+            sqlx::Error::Io(broken()),
+            sqlx::Error::PoolClosed,
+            sqlx::Error::PoolTimedOut,
+        ] {
+            let p = Problem::from(StoreError::Db(e));
+            assert_eq!(p.status, 503, "{p}");
+            assert!(
+                p.headers
+                    .iter()
+                    .any(|(k, v)| k == header::RETRY_AFTER && v == "1"),
+                "{p}"
+            );
+            assert!(!p.detail.contains("reset by peer"), "no internals: {p}");
+        }
+        let other = Problem::from(StoreError::Db(sqlx::Error::RowNotFound));
+        assert_eq!(other.status, 500);
     }
 }

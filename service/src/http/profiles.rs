@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 pub(super) struct ProfileIn {
     name: Option<String>,
     description: Option<String>,
+    #[serde(deserialize_with = "super::request::object")]
     context: UseContext,
 }
 
@@ -67,8 +68,7 @@ async fn save_profile(
     check_profile_name(name)?;
     let pack = crate::app::packs::active_pack(st, tenant).await?;
     let mut ctx = body.context;
-    ctx.normalize();
-    ctx.validate(pack.use_categories()).map_err(|e| {
+    ctx.prepare(pack.use_categories()).map_err(|e| {
         Problem::new(
             ProblemType::InvalidContext,
             format!("the use context is not valid: {e}"),

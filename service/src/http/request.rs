@@ -10,6 +10,31 @@ use serde_json::Value;
 pub(super) type Data = web::Data<AppState>;
 pub(super) type Reply = Result<HttpResponse, Problem>;
 
+/// A body member that must be a JSON object (`#[serde(deserialize_with = "object")]`):
+/// serde reads a struct from an array too, by position, which no client means.
+pub(super) fn object<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let map = serde_json::Map::<String, Value>::deserialize(d)?;
+    T::deserialize(Value::Object(map)).map_err(serde::de::Error::custom)
+}
+
+/// [`object`] for a member that may be absent or `null`.
+pub(super) fn optional_object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    match Option::<serde_json::Map<String, Value>>::deserialize(d)? {
+        None => Ok(None),
+        Some(map) => T::deserialize(Value::Object(map))
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
 const MAX_LIMIT: u32 = 200;
 const DEFAULT_LIMIT: u32 = 50;
 
@@ -128,13 +153,23 @@ fn nul_problem(at: &str) -> Problem {
     .with("pointer", at)
 }
 
+/// A body that could not be read: 408 when it did not arrive in time, else 400.
+pub(super) fn body_read_error(e: &actix_web::Error) -> Problem {
+    match e.as_error::<actix_web::error::PayloadError>() {
+        Some(actix_web::error::PayloadError::Io(io))
+            if io.kind() == std::io::ErrorKind::TimedOut =>
+        {
+            problem::request_timeout()
+        }
+        _ => Problem::bad_request(format!("cannot read the request body: {e}")),
+    }
+}
+
 /// Reads the whole body up to `limit` bytes (a longer one is 413 without reading it all).
 pub(super) async fn read_body(payload: web::Payload, limit: usize) -> Result<web::Bytes, Problem> {
     match payload.to_bytes_limited(limit).await {
         Ok(Ok(b)) => Ok(b),
-        Ok(Err(e)) => Err(Problem::bad_request(format!(
-            "cannot read the request body: {e}"
-        ))),
+        Ok(Err(e)) => Err(body_read_error(&e)),
         Err(_) => Err(Problem::new(
             ProblemType::BodyTooLarge,
             format!("the request body is over the limit of {limit} bytes for this route"),
@@ -176,4 +211,42 @@ pub struct Items<T> {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+/// Gives every request's body a deadline ([`super::Limits::body_timeout`]): the body stream
+/// ends with a timed-out I/O error when it is not all there by then, which the readers
+/// answer with 408 ([`problem::request_timeout`]).
+pub(super) async fn body_deadline<B: actix_web::body::MessageBody + 'static>(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<B>,
+) -> Result<actix_web::dev::ServiceResponse<B>, actix_web::Error> {
+    use actix_web::HttpMessage as _;
+    use actix_web::error::PayloadError;
+    use futures_util::StreamExt as _;
+    type Chunks =
+        std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<web::Bytes, PayloadError>>>>;
+    let Some(timeout) = req.app_data::<Data>().map(|st| st.limits.body_timeout) else {
+        return next.call(req).await;
+    };
+    let deadline = tokio::time::Instant::now() + timeout;
+    let payload = req.take_payload();
+    let stream = futures_util::stream::unfold(Some(payload), move |state| async move {
+        let mut payload = state?;
+        match tokio::time::timeout_at(deadline, payload.next()).await {
+            Ok(Some(chunk)) => Some((chunk, Some(payload))),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(PayloadError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the request body did not arrive in time",
+                ))),
+                None,
+            )),
+        }
+    });
+    // Fused: readers such as multipart poll again after the end.
+    req.set_payload(actix_web::dev::Payload::from(
+        Box::pin(stream.fuse()) as Chunks
+    ));
+    next.call(req).await
 }

@@ -146,9 +146,26 @@ pub async fn not_found(req: HttpRequest) -> Problem {
     Problem::not_found(format!("there is no route {} {}", req.method(), req.path()))
 }
 
+/// 405 with `Allow`: the methods the route serves.
 async fn method_not_allowed(req: HttpRequest) -> Problem {
+    let pattern = req.match_pattern().unwrap_or_default();
+    let allowed = allowed_methods(&pattern).join(", ");
     Problem::new(
         ProblemType::MethodNotAllowed,
-        format!("{} is not allowed on {}", req.method(), req.path()),
+        format!(
+            "{} is not allowed on {}; it allows {allowed}",
+            req.method(),
+            req.path()
+        ),
     )
+    .header(actix_web::http::header::ALLOW, &allowed)
+}
+
+/// The methods served at an actix pattern, in the table's order.
+fn allowed_methods(pattern: &str) -> Vec<&'static str> {
+    table()
+        .into_iter()
+        .filter(|(_, p, _)| *p == pattern)
+        .flat_map(|(_, _, methods)| methods.into_iter().map(|(m, _, _)| m))
+        .collect()
 }

@@ -333,6 +333,21 @@ fn qualified(columns: &str, alias: &str) -> String {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
+/// Creates an empty database file readable by its owner only (mode 0600, like the key
+/// files; SQLite gives its WAL and shared-memory files the same mode). An existing file is
+/// left as it is.
+fn create_private(file: &Path) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    match o.open(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 impl Store {
     /// Opens the embedded SQLite database `modelgate.db` in `dir` (created if needed).
     #[tracing::instrument(name = "store.open", skip_all, fields(backend = "sqlite"))]
@@ -341,8 +356,13 @@ impl Store {
             path: dir.display().to_string(),
             source: e,
         })?;
+        let file = dir.join("modelgate.db");
+        create_private(&file).map_err(|e| StoreError::DataDir {
+            path: file.display().to_string(),
+            source: e,
+        })?;
         let opts = SqliteConnectOptions::new()
-            .filename(dir.join("modelgate.db"))
+            .filename(file)
             .create_if_missing(true);
         Store::open_sqlite(opts, cfg).await
     }

@@ -17,6 +17,7 @@ api_on_both_backends!(
     every_format_and_several_models,
     body_limits_per_route,
     nul_characters_are_client_mistakes,
+    model_references_follow_one_rule,
 );
 
 const CARD: &str = include_str!("../../../examples/acme-chat-8b.md");
@@ -149,6 +150,25 @@ async fn idempotency_key_replays_or_refuses(s: &TestServer) {
     assert_eq!(retry.status, 201);
     assert_eq!(retry.header("idempotent-replayed"), Some("true"));
     assert_eq!(retry.json()["id"], first.json()["id"]);
+    // The same JSON written otherwise (members reordered, spaces, escapes) is the same
+    // request: idempotency compares the canonical JSON (RFC 8785), not the bytes.
+    let content = body["document"]["content"]
+        .to_string()
+        .replace('-', "\\u002d");
+    let respelled =
+        format!("{{ \"document\" : {{ \"content\": {content},\n \"format\": \"auto\" }} }}");
+    let retry = s
+        .send(
+            s.client
+                .post(format!("{}/v1/evaluations", s.base))
+                .header("content-type", "application/json")
+                .header("Idempotency-Key", "order-42")
+                .body(respelled),
+        )
+        .await;
+    assert_eq!(retry.status, 201, "{}", retry.text);
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(retry.json()["id"], first.json()["id"]);
     let other = send(eval_body(NC_CARD, json!({})), "order-42").await;
     let p = other.problem(422);
     assert!(p["detail"].as_str().unwrap().contains("order-42"));
@@ -254,6 +274,50 @@ async fn client_mistakes_are_problems(s: &TestServer) {
     )
     .await
     .problem(422);
+    // The index named is the one sent, whatever order the lists are kept in.
+    for (regions, field) in [
+        (json!(["XX", "DE"]), "regions[0]"),
+        (json!(["de", "DE", "us", "Narnia"]), "regions[3]"),
+    ] {
+        let p = s
+            .post_json(
+                "/v1/evaluations",
+                &eval_body(CARD, json!({ "context": { "regions": regions } })),
+            )
+            .await
+            .problem(422);
+        assert_eq!(p["field"], field, "{p}");
+    }
+    let p = s
+        .post_json(
+            "/v1/evaluations",
+            &eval_body(
+                CARD,
+                json!({ "context": { "domains": ["pii-harm", "Not-A-Domain"] } }),
+            ),
+        )
+        .await
+        .problem(422);
+    assert_eq!(p["field"], "domains[1]", "{p}");
+    // A context is an object: serde would read a struct from an array by position.
+    for context in [json!(["commercial", "saas"]), json!("commercial"), json!(7)] {
+        let p = s
+            .post_json(
+                "/v1/evaluations",
+                &eval_body(CARD, json!({ "context": context })),
+            )
+            .await
+            .problem(422);
+        assert!(p["detail"].as_str().unwrap().contains("map"), "{p}");
+    }
+    let p = s
+        .post_json(
+            "/v1/profiles",
+            &json!({ "name": "positional", "context": ["research", "internal"] }),
+        )
+        .await
+        .problem(422);
+    assert!(p["detail"].as_str().unwrap().contains("map"), "{p}");
     s.post_json(
         "/v1/evaluations",
         &eval_body(CARD, json!({ "profile": "nope" })),
@@ -262,9 +326,16 @@ async fn client_mistakes_are_problems(s: &TestServer) {
     .problem(422);
     // Routes, methods, parameters.
     s.get("/v1/nothing-here").await.problem(404);
-    s.send(s.client.delete(format!("{}/v1/evaluations", s.base)))
-        .await
-        .problem(405);
+    let r = s
+        .send(s.client.delete(format!("{}/v1/evaluations", s.base)))
+        .await;
+    r.problem(405);
+    assert_eq!(r.header("allow"), Some("POST"), "405 says what is allowed");
+    let r = s
+        .send(s.client.patch(format!("{}/v1/waivers/x", s.base)))
+        .await;
+    r.problem(405);
+    assert_eq!(r.header("allow"), Some("GET, DELETE"));
     s.get("/v1/decisions?limit=500").await.problem(400);
     s.get("/v1/decisions?limit=abc").await.problem(400);
     s.get("/v1/decisions?cursor=forged").await.problem(400);
@@ -797,4 +868,97 @@ async fn nul_characters_are_client_mistakes(s: &TestServer) {
     // Nothing was stored.
     let list = s.get("/v1/decisions").await.json();
     assert_eq!(list["items"].as_array().unwrap().len(), 0, "{list}");
+}
+
+/// One rule for a model reference on every route: what an evaluation accepts the registry
+/// accepts (`Acme Chat 8B`, the README's example), and a reference too long for the
+/// database's index is a 422 everywhere, never a 500.
+async fn model_references_follow_one_rule(s: &TestServer) {
+    let doc = json!({"document": {"format": "hf-card", "content": CARD}});
+    let r = s.put_json("/v1/models/Acme%20Chat%208B", &doc).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["model_ref"], "Acme Chat 8B");
+    let r = s
+        .post_json("/v1/evaluations", &json!({"model_ref": "Acme Chat 8B"}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let long = "x".repeat(8 * 1024);
+    let invalid = |p: Value| {
+        assert!(
+            p["type"].as_str().unwrap().ends_with("/invalid-model-ref"),
+            "{p}"
+        );
+    };
+    // The body's model_ref, the path, the name a document gives its model.
+    invalid(
+        s.post_json(
+            "/v1/evaluations",
+            &eval_body(CARD, json!({"model_ref": long})),
+        )
+        .await
+        .problem(422),
+    );
+    invalid(
+        s.put_json(&format!("/v1/models/{}", "y".repeat(513)), &doc)
+            .await
+            .problem(422),
+    );
+    let titled = format!("---\nlicense: mit\n---\n# {long}\n");
+    invalid(
+        s.post_json("/v1/evaluations", &eval_body(&titled, json!({})))
+            .await
+            .problem(422),
+    );
+    for bad in [" padded", "two\nlines"] {
+        invalid(
+            s.post_json(
+                "/v1/evaluations",
+                &eval_body(CARD, json!({"model_ref": bad})),
+            )
+            .await
+            .problem(422),
+        );
+    }
+    // 512 characters of four bytes each still fit the index.
+    let widest = "\u{1F600}".repeat(512);
+    let r = s
+        .post_json(
+            "/v1/evaluations",
+            &eval_body(CARD, json!({"model_ref": widest})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+/// A client that sends part of a body and stalls is answered 408 once the body's time is
+/// up, and the connection is closed: it does not hold the connection for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_body_is_a_408() {
+    use std::io::{Read, Write};
+    let limits = modelgate::http::Limits {
+        body_timeout: std::time::Duration::from_secs(1),
+        ..modelgate::http::Limits::default()
+    };
+    let s = TestServer::start_with(modelgate_tests::db::TestDb::sqlite().await, limits).await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let key = s.admin_key.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut c = std::net::TcpStream::connect(&addr).expect("connect");
+        c.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .expect("timeout");
+        write!(
+            c,
+            "POST /v1/evaluations HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"document\""
+        )
+        .expect("write");
+        let mut out = String::new();
+        let _ = c.read_to_string(&mut out);
+        out
+    })
+    .await
+    .expect("client");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request-timeout"), "{answer}");
+    s.stop().await;
 }

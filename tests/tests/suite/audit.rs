@@ -335,6 +335,27 @@ async fn verify_passes_then_names_changed_decision(s: &TestServer) {
         ids[4]
     );
     tamper_then_verify(s, &tamper, 7).await;
+    // The evidence of the changed decision is a problem that says so, not a 500.
+    let p = s
+        .get(&format!("/v1/decisions/{}/evidence", ids[4]))
+        .await
+        .problem(409);
+    assert!(
+        p["type"].as_str().unwrap().ends_with("/decision-tampered"),
+        "{p}"
+    );
+    assert_eq!(p["log_index"], 7, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("entry 7"), "{p}");
+    // The decision's page says it in place.
+    let me = modelgate_tests::ui::Session::sign_in(&s.base, &s.admin_key).await;
+    let page = me.get(&format!("/ui/decisions/{}", ids[4])).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text
+            .contains("no longer matches its audit log entry 7"),
+        "{}",
+        page.text
+    );
 }
 
 /// As the database owner: removes the guards, runs `tamper`, and expects `modelgate audit

@@ -415,7 +415,7 @@ async fn read_form(
             .to_bytes_limited(limit)
             .await
             .map_err(|_| too_large())?
-            .map_err(|e| UiError::bad_request(format!("cannot read the form: {e}")))?;
+            .map_err(|e| UiError::Problem(crate::http::request::body_read_error(&e)))?;
         for (k, v) in form_urlencoded(&body) {
             fields.insert(k, v.into_bytes());
         }
