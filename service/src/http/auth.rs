@@ -40,6 +40,8 @@ type Limiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>
 pub struct Access {
     keys: Cache<String, KeyRow>,
     limiter: Option<Limiter>,
+    /// Requests in flight per key id.
+    in_flight: std::sync::Mutex<std::collections::HashMap<String, usize>>,
 }
 
 /// Keys kept.
@@ -64,6 +66,7 @@ impl Access {
                 .time_to_live(KEY_TTL)
                 .build(),
             limiter,
+            in_flight: Default::default(),
         }
     }
 
@@ -95,6 +98,29 @@ impl Access {
     /// Forgets every key read so far.
     pub fn forget_all(&self) {
         self.keys.invalidate_all();
+    }
+
+    /// Takes one of the key's `max` places for requests in flight (0: no bound); 429 when
+    /// they are all taken — a client that holds connections open (slow bodies, a stuck
+    /// loop) cannot take the whole server.
+    pub(super) fn enter(&self, key_id: &str, max: usize) -> Result<Slot<'_>, Problem> {
+        let mut m = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(key_id.to_string()).or_insert(0);
+        if max > 0 && *n >= max {
+            return Err(Problem::new(
+                ProblemType::RateLimited,
+                format!(
+                    "the key {key_id} has {max} requests in flight already, the most one key \
+                     may have; wait for their answers"
+                ),
+            )
+            .header(header::RETRY_AFTER, "1"));
+        }
+        *n += 1;
+        Ok(Slot {
+            access: self,
+            key: key_id.to_string(),
+        })
     }
 
     /// `Err(wait)` when the key is over its rate.
@@ -234,6 +260,18 @@ pub async fn authenticate<B: MessageBody + 'static>(
     };
     match check(&req, &st).await {
         Ok(principal) => {
+            // Held until the handler has answered: a key's requests in flight are bounded.
+            let _slot = match &principal {
+                Some(p) => match st.access.enter(&p.key_id, st.limits.in_flight_per_key) {
+                    Ok(slot) => Some(slot),
+                    Err(problem) => {
+                        return Ok(req
+                            .into_response(problem.error_response())
+                            .map_into_right_body());
+                    }
+                },
+                None => None,
+            };
             if let Some(p) = principal {
                 req.extensions_mut().insert(p);
             }
@@ -242,6 +280,28 @@ pub async fn authenticate<B: MessageBody + 'static>(
                 .map(ServiceResponse::map_into_left_body)
         }
         Err(p) => Ok(req.into_response(p.error_response()).map_into_right_body()),
+    }
+}
+
+/// A request in flight with a key; dropping it lets another in.
+pub(super) struct Slot<'a> {
+    access: &'a Access,
+    key: String,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut m = self
+            .access
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.key);
+            }
+        }
     }
 }
 

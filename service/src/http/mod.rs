@@ -40,6 +40,8 @@ pub struct Limits {
     /// A client that sends part of a body and stalls gets 408 instead of holding the
     /// connection.
     pub body_timeout: std::time::Duration,
+    /// Requests one API key may have in flight at once (0: no bound): 256. One more is 429.
+    pub in_flight_per_key: usize,
 }
 
 impl Default for Limits {
@@ -48,6 +50,7 @@ impl Default for Limits {
             evaluation_body: 1024 * 1024,
             small_body: 64 * 1024,
             body_timeout: std::time::Duration::from_secs(30),
+            in_flight_per_key: 256,
         }
     }
 }

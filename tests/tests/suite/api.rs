@@ -962,3 +962,53 @@ async fn a_stalled_body_is_a_408() {
     assert!(answer.contains("request-timeout"), "{answer}");
     s.stop().await;
 }
+
+/// A key's requests in flight are bounded: while one of its requests holds the only place
+/// (here, a body that does not come), the next is 429; another key is not affected, and
+/// the place is free again once the first is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_has_a_bounded_number_of_requests_in_flight() {
+    use std::io::{Read, Write};
+    let limits = modelgate::http::Limits {
+        body_timeout: std::time::Duration::from_secs(2),
+        in_flight_per_key: 1,
+        ..modelgate::http::Limits::default()
+    };
+    let s = TestServer::start_with(modelgate_tests::db::TestDb::sqlite().await, limits).await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let key = s.admin_key.clone();
+    let stalled = tokio::task::spawn_blocking(move || {
+        let mut c = std::net::TcpStream::connect(&addr).expect("connect");
+        write!(
+            c,
+            "POST /v1/evaluations HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+        )
+        .expect("write");
+        let mut out = String::new();
+        let _ = c.read_to_string(&mut out);
+        out
+    });
+    // Until the stalled request is in, the place may still be free.
+    let mut busy = None;
+    for _ in 0..50 {
+        let r = s.get("/v1/decisions").await;
+        if r.status == 429 {
+            busy = Some(r);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let busy = busy.expect("a second request of the key is refused while the first is in flight");
+    let p = busy.problem(429);
+    assert!(p["detail"].as_str().unwrap().contains("in flight"), "{p}");
+    let other = s.key("default", modelgate::auth::Role::Viewer).await;
+    let r = s
+        .send(s.as_key(&other).get(format!("{}/v1/decisions", s.base)))
+        .await;
+    assert_eq!(r.status, 200, "another key is not affected");
+    let answer = stalled.await.expect("client");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(s.get("/v1/decisions").await.status, 200, "free again");
+    s.stop().await;
+}
