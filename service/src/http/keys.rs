@@ -125,7 +125,17 @@ pub async fn list_keys(req: HttpRequest, st: Data) -> Reply {
 pub async fn revoke_key(req: HttpRequest, st: Data, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
     let me = principal(&req).ok_or_else(super::auth::no_principal)?;
-    let done = crate::auth::revoke_key(&st.store, &me.tenant, &id, Some(&me.key_id), now_micros())
+    // Admins of the default tenant manage every tenant's keys (they create them too);
+    // other admins their own tenant's.
+    let tenant = if me.tenant == crate::auth::DEFAULT_TENANT {
+        st.store
+            .key_by_id(&id)
+            .await?
+            .map_or_else(|| me.tenant.clone(), |k| k.tenant)
+    } else {
+        me.tenant.clone()
+    };
+    let done = crate::auth::revoke_key(&st.store, &tenant, &id, Some(&me.key_id), now_micros())
         .await
         .map_err(create_problem)?;
     st.access.forget(&id).await;
