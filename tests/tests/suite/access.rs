@@ -208,13 +208,21 @@ async fn bad_keys_are_refused(s: &TestServer) {
     // The default tenant's admins create keys for any tenant, and revoke them too.
     let theirs = s.key("globex", Role::Viewer).await;
     let r = s
-        .send(s.client.delete(format!("{}/v1/keys/{}", s.base, &theirs[3..19])))
+        .send(
+            s.client
+                .delete(format!("{}/v1/keys/{}", s.base, &theirs[3..19])),
+        )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     let r = s
         .send(s.as_key(&theirs).get(format!("{}/v1/decisions", s.base)))
         .await;
-    assert!(r.problem(401)["detail"].as_str().unwrap().contains("revoked"));
+    assert!(
+        r.problem(401)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("revoked")
+    );
 
     let now = modelgate::time::now_micros();
     let soon = modelgate::auth::create_key(

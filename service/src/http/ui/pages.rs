@@ -555,8 +555,7 @@ fn html_as(t: &impl Template, status: StatusCode) -> Page {
 pub async fn check(req: HttpRequest, st: Data, me: Viewer, payload: web::Payload) -> Page {
     let fields = read_form(&req, payload, st.limits.evaluation_body).await?;
     let form = CheckForm::read(&fields);
-    me.check_csrf(Some(&form.csrf))?;
-    me.need(Permission::Evaluate, "evaluate models")?;
+    me.may(Some(&form.csrf), Permission::Evaluate, "evaluate models")?;
     let r = run_check(&st, &me, &form).await;
     if r.is_ok() {
         return r.map_err(UiError::Problem);
@@ -815,8 +814,7 @@ pub async fn replay(
     path: web::Path<String>,
     form: web::Form<TokenForm>,
 ) -> Page {
-    me.check_csrf(form.csrf.as_deref())?;
-    me.need(Permission::Audit, "replay decisions")?;
+    me.may(form.csrf.as_deref(), Permission::Audit, "replay decisions")?;
     let row = decision_row(&st, &me, &path).await?;
     let r = crate::app::replay::replay(&st, &me.tenant, &row).await;
     let Said { notice, status } = said(r, |r| {
@@ -1071,8 +1069,7 @@ pub struct ReviewForm {
 /// `POST /ui/reviews`: approve or reject, as `POST /v1/reviews`.
 pub async fn review(st: Data, me: Viewer, form: web::Form<ReviewForm>) -> Page {
     let f = form.into_inner();
-    me.check_csrf(f.csrf.as_deref())?;
-    me.need(Permission::Review, "review decisions")?;
+    me.may(f.csrf.as_deref(), Permission::Review, "review decisions")?;
     let conditions: Vec<String> = f
         .conditions
         .lines()
@@ -1201,8 +1198,7 @@ pub async fn waivers(st: Data, me: Viewer) -> Page {
 /// `POST /ui/waivers`: grants a waiver, as `POST /v1/waivers`.
 pub async fn create_waiver(st: Data, me: Viewer, form: web::Form<WaiverForm>) -> Page {
     let f = form.into_inner();
-    me.check_csrf(f.csrf.as_deref())?;
-    me.need(Permission::Review, "grant waivers")?;
+    me.may(f.csrf.as_deref(), Permission::Review, "grant waivers")?;
     let asked = crate::app::waivers::NewWaiver {
         model_ref: &f.model_ref,
         rule_id: &f.rule_id,
@@ -1227,8 +1223,7 @@ pub async fn revoke_waiver(
     path: web::Path<String>,
     form: web::Form<TokenForm>,
 ) -> Page {
-    me.check_csrf(form.csrf.as_deref())?;
-    me.need(Permission::Review, "revoke waivers")?;
+    me.may(form.csrf.as_deref(), Permission::Review, "revoke waivers")?;
     crate::app::waivers::revoke(&st, &me.tenant, &path, &me.key_id, now_micros())
         .await
         .map_err(Problem::from)?;
@@ -1297,8 +1292,11 @@ pub async fn packs(st: Data, me: Viewer) -> Page {
 /// `POST /ui/packs`: a pack upload is done with `modelgate pack` or `POST /v1/packs`.
 pub async fn upload_pack(st: Data, me: Viewer, req: HttpRequest, payload: web::Payload) -> Page {
     let fields = read_form(&req, payload, 8 * 1024 * 1024).await?;
-    me.check_csrf(Some(&text(&fields, "csrf")))?;
-    me.need(Permission::Admin, "upload rule packs")?;
+    me.may(
+        Some(&text(&fields, "csrf")),
+        Permission::Admin,
+        "upload rule packs",
+    )?;
     let raw = fields.get("file").cloned().unwrap_or_default();
     let r = crate::app::packs::upload(&st, &me.tenant, raw, now_micros()).await;
     let Said { notice, status } = said(r, |u| {
@@ -1325,8 +1323,11 @@ pub async fn impact(
     path: web::Path<String>,
     form: web::Form<TokenForm>,
 ) -> Page {
-    me.check_csrf(form.csrf.as_deref())?;
-    me.need(Permission::Admin, "run impact analyses")?;
+    me.may(
+        form.csrf.as_deref(),
+        Permission::Admin,
+        "run impact analyses",
+    )?;
     let i = crate::app::packs::impact(&st, &me.tenant, &path)
         .await
         .map_err(Problem::from)?;
@@ -1351,8 +1352,11 @@ pub async fn activate(
     path: web::Path<String>,
     form: web::Form<ActivateForm>,
 ) -> Page {
-    me.check_csrf(form.csrf.as_deref())?;
-    me.need(Permission::Admin, "activate rule packs")?;
+    me.may(
+        form.csrf.as_deref(),
+        Permission::Admin,
+        "activate rule packs",
+    )?;
     let r = crate::app::packs::activate(&st, &me.tenant, &path, &form.etag, &me.key_id).await;
     let Said { notice, status } = said(r, |a| {
         done(format!(

@@ -66,6 +66,13 @@ impl Viewer {
         Chrome::new(title.into(), here, Some(self))
     }
 
+    /// A form that acts: it must carry this session's token, and the role must allow `p`
+    /// (403 otherwise, the token checked first).
+    pub fn may(&self, token: Option<&str>, p: Permission, what: &str) -> Result<(), UiError> {
+        self.check_csrf(token)?;
+        self.need(p, what)
+    }
+
     /// Refuses a form without this session's token (403).
     pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), UiError> {
         if same(sent.unwrap_or_default(), &self.csrf) {
