@@ -142,8 +142,26 @@ fn live_body<'a>(profile: Option<&'a str>, d: &'a Decision) -> DecisionOut<'a, &
 }
 
 pub(super) fn row_body(d: &DecisionRow) -> Result<DecisionOut<'_, Map<String, Value>>, Problem> {
-    let decision = serde_json::from_str(&d.decision)
+    let decision: Map<String, Value> = serde_json::from_str(&d.decision)
         .map_err(|e| Problem::internal(format!("stored decision is not JSON: {e}")))?;
+    // The verdict filters and the board read the column; the body shows the content. They
+    // can only differ when the database was changed behind the service: say so rather than
+    // answer one thing to a filter and another to a read.
+    let shown = decision.get("verdict").and_then(Value::as_str);
+    if shown != Some(d.verdict.as_str()) {
+        tracing::error!(decision_id = %d.id, "a decision's verdict column and content differ");
+        return Err(Problem::new(
+            super::problem::ProblemType::DecisionTampered,
+            format!(
+                "decision {} is recorded with the verdict `{}` but its content says `{}`: the \
+                 database was changed behind the service; run `modelgate audit verify`",
+                d.id,
+                d.verdict,
+                shown.unwrap_or("none")
+            ),
+        )
+        .with("decision_id", &d.id));
+    }
     Ok(DecisionOut {
         recorded: Some(RecordedOut {
             id: &d.id,

@@ -399,7 +399,43 @@ api_on_both_backends!(
     verify_passes_then_names_changed_decision,
     verify_names_deleted_log_row,
     verify_names_rewritten_hash,
+    a_changed_verdict_is_reported_not_shown,
 );
+
+/// A decision whose content was changed behind the service (its verdict no longer the one
+/// recorded in the row, which filters read): reads and filtered lists say so (409) instead of
+/// answering one thing to `?verdict=` and another to `GET /v1/decisions/{id}`.
+async fn a_changed_verdict_is_reported_not_shown(s: &TestServer) {
+    let ids = evaluate_n(s, 1).await;
+    let d = s.get(&format!("/v1/decisions/{}", ids[0])).await.json();
+    let verdict = d["verdict"].as_str().unwrap().to_string();
+    let other = if verdict == "deny" { "allow" } else { "deny" };
+    drop_guards(&s.db.url).await;
+    owner_sql(
+        &s.db.url,
+        &format!(
+            "UPDATE decisions SET decision = REPLACE(decision, '\"verdict\":\"{verdict}\"', \
+             '\"verdict\":\"{other}\"') WHERE id = '{}'",
+            ids[0]
+        ),
+    )
+    .await
+    .expect("tamper");
+    let p = s
+        .get(&format!("/v1/decisions/{}", ids[0]))
+        .await
+        .problem(409);
+    assert!(
+        p["type"].as_str().unwrap().ends_with("/decision-tampered"),
+        "{p}"
+    );
+    assert!(p["detail"].as_str().unwrap().contains(other), "{p}");
+    let p = s
+        .get(&format!("/v1/decisions?verdict={verdict}"))
+        .await
+        .problem(409);
+    assert_eq!(p["decision_id"], ids[0].as_str(), "{p}");
+}
 
 mod guards {
     use super::*;
