@@ -30,6 +30,18 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// Reads a response whole.
+    pub async fn read(r: reqwest::Response) -> Resp {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.expect("body");
+        Resp {
+            status,
+            headers,
+            text,
+        }
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.text)
             .unwrap_or_else(|e| panic!("response is not JSON ({e}): {}", self.text))
@@ -138,15 +150,7 @@ impl TestServer {
     }
 
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
-        let r = req.send().await.expect("request");
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let text = r.text().await.expect("body");
-        Resp {
-            status,
-            headers,
-            text,
-        }
+        Resp::read(req.send().await.expect("request")).await
     }
 
     pub async fn get(&self, path: &str) -> Resp {

@@ -22,14 +22,7 @@ pub fn client() -> reqwest::Client {
 }
 
 async fn read(r: reqwest::Response) -> Resp {
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let text = r.text().await.expect("body");
-    Resp {
-        status,
-        headers,
-        text,
-    }
+    Resp::read(r).await
 }
 
 /// The value of the first `name="csrf"` field of a page.

@@ -154,3 +154,18 @@ pub fn state(w: &WaiverRow, now: i64) -> &'static str {
 pub fn expiring_soon(w: &WaiverRow, now: i64) -> bool {
     state(w, now) == "active" && w.expires_at - now <= EXPIRING_DAYS * 86_400 * 1_000_000
 }
+
+/// The waivers of `waivers` in force that cover `model_ref` under `profile` and expire within
+/// [`EXPIRING_DAYS`] (the status board flags them).
+pub fn expiring_for<'a>(
+    waivers: &'a [WaiverRow],
+    model_ref: &'a str,
+    profile: Option<&'a str>,
+    now: i64,
+) -> impl Iterator<Item = &'a WaiverRow> + 'a {
+    waivers.iter().filter(move |w| {
+        expiring_soon(w, now)
+            && w.to_engine()
+                .covers(model_ref, profile, crate::time::second_of(now))
+    })
+}

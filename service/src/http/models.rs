@@ -102,15 +102,8 @@ struct BoardReviewOut<'a> {
 }
 
 pub(crate) fn board_item<'a>(r: &'a BoardRow, waivers: &'a [WaiverRow], now: i64) -> BoardItem<'a> {
-    let soon = crate::app::waivers::EXPIRING_DAYS * 86_400 * 1_000_000;
     let profile = (!r.profile.is_empty()).then_some(r.profile.as_str());
-    let waivers_expiring = waivers
-        .iter()
-        .filter(|w| w.expires_at - now <= soon)
-        .filter(|w| {
-            w.to_engine()
-                .covers(&r.model_ref, profile, crate::time::second_of(now))
-        })
+    let waivers_expiring = crate::app::waivers::expiring_for(waivers, &r.model_ref, profile, now)
         .map(|w| ExpiringWaiver {
             id: &w.id,
             rule_id: &w.rule_id,

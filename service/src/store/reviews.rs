@@ -63,4 +63,18 @@ impl Store {
             row.map(|r| decode(&r)).transpose()
         })
     }
+
+    /// The reviews of a model's decisions.
+    pub async fn reviews_of_model(&self, tenant: &str, model_ref: &str) -> Result<Vec<ReviewRow>> {
+        in_tenant!(self, tenant, |c| {
+            let rows = sqlx::query(&format!(
+                "SELECT {REVIEW_COLUMNS} FROM reviews WHERE tenant = $1 AND model_ref = $2"
+            ))
+            .bind(tenant)
+            .bind(model_ref)
+            .fetch_all(&mut *c)
+            .await?;
+            rows.iter().map(decode).collect()
+        })
+    }
 }

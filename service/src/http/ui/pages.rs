@@ -3,7 +3,7 @@
 //! with the problem in place.
 
 use super::session::Viewer;
-use super::view::{Chrome, DecisionView, Notice, status_words, urlencode, when};
+use super::view::{Chrome, DecisionView, Notice, model_link, status_words, urlencode, when};
 use super::{Page, UiError, html, see_other};
 use crate::app::evaluate::{Document, Input, Outcome, Request};
 use crate::auth::Permission;
@@ -106,15 +106,12 @@ pub struct BoardLine {
 
 fn board_line(r: &BoardRow, waivers: &[WaiverRow], now: i64) -> BoardLine {
     let profile = (!r.profile.is_empty()).then_some(r.profile.as_str());
-    let expiring = waivers
-        .iter()
-        .filter(|w| crate::app::waivers::expiring_soon(w, now))
-        .filter(|w| w.to_engine().covers(&r.model_ref, profile, second_of(now)))
+    let expiring = crate::app::waivers::expiring_for(waivers, &r.model_ref, profile, now)
         .map(|w| format!("{} until {}", w.rule_id, when(w.expires_at)))
         .collect();
     BoardLine {
         model_ref: r.model_ref.clone(),
-        link: format!("/ui/models/{}", urlencode(&r.model_ref)),
+        link: model_link(&r.model_ref),
         status: r.status.as_str().to_string(),
         status_words: status_words(r.status.as_str()),
         license: r.license.clone().unwrap_or_default(),
@@ -416,15 +413,13 @@ async fn read_form(
             .await
             .map_err(|_| too_large())?
             .map_err(|e| UiError::Problem(crate::http::request::body_read_error(&e)))?;
-        for (k, v) in form_urlencoded(&body) {
+        let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+            .map_err(|e| UiError::bad_request(format!("the form is not valid: {e}")))?;
+        for (k, v) in pairs {
             fields.insert(k, v.into_bytes());
         }
     }
     Ok(fields)
-}
-
-fn form_urlencoded(body: &[u8]) -> Vec<(String, String)> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).unwrap_or_default()
 }
 
 fn text(fields: &BTreeMap<String, Vec<u8>>, name: &str) -> String {
@@ -678,8 +673,6 @@ pub struct Recorded {
     pub requested_by: String,
     pub log: Result<LogLine, String>,
     pub review: Option<ReviewLine>,
-    pub can_audit: bool,
-    pub can_review: bool,
 }
 
 pub struct LogLine {
@@ -767,13 +760,11 @@ async fn decision_page(
         recorded: Some(Recorded {
             id: row.id.clone(),
             model_ref: row.model_ref.clone(),
-            model_link: format!("/ui/models/{}", urlencode(&row.model_ref)),
+            model_link: model_link(&row.model_ref),
             created: when(row.created_at),
             requested_by: row.requested_by.clone().unwrap_or_default(),
             log,
             review,
-            can_audit: me.can(Permission::Audit),
-            can_review: me.can(Permission::Review),
         }),
         notice,
     })
@@ -930,10 +921,11 @@ pub async fn model(req: HttpRequest, st: Data, me: Viewer, path: web::Path<Strin
         .store
         .model_status(&me.tenant, &active, &model_ref)
         .await?;
+    let reviews = st.store.reviews_of_model(&me.tenant, &model_ref).await?;
     let mut lines_h = Vec::new();
     for d in &history {
         let reviewed = if d.verdict == "review" {
-            match st.store.review_of(&me.tenant, &d.id).await? {
+            match reviews.iter().find(|r| r.decision_id == d.id) {
                 Some(r) => format!("{} by {}", r.outcome, r.reviewer),
                 None => "pending".into(),
             }
@@ -1039,7 +1031,7 @@ async fn reviews_page(
             .map(|d| PendingLine {
                 id: d.id.clone(),
                 model_ref: d.model_ref.clone(),
-                model_link: format!("/ui/models/{}", urlencode(&d.model_ref)),
+                model_link: model_link(&d.model_ref),
                 profile: d.profile.clone().unwrap_or_else(|| "(ad hoc)".into()),
                 created: when(d.created_at),
                 requested_by: d.requested_by.clone().unwrap_or_default(),

@@ -17,17 +17,24 @@ pub fn when(micros: i64) -> String {
     format!("{} {} UTC", &s[..10], &s[11..16])
 }
 
+/// What [`urlencode`] leaves as it is besides letters and digits: the unreserved marks, and
+/// `/` and `:` (model references keep their slashes in paths).
+const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/')
+    .remove(b':');
+
 /// Percent-encodes a query value or path segment.
 pub fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~/:".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, KEEP).to_string()
+}
+
+/// The page of a model.
+pub fn model_link(model_ref: &str) -> String {
+    format!("/ui/models/{}", urlencode(model_ref))
 }
 
 /// The frame of every page: the title, where we are, who is signed in and what the role
