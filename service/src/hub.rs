@@ -215,6 +215,21 @@ impl HubError {
     pub fn redacted(&self, token: Option<&Token>) -> String {
         redact(self.message(), token)
     }
+
+    /// The same error with its message [`HubError::redacted`].
+    pub fn scrubbed(self, token: Option<&Token>) -> HubError {
+        let m = self.redacted(token);
+        match self {
+            HubError::Usage(_) => HubError::Usage(m),
+            HubError::NotFound(_) => HubError::NotFound(m),
+            HubError::Malformed(_) => HubError::Malformed(m),
+            HubError::TooLarge(_) => HubError::TooLarge(m),
+            HubError::Unavailable(_) => HubError::Unavailable(m),
+            HubError::Protocol(_) => HubError::Protocol(m),
+            HubError::Denied(_) => HubError::Denied(m),
+            HubError::Internal(_) => HubError::Internal(m),
+        }
+    }
 }
 
 impl fmt::Display for HubError {
@@ -351,6 +366,106 @@ impl Fetch {
         }
         out
     }
+}
+
+/// The format name of a stored Hub fetch: what the service records as the document of a
+/// decision (or a model version) whose model it fetched from the Hub ([`Fetch::stored`]).
+pub const STORED_FORMAT: &str = "hf-hub";
+
+/// What a stored Hub fetch says it is (`kind`).
+const STORED_KIND: &str = "modelgate-hub-fetch/1";
+
+/// A Hub fetch as the service stores it: the exact inputs of the records (each model's
+/// info and card at its commit), so that a replay builds the same records with
+/// [`assemble`] without asking the Hub, and the input digest pins every commit and card.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredFetch {
+    /// `modelgate-hub-fetch/1`.
+    pub kind: String,
+    /// The Hub the models came from.
+    pub endpoint: String,
+    /// The model, then each fetched base model (nearest first).
+    pub models: Vec<StoredModel>,
+}
+
+/// One fetched model in a [`StoredFetch`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredModel {
+    /// The repository id as the Hub spells it.
+    pub repo: String,
+    pub sha: String,
+    /// The id of the record (a base model keeps the name the linking card gave it).
+    pub id: String,
+    pub info: ModelInfo,
+    /// The card at `sha` (empty: the repository has none).
+    pub card: String,
+    /// The card is the Hub's card data (the card itself was gated).
+    pub card_from_data: bool,
+}
+
+impl Fetch {
+    /// The fetch as the service stores it ([`StoredFetch`], JSON).
+    pub fn stored(&self, endpoint: &str) -> Result<Vec<u8>, HubError> {
+        let models = std::iter::once(&self.model)
+            .chain(&self.ancestors)
+            .map(|m| {
+                Ok(StoredModel {
+                    repo: m.repo.clone(),
+                    sha: m.sha.clone(),
+                    id: m.record.id.clone(),
+                    info: m.info.clone(),
+                    card: String::from_utf8(m.card.clone()).map_err(|_| {
+                        HubError::Malformed(format!(
+                            "hf:{}@{} README.md is not UTF-8 text",
+                            m.repo, m.sha
+                        ))
+                    })?,
+                    card_from_data: m.from_card_data,
+                })
+            })
+            .collect::<Result<Vec<_>, HubError>>()?;
+        serde_json::to_vec(&StoredFetch {
+            kind: STORED_KIND.to_string(),
+            endpoint: endpoint.to_string(),
+            models,
+        })
+        .map_err(|e| HubError::Internal(format!("cannot write the fetch down: {e}")))
+    }
+}
+
+/// The model's record and its fetched ancestors' records from a stored fetch
+/// ([`Fetch::stored`]), built as the fetch built them.
+pub fn rebuild(pack: &Pack, stored: &[u8]) -> Result<(ModelRecord, Vec<ModelRecord>), HubError> {
+    let s: StoredFetch = serde_json::from_slice(stored)
+        .map_err(|e| HubError::Malformed(format!("not a stored Hub fetch: {e}")))?;
+    if s.kind != STORED_KIND {
+        return Err(HubError::Malformed(format!(
+            "a stored Hub fetch of kind `{}` (this version reads `{STORED_KIND}`)",
+            s.kind
+        )));
+    }
+    let mut records = Vec::with_capacity(s.models.len());
+    for m in s.models {
+        let mut f = assemble(
+            pack,
+            m.repo,
+            m.sha,
+            m.info,
+            m.card.into_bytes(),
+            m.card_from_data,
+        )?;
+        f.record.id = m.id;
+        records.push(f.record);
+    }
+    if records.is_empty() {
+        return Err(HubError::Malformed(
+            "a stored Hub fetch without a model".into(),
+        ));
+    }
+    let model = records.remove(0);
+    Ok((model, records))
 }
 
 /// The Hub: a client and the cache.
@@ -522,7 +637,6 @@ impl Hub {
         } else {
             repo.to_string()
         };
-        let model_ref = format!("hf:{name}@{sha}");
         let (card, from_card_data) = match self.card(repo, &sha, &info, notes) {
             Ok(c) => (c, false),
             Err(HubError::Denied(m)) if !root => match card_from_data(&info) {
@@ -531,51 +645,7 @@ impl Hub {
             },
             Err(e) => return Err(e),
         };
-        let mut rec = if card.iter().all(u8::is_ascii_whitespace) {
-            // No card: the record has the id and revision (and what the API says below).
-            ModelRecord {
-                id: name.clone(),
-                source_format: Format::HfCard.as_str().to_string(),
-                publisher: name.split_once('/').map(|(o, _)| o.to_string()),
-                ..ModelRecord::default()
-            }
-        } else {
-            let opts = ParseOptions::with_model_ref(model_ref.clone());
-            pack.parse(&card, Some(Format::HfCard), &opts)
-                .map_err(|e| HubError::Malformed(format!("{model_ref} README.md: {e}")))?
-        };
-        rec.id = name.clone();
-        rec.revision = Some(sha.clone());
-        rec.note("revision", "hf-api", "/sha");
-        rec.gating.gated = info.is_gated();
-        rec.note("gating", "hf-api", "/gated");
-        if let Some(files) = &info.siblings {
-            let mut added = false;
-            for f in files
-                .iter()
-                .map(|s| &s.rfilename)
-                .filter(|f| is_document(f))
-            {
-                if rec.files.len() >= MAX_FILES {
-                    break;
-                }
-                if !rec.files.iter().any(|x| x == f) {
-                    rec.files.push(f.clone());
-                    added = true;
-                }
-            }
-            if added {
-                rec.note("files", "hf-api", "/siblings");
-            }
-        }
-        Ok(FetchedModel {
-            repo: name,
-            sha,
-            info,
-            card,
-            record: rec,
-            from_card_data,
-        })
+        assemble(pack, name, sha, info, card, from_card_data)
     }
 
     fn model_info(
@@ -854,6 +924,65 @@ pub fn config(
     };
     cfg.max_card_bytes = s.max_card_bytes;
     Ok(cfg)
+}
+
+/// A model's record from its model info and card at commit `sha` (pure: a fetch and the
+/// replay of a stored fetch build it the same way). `name` is the repository id as the Hub
+/// spells it; an empty card is a repository without one.
+pub fn assemble(
+    pack: &Pack,
+    name: String,
+    sha: String,
+    info: ModelInfo,
+    card: Vec<u8>,
+    from_card_data: bool,
+) -> Result<FetchedModel, HubError> {
+    let model_ref = format!("hf:{name}@{sha}");
+    let mut rec = if card.iter().all(u8::is_ascii_whitespace) {
+        // No card: the record has the id and revision (and what the API says below).
+        ModelRecord {
+            id: name.clone(),
+            source_format: Format::HfCard.as_str().to_string(),
+            publisher: name.split_once('/').map(|(o, _)| o.to_string()),
+            ..ModelRecord::default()
+        }
+    } else {
+        let opts = ParseOptions::with_model_ref(model_ref.clone());
+        pack.parse(&card, Some(Format::HfCard), &opts)
+            .map_err(|e| HubError::Malformed(format!("{model_ref} README.md: {e}")))?
+    };
+    rec.id = name.clone();
+    rec.revision = Some(sha.clone());
+    rec.note("revision", "hf-api", "/sha");
+    rec.gating.gated = info.is_gated();
+    rec.note("gating", "hf-api", "/gated");
+    if let Some(files) = &info.siblings {
+        let mut added = false;
+        for f in files
+            .iter()
+            .map(|s| &s.rfilename)
+            .filter(|f| is_document(f))
+        {
+            if rec.files.len() >= MAX_FILES {
+                break;
+            }
+            if !rec.files.iter().any(|x| x == f) {
+                rec.files.push(f.clone());
+                added = true;
+            }
+        }
+        if added {
+            rec.note("files", "hf-api", "/siblings");
+        }
+    }
+    Ok(FetchedModel {
+        repo: name,
+        sha,
+        info,
+        card,
+        record: rec,
+        from_card_data,
+    })
 }
 
 #[cfg(test)]

@@ -72,6 +72,11 @@ pub struct ServeArgs {
     /// checkpoint is signed with the new key). Without it such a start is refused.
     #[arg(long, env = "MODELGATE_ACCEPT_NEW_AUDIT_KEY")]
     pub accept_new_audit_key: bool,
+    /// Hugging Face Hub endpoint for `hf:` references sent to the service, or `off` to
+    /// fetch nothing [default: https://huggingface.co]. HF_TOKEN is sent to it (gated
+    /// models); fetched commits are cached in MODELGATE_CACHE_DIR.
+    #[arg(long, value_name = "URL|off", env = "MODELGATE_HF_ENDPOINT")]
+    pub hf_endpoint: Option<String>,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -163,6 +168,8 @@ pub struct ServeConfig {
     pub key_dir_chosen: bool,
     pub rate_limit: u32,
     pub accept_new_audit_key: bool,
+    /// Hub access for `hf:` references (`None`: `--hf-endpoint off`).
+    pub hub: Option<crate::hub::HubConfig>,
 }
 
 /// An environment variable; set but empty counts as unset.
@@ -232,6 +239,21 @@ pub fn resolve(a: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Se
     }
     let database = database(&a.db, env, &file);
     database.check()?;
+    let hub = match a.hf_endpoint.as_deref().map(str::trim) {
+        Some("off") => None,
+        endpoint => Some(
+            crate::hub::config(
+                &crate::hub::Settings {
+                    endpoint: endpoint.filter(|e| !e.is_empty()),
+                    cache_dir: None,
+                    no_cache: false,
+                    max_card_bytes: 10 * 1024 * 1024,
+                },
+                env,
+            )
+            .map_err(|e| format!("the Hub settings: {e}"))?,
+        ),
+    };
     Ok(ServeConfig {
         bind,
         database,
@@ -246,6 +268,7 @@ pub fn resolve(a: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Se
             || file.data_dir.is_some(),
         rate_limit: a.rate_limit.or(file.rate_limit).unwrap_or(1000),
         accept_new_audit_key: a.accept_new_audit_key || file.accept_new_audit_key.unwrap_or(false),
+        hub,
     })
 }
 
@@ -371,6 +394,8 @@ pub struct Settings<'a> {
     pub limits: Limits,
     /// Requests per second per API key (0: no limit).
     pub rate_limit: u32,
+    /// Hub access for `hf:` references (`None`: none).
+    pub hub: Option<crate::hub::HubConfig>,
 }
 
 /// Everything the server runs on, built by [`Application::build`] for `serve` and for the
@@ -400,6 +425,14 @@ impl Application {
         let pack = bootstrap(&store, &packs, DEFAULT_TENANT, crate::time::now_micros())
             .await
             .map_err(|e| e.to_string())?;
+        let hub = match s.hub {
+            None => None,
+            Some(cfg) => Some(
+                crate::app::hub::HubAccess::start(cfg)
+                    .await
+                    .map_err(|e| format!("the Hub client: {e}"))?,
+            ),
+        };
         let sequencer = log.spawn(store.clone());
         let state = actix_web::web::Data::new(AppState {
             app: App {
@@ -407,6 +440,7 @@ impl Application {
                 packs,
                 tenants: Default::default(),
                 log,
+                hub,
             },
             metrics: Metrics::new().map_err(|e| e.to_string())?,
             limits: s.limits,
@@ -467,7 +501,7 @@ pub async fn signing_key(
             previous = %cp.verifier_key,
             new = %signer.verifier_key(),
             "rotating the audit signing key: the next checkpoint is signed with the new key; \
-             verify with --trusted-key for the previous one"
+             `audit verify --key <previous verifier key>` trusts the previous one"
         );
     }
     Ok(signer)
@@ -499,6 +533,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
             accept_new_audit_key: cfg.accept_new_audit_key,
             limits: Limits::default(),
             rate_limit: cfg.rate_limit,
+            hub: cfg.hub.clone(),
         },
     )
     .await?;

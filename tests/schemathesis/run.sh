@@ -45,7 +45,7 @@ for backend in $BACKENDS; do
     else
         env+=("MODELGATE_DATA_DIR=$dir/data")
     fi
-    (cd "$dir" && exec env "${env[@]}" "$BIN" serve --bind "127.0.0.1:$PORT" >"$dir/stdout" 2>"$dir/stderr") &
+    (cd "$dir" && exec env "${env[@]}" "$BIN" serve --bind "127.0.0.1:$PORT" --hf-endpoint off >"$dir/stdout" 2>"$dir/stderr") &
     PID=$!
     for _ in $(seq 1 100); do
         curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break

@@ -81,6 +81,24 @@ impl TestServer {
 
     /// With a rate limit per key (0: none).
     pub async fn start_full(db: TestDb, limits: Limits, rate_limit: u32) -> TestServer {
+        TestServer::start_opts(db, limits, rate_limit, None).await
+    }
+
+    /// Fetching `hf:` references from the Hub at `endpoint` (a local stub), without a
+    /// cache and without retries.
+    pub async fn start_with_hub(db: TestDb, endpoint: &str) -> TestServer {
+        let mut hub = modelgate::hub::HubConfig::default();
+        hub.client.endpoint = endpoint.to_string();
+        hub.client.retries = 0;
+        TestServer::start_opts(db, Limits::default(), 0, Some(hub)).await
+    }
+
+    async fn start_opts(
+        db: TestDb,
+        limits: Limits,
+        rate_limit: u32,
+        hub: Option<modelgate::hub::HubConfig>,
+    ) -> TestServer {
         let key_dir = tempfile::tempdir().expect("key directory");
         let Application {
             state,
@@ -94,6 +112,7 @@ impl TestServer {
                 accept_new_audit_key: false,
                 limits,
                 rate_limit,
+                hub,
             },
         )
         .await

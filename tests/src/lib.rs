@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod db;
+pub mod hubstub;
 pub mod packs;
 pub mod ui;
 

@@ -41,7 +41,13 @@ pub fn parse(s: &str) -> Result<Timestamp, TimeError> {
     if !shaped {
         return Err(err());
     }
-    s.parse::<Timestamp>().map_err(|_| err())
+    // An offset can move a time of year 0000 out of the years this module writes
+    // (`0000-01-01T00:00:00+01:00` is in year -1): refused, so that every time read can
+    // be written and read back.
+    s.parse::<Timestamp>()
+        .ok()
+        .filter(|t| (0..=9999).contains(&utc(*t).year()))
+        .ok_or_else(err)
 }
 
 /// Parses a bare `YYYY-MM-DD` (a real calendar date) to midnight UTC.

@@ -17,6 +17,7 @@ use modelgate_engine::{
 };
 use serde_json::Value;
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
@@ -54,11 +55,14 @@ pub fn decide(d: &Decide<'_>) -> Decision {
     })
 }
 
-/// What to evaluate: a document given inline, a native record as JSON, or (neither) the
-/// latest registered metadata of `model_ref`.
+/// What to evaluate: a document given inline, a native record as JSON, a model on the
+/// Hugging Face Hub, or (none of them) the latest registered metadata of `model_ref`.
+#[derive(Default)]
 pub struct Input {
     pub document: Option<Document>,
     pub record: Option<Value>,
+    /// `hf:<org>/<name>[@<revision>]`: fetched from the Hub ([`super::hub`]).
+    pub hub: Option<String>,
 }
 
 /// A document given inline.
@@ -118,8 +122,14 @@ pub enum EvaluateError {
     UnknownProfile(String),
     #[error("the use context is not valid: {0}")]
     InvalidContext(ContextError),
-    #[error("give either `document` or `record`, not both")]
+    #[error("give one of `document`, `record` and `hub`")]
     DocumentAndRecord,
+    /// The service was started without Hub access (`--hf-endpoint off`).
+    #[error("this service does not fetch models from the Hugging Face Hub")]
+    HubDisabled,
+    /// Fetching from the Hub failed (or the reference is not one).
+    #[error("{0}")]
+    Hub(crate::hub::HubError),
     #[error("`document.format` is `{0}`")]
     UnknownFormat(String),
     #[error("the body needs `document`, `record`, or the `model_ref` of a registered model")]
@@ -202,13 +212,16 @@ async fn evaluate_once(
         findings = tracing::field::Empty,
     );
     let started = Instant::now();
-    let parsed = if req.input.document.is_none() && req.input.record.is_none() {
-        registered(app, tenant, pack, req.model_ref.as_deref())
-            .instrument(eval_span.clone())
-            .await?
-    } else {
-        eval_span.in_scope(|| parse_input(pack, &req.input, req.model_ref.as_deref()))?
-    };
+    let parsed =
+        if req.input.document.is_none() && req.input.record.is_none() && req.input.hub.is_none() {
+            registered(app, tenant, pack, req.model_ref.as_deref())
+                .instrument(eval_span.clone())
+                .await?
+        } else {
+            read_input(app, pack, &req.input, req.model_ref.as_deref())
+                .instrument(eval_span.clone())
+                .await?
+        };
     if !parsed.named {
         return Err(EvaluateError::ModelRefRequired);
     }
@@ -365,7 +378,37 @@ async fn registered(
     })
 }
 
-/// The other models of a registered multi-model document: this one's known ancestors.
+/// Reads the input given: fetches a Hub reference ([`super::hub`]), else parses the
+/// document or record ([`parse_input`]).
+pub async fn read_input<'a>(
+    app: &App,
+    pack: &Arc<Pack>,
+    input: &'a Input,
+    model_ref: Option<&str>,
+) -> Result<Parsed<'a>, EvaluateError> {
+    let Some(reference) = &input.hub else {
+        return parse_input(pack, input, model_ref);
+    };
+    if input.document.is_some() || input.record.is_some() {
+        return Err(EvaluateError::DocumentAndRecord);
+    }
+    let access = app.hub.as_ref().ok_or(EvaluateError::HubDisabled)?;
+    let f = access
+        .fetch(pack.clone(), reference)
+        .await
+        .map_err(EvaluateError::Hub)?;
+    Ok(Parsed {
+        bytes: Cow::Owned(f.stored),
+        format: super::hub::STORED_FORMAT.to_string(),
+        record: f.record,
+        siblings: f.ancestors,
+        named: true,
+        version: None,
+    })
+}
+
+/// The other models of a registered multi-model document (or the fetched base models of
+/// a stored Hub fetch): this one's known ancestors.
 pub fn siblings_of(
     pack: &Pack,
     document: &[u8],
@@ -373,6 +416,11 @@ pub fn siblings_of(
     model_ref: &str,
     record: &ModelRecord,
 ) -> Vec<ModelRecord> {
+    if format == super::hub::STORED_FORMAT {
+        return super::hub::rebuild(pack, document)
+            .map(|(_, ancestors)| ancestors)
+            .unwrap_or_default();
+    }
     match Format::parse(format) {
         Some(f) if f != Format::Native => pack
             .parse_all(document, Some(f), &ParseOptions::with_model_ref(model_ref))
@@ -395,6 +443,7 @@ pub fn parse_input<'a>(
         ..ParseOptions::default()
     };
     match (&input.document, &input.record) {
+        _ if input.hub.is_some() => Err(EvaluateError::DocumentAndRecord),
         (Some(_), Some(_)) => Err(EvaluateError::DocumentAndRecord),
         (
             Some(Document {

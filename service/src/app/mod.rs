@@ -7,6 +7,7 @@
 //! - [`packs`]: compiled packs (the cache), a tenant's active pack, the built-in pack's
 //!   bootstrap, impact analysis and activation;
 //! - [`models`]: the model registry (metadata versions);
+//! - [`hub`]: models fetched from the Hugging Face Hub, and their stored fetches;
 //! - [`tenants`]: each tenant's evaluation state (active pack and waivers in force);
 //! - [`evidence`]: a recorded decision's audit-log evidence, checked;
 //! - [`replay`]: a recorded decision evaluated again;
@@ -14,6 +15,7 @@
 
 pub mod evaluate;
 pub mod evidence;
+pub mod hub;
 pub mod models;
 pub mod packs;
 pub mod replay;
@@ -31,6 +33,8 @@ pub struct App {
     pub tenants: tenants::TenantStates,
     /// The audit log: its signer, and the sequencer's wake-up.
     pub log: crate::audit::Log,
+    /// Access to the Hugging Face Hub (`None`: the service does not fetch from it).
+    pub hub: Option<hub::HubAccess>,
 }
 
 /// A stored value that no longer reads back (a record, a profile, a decision): the store

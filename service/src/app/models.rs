@@ -1,7 +1,7 @@
 //! The model registry: a model's metadata versions. `PUT /v1/models/{ref}` and the web
 //! "check a model" page (when asked to register) both call [`register`].
 
-use super::evaluate::{EvaluateError, Input, parse_input};
+use super::evaluate::{EvaluateError, Input, read_input};
 use super::{App, Corrupt};
 use crate::store::{ModelVersion, NewModelVersion};
 use modelgate_engine::Digest;
@@ -44,7 +44,7 @@ pub async fn register(
         return Err(EvaluateError::InvalidModelRef(why));
     }
     let pack = super::packs::active_pack(app, tenant).await?;
-    let parsed = parse_input(&pack, input, Some(model_ref))?;
+    let parsed = read_input(app, &pack, input, Some(model_ref)).await?;
     let record_json =
         serde_json::to_string(&parsed.record).map_err(|e| Corrupt::new("model record", e))?;
     let digest = Digest::of(&parsed.bytes).to_string();

@@ -19,6 +19,8 @@ pub enum ReplayError {
     NoLongerParses(IngestError),
     #[error("the stored document describes no model")]
     NoModel,
+    #[error("the stored Hub fetch no longer builds: {0}")]
+    StoredFetch(crate::hub::HubError),
     #[error(transparent)]
     Pack(#[from] PackError),
     #[error(transparent)]
@@ -46,22 +48,26 @@ pub async fn replay(app: &App, tenant: &str, row: &DecisionRow) -> Result<Replay
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let format = Format::parse(&row.format);
-    let mut records = pack
-        .parse_all(
-            &row.document,
-            format,
-            &ParseOptions::with_model_ref(&row.model_ref),
-        )
-        .map_err(ReplayError::NoLongerParses)?;
-    let at = records
-        .iter()
-        .position(|r| r.id == want_id)
-        .unwrap_or_default();
-    if records.is_empty() {
-        return Err(ReplayError::NoModel);
-    }
-    let record = records.swap_remove(at);
+    let (record, records) = if row.format == super::hub::STORED_FORMAT {
+        super::hub::rebuild(&pack, &row.document).map_err(ReplayError::StoredFetch)?
+    } else {
+        let mut records = pack
+            .parse_all(
+                &row.document,
+                Format::parse(&row.format),
+                &ParseOptions::with_model_ref(&row.model_ref),
+            )
+            .map_err(ReplayError::NoLongerParses)?;
+        let at = records
+            .iter()
+            .position(|r| r.id == want_id)
+            .unwrap_or_default();
+        if records.is_empty() {
+            return Err(ReplayError::NoModel);
+        }
+        let record = records.swap_remove(at);
+        (record, records)
+    };
     let ctx: UseContext =
         serde_json::from_str(&row.context).map_err(|e| Corrupt::new("stored context", e))?;
     // The waivers the recorded decision used, as they were then.

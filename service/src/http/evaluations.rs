@@ -38,6 +38,8 @@ impl From<DocumentIn> for Document {
 pub(super) struct EvaluationIn {
     document: Option<DocumentIn>,
     record: Option<Value>,
+    /// `hf:<org>/<name>[@<revision>]`: fetched from the Hugging Face Hub.
+    hub: Option<String>,
     #[serde(default, deserialize_with = "super::request::optional_object")]
     context: Option<UseContext>,
     profile: Option<String>,
@@ -80,6 +82,7 @@ pub(super) async fn create(
         input: Input {
             document: body.document.map(Document::from),
             record: body.record,
+            hub: body.hub,
         },
         context: body.context,
         profile: body.profile,

@@ -20,6 +20,8 @@ use serde_json::value::RawValue;
 pub(super) struct ModelIn {
     document: Option<DocumentIn>,
     record: Option<Value>,
+    /// `hf:<org>/<name>[@<revision>]`: fetched from the Hugging Face Hub.
+    hub: Option<String>,
 }
 
 pub(super) async fn put_model(
@@ -34,6 +36,7 @@ pub(super) async fn put_model(
     let input = Input {
         document: body.document.map(Document::from),
         record: body.record,
+        hub: body.hub,
     };
     let (v, created) =
         crate::app::models::register(&st, tenant, &model_ref, &input, now_micros()).await?;

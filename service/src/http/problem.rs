@@ -51,6 +51,10 @@ problem_types! {
     BodyTooLarge = "body-too-large", PAYLOAD_TOO_LARGE;
     DecisionTampered = "decision-tampered", CONFLICT;
     Forbidden = "forbidden", FORBIDDEN;
+    HubDenied = "hub-denied", UNPROCESSABLE_ENTITY;
+    HubDisabled = "hub-disabled", UNPROCESSABLE_ENTITY;
+    HubNotFound = "hub-not-found", UNPROCESSABLE_ENTITY;
+    HubUnavailable = "hub-unavailable", BAD_GATEWAY;
     IdempotencyKeyReused = "idempotency-key-reused", UNPROCESSABLE_ENTITY;
     Internal = "internal", INTERNAL_SERVER_ERROR;
     InvalidBody = "invalid-body", UNPROCESSABLE_ENTITY;
@@ -371,7 +375,13 @@ impl From<crate::app::evaluate::EvaluateError> for Problem {
         let invalid_body = |d: &str| Problem::new(ProblemType::InvalidBody, d);
         match e {
             E::ContextAndProfile => invalid_body("give either `context` or `profile`, not both"),
-            E::DocumentAndRecord => invalid_body("give either `document` or `record`, not both"),
+            E::DocumentAndRecord => invalid_body("give one of `document`, `record` and `hub`"),
+            E::HubDisabled => Problem::new(
+                ProblemType::HubDisabled,
+                "this service does not fetch models from the Hugging Face Hub (it runs with \
+                 --hf-endpoint off); send the model card as `document`",
+            ),
+            E::Hub(e) => hub_problem(e),
             E::NothingToEvaluate => invalid_body(
                 "the body needs `document`, `record`, or the `model_ref` of a registered model",
             ),
@@ -436,12 +446,26 @@ impl From<crate::app::evaluate::EvaluateError> for Problem {
     }
 }
 
+/// A failed Hub fetch: the reference, the model or the card is the caller's to fix (422),
+/// an unreachable or misbehaving Hub is a bad gateway (502).
+fn hub_problem(e: crate::hub::HubError) -> Problem {
+    use crate::hub::HubError as H;
+    match e {
+        H::Usage(m) => Problem::new(ProblemType::InvalidBody, m).with("field", "hub"),
+        H::NotFound(m) => Problem::new(ProblemType::HubNotFound, m),
+        H::Denied(m) => Problem::new(ProblemType::HubDenied, m),
+        H::Malformed(m) | H::TooLarge(m) => Problem::new(ProblemType::InvalidDocument, m),
+        H::Unavailable(m) | H::Protocol(m) => Problem::new(ProblemType::HubUnavailable, m),
+        H::Internal(m) => Problem::internal(m),
+    }
+}
+
 impl From<crate::app::replay::ReplayError> for Problem {
     fn from(e: crate::app::replay::ReplayError) -> Problem {
         use crate::app::replay::ReplayError as E;
         match e {
             E::PackUnavailable(_) => Problem::new(ProblemType::PackUnavailable, e.to_string()),
-            E::NoLongerParses(_) | E::NoModel => {
+            E::NoLongerParses(_) | E::NoModel | E::StoredFetch(_) => {
                 Problem::new(ProblemType::ReplayFailed, e.to_string())
             }
             E::Pack(e) => e.into(),

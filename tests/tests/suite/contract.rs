@@ -300,6 +300,7 @@ async fn every_operation_answers_as_documented(db: TestDb) {
     access_answers(&s, &spec).await;
     s.stop().await;
     rate_limited(&spec).await;
+    hub_unavailable(&spec).await;
 
     // Every operation was seen with a success, and every documented status except the
     // 503s (database down, log without checkpoint) and the 409s of decisions reads (a
@@ -966,6 +967,23 @@ async fn rate_limited(spec: &Spec) {
         );
         spec.check(m, path, &r);
     }
+    s.stop().await;
+}
+
+/// A server whose Hub does not answer (a port nobody listens on): fetching an `hf:`
+/// reference is a bad gateway (502), for an evaluation and a registration alike.
+async fn hub_unavailable(spec: &Spec) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let s = TestServer::start_with_hub(TestDb::sqlite().await, &endpoint).await;
+    let body = json!({ "hub": "hf:acme/unreachable" });
+    let r = s.post_json("/v1/evaluations", &body).await;
+    assert_eq!(r.status, 502, "{}", r.text);
+    spec.check("POST", "/v1/evaluations", &r);
+    let r = s.put_json("/v1/models/acme/unreachable", &body).await;
+    assert_eq!(r.status, 502, "{}", r.text);
+    spec.check("PUT", "/v1/models/{model_ref}", &r);
     s.stop().await;
 }
 

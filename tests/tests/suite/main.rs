@@ -12,6 +12,7 @@ mod contract;
 mod fixtures;
 mod formats;
 mod hub;
+mod hub_service;
 mod licenses;
 mod migrations;
 mod pack;

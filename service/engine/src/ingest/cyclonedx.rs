@@ -666,7 +666,8 @@ fn model_card(mc: &Map<String, Value>, p: &str, bom: &Bom, rec: &mut ModelRecord
             let q = |k: &str, unit: &str| {
                 e.get(k).and_then(|c| {
                     let u = c.get("unit").and_then(Value::as_str).unwrap_or(unit);
-                    number(c.get("value")).filter(|_| u.eq_ignore_ascii_case(unit))
+                    // A negative amount is no energy or emission (model.schema.json: minimum 0).
+                    number(c.get("value")).filter(|x| *x >= 0.0 && u.eq_ignore_ascii_case(unit))
                 })
             };
             rec.energy.push(EnergyUse {

@@ -570,7 +570,8 @@ fn record(e: &Element, g: &Graph, opts: &ParseOptions) -> ModelRecord {
             ("ai_inferenceEnergyConsumption", "inference"),
         ] {
             for d in ec.get(key).and_then(Value::as_array).into_iter().flatten() {
-                let q = number(d.get("ai_energyQuantity"));
+                // A negative quantity is no energy (model.schema.json: minimum 0).
+                let q = number(d.get("ai_energyQuantity")).filter(|x| *x >= 0.0);
                 let unit = d.get("ai_energyUnit").and_then(Value::as_str).map(short);
                 rec.energy.push(EnergyUse {
                     activity: activity.to_string(),

@@ -564,6 +564,12 @@ pub async fn check(req: HttpRequest, st: Data, me: Viewer, payload: web::Payload
     )
 }
 
+/// `org/name` of `hf:org/name[@revision]`.
+fn hub_repo(reference: &str) -> &str {
+    let r = reference.strip_prefix("hf:").unwrap_or(reference);
+    r.split('@').next().unwrap_or(r)
+}
+
 async fn run_check(st: &AppState, me: &Viewer, form: &CheckForm) -> Result<HttpResponse, Problem> {
     let content = if form.file.is_empty() {
         // Browsers send a text area's line breaks as CRLF whatever was pasted: the document
@@ -575,12 +581,6 @@ async fn run_check(st: &AppState, me: &Viewer, form: &CheckForm) -> Result<HttpR
             Problem::bad_request("the uploaded file is not UTF-8 text (a model card, JSON or YAML)")
         })?
     };
-    let model_ref = empty_none(Some(
-        form.model_ref
-            .strip_prefix("hf:")
-            .unwrap_or(&form.model_ref)
-            .to_string(),
-    ));
     let document = (!content.trim().is_empty()).then(|| Document {
         format: if form.format.is_empty() {
             "auto".into()
@@ -589,45 +589,59 @@ async fn run_check(st: &AppState, me: &Viewer, form: &CheckForm) -> Result<HttpR
         },
         content: content.clone(),
     });
+    // `hf:org/name[@revision]` without a document: the model on the Hugging Face Hub.
+    // Otherwise the reference names the document's model, or alone a registered model.
+    let reference = form.model_ref.trim();
+    let hub = (document.is_none() && reference.starts_with("hf:")).then(|| reference.to_string());
+    let mut model_ref = empty_none(Some(match &hub {
+        Some(h) => hub_repo(h).to_string(),
+        None => reference
+            .strip_prefix("hf:")
+            .unwrap_or(reference)
+            .to_string(),
+    }));
     let context = form
         .context()
         .map_err(|e| Problem::new(crate::http::problem::ProblemType::InvalidContext, e))?;
     let profile = (form.basis != "context")
         .then(|| empty_none(Some(form.profile.clone())))
         .flatten();
+    let mut input = Input {
+        document,
+        record: None,
+        hub,
+    };
     if form.register {
         let Some(r) = model_ref.as_deref() else {
             return Err(Problem::bad_request(
                 "to register the model, give its model reference",
             ));
         };
-        if document.is_none() {
+        if input.document.is_none() && input.hub.is_none() {
             return Err(Problem::bad_request(
-                "to register the model, give its card or file",
+                "to register the model, give its card or file, or its hf:org/name on the Hub",
             ));
         }
-        let input = Input {
-            document: document.as_ref().map(|d| Document {
-                format: d.format.clone(),
-                content: d.content.clone(),
-            }),
-            record: None,
-        };
         crate::app::models::register(st, &me.tenant, r, &input, now_micros()).await?;
+        if input.hub.is_some() {
+            // Evaluate the version just registered (one fetch; the decision is linked to it).
+            input = Input::default();
+        }
+    } else if input.hub.is_some() {
+        // The decision is recorded under the name the Hub gives the model.
+        model_ref = None;
     }
     let digest_of_request = Digest::of(
         serde_json::json!({
             "content": content, "model_ref": model_ref, "format": form.format,
             "profile": profile, "context": context, "record": form.record,
+            "hub": input.hub,
         })
         .to_string()
         .as_bytes(),
     );
     let request = Request {
-        input: Input {
-            document,
-            record: None,
-        },
+        input,
         context,
         profile,
         model_ref,
