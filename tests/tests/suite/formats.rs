@@ -983,3 +983,23 @@ fn native_schema_error_on_a_long_value_is_short_and_says_why() {
     assert!(e.contains("is longer than 4096 characters"), "{e}");
     assert!(e.len() < 600, "{} bytes: {e}", e.len());
 }
+
+/// Found by fuzzing (`fuzz/`): each parser's record must read back as a valid native
+/// record. A native record with a blank id was accepted (every other format names such a
+/// model `unnamed-model`); an SPDX 3 safety risk level outside the standard's four made a
+/// record the native schema refuses.
+#[test]
+fn fuzz_findings_blank_native_id_and_unknown_spdx_risk_level() {
+    let e = parse_all(br#"{"id": "   ", "licenses": []}"#).unwrap_err();
+    assert!(e.to_string().contains("blank"), "{e}");
+    let spdx = String::from_utf8(format_fixture("spdx3-ai-minimal-apache.json"))
+        .unwrap()
+        .replace("\"low\"", "\"catastrophic\"");
+    assert_ne!(
+        spdx,
+        String::from_utf8(format_fixture("spdx3-ai-minimal-apache.json")).unwrap()
+    );
+    let r = parse_all(spdx.as_bytes()).unwrap().remove(0);
+    assert_eq!(r.safety_risk_assessment, None);
+    assert_round_trip(&r, "spdx3 with an unknown risk level");
+}

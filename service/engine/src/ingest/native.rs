@@ -45,6 +45,13 @@ pub fn from_value(
     )?;
     let mut rec: ModelRecord = serde_json::from_value(value)
         .map_err(|e| IngestError::new(F, e.to_string()).expected("a model record"))?;
+    // The schema only asks for a non-empty id; every other format names a blank one
+    // `unnamed-model`, and a native record states its id.
+    if rec.id.trim().is_empty() {
+        return Err(IngestError::new(F, "the model id is blank")
+            .at_pointer("/id")
+            .expected("a model id such as `org/name`"));
+    }
     rec.source_format = F.as_str().to_string();
     Ok(rec)
 }

@@ -555,8 +555,15 @@ fn record(e: &Element, g: &Graph, opts: &ParseOptions) -> ModelRecord {
     if !rec.eval_results.is_empty() {
         rec.note("eval_results", fmt, &e.ptr("ai_metric"));
     }
-    if let Some(risk) = e.get("ai_safetyRiskAssessment").and_then(Value::as_str) {
-        rec.safety_risk_assessment = Some(short(risk).to_ascii_lowercase());
+    // The levels of SPDX 3's SafetyRiskAssessmentType (model.schema.json's enum); any other
+    // value is no assessment.
+    if let Some(risk) = e
+        .get("ai_safetyRiskAssessment")
+        .and_then(Value::as_str)
+        .map(|r| short(r).to_ascii_lowercase())
+        .filter(|r| matches!(r.as_str(), "serious" | "high" | "medium" | "low"))
+    {
+        rec.safety_risk_assessment = Some(risk);
         rec.note(
             "safety_risk_assessment",
             fmt,
