@@ -614,27 +614,32 @@ fn read_waivers(path: Option<&Path>) -> Result<Vec<modelgate_engine::waiver::Wai
             format!("cannot read {}: {e}", path.display()),
         )
     })?;
-    let entries: Vec<WaiverFileEntry> = serde_norway::from_slice(&bytes)
-        .map_err(|e| Failure::new(exit::DATA_ERR, format!("{}: {e}", path.display())))?;
+    parse_waivers(&bytes)
+        .map_err(|e| Failure::new(exit::DATA_ERR, format!("{}: {e}", path.display())))
+}
+
+/// The waivers of a `--waivers` file (YAML or JSON: a list of `{id, model_ref, rule_id,
+/// profile?, expires_at, revoked_at?, created_at?}`, times as RFC 3339 or dates, taken to
+/// the whole second as evaluations are). A waiver that could never apply (a blank rule, a
+/// `model_ref` pattern with `*` other than at its end) is refused, as the API refuses it;
+/// an expired or revoked one is kept and does not apply. `Err` says what is wrong, and in
+/// which waiver.
+pub fn parse_waivers(bytes: &[u8]) -> Result<Vec<modelgate_engine::waiver::Waiver>, String> {
+    let entries: Vec<WaiverFileEntry> =
+        serde_norway::from_slice(bytes).map_err(|e| e.to_string())?;
     let time = |what: &str, id: &str, t: &str| {
         crate::time::parse(t)
             .ok()
             .map(|t| crate::time::second_of(t.as_microsecond()))
             .ok_or_else(|| {
-                Failure::new(
-                    exit::DATA_ERR,
-                    format!(
-                        "{}: waiver {id}: `{what}` must be an RFC 3339 time or a date, got `{t}`",
-                        path.display()
-                    ),
-                )
+                format!("waiver {id}: `{what}` must be an RFC 3339 time or a date, got `{t}`")
             })
     };
     entries
         .into_iter()
         .map(|e| {
             let _ = (&e.reason, &e.justification, &e.ticket);
-            Ok(modelgate_engine::waiver::Waiver {
+            let w = modelgate_engine::waiver::Waiver {
                 expires_at: time("expires_at", &e.id, &e.expires_at)?,
                 revoked_at: e
                     .revoked_at
@@ -650,7 +655,10 @@ fn read_waivers(path: Option<&Path>) -> Result<Vec<modelgate_engine::waiver::Wai
                 model_ref: e.model_ref,
                 rule_id: e.rule_id,
                 profile: e.profile,
-            })
+            };
+            modelgate_engine::waiver::check_scope(&w)
+                .map_err(|why| format!("waiver {}: {why}", w.id))?;
+            Ok(w)
         })
         .collect()
 }

@@ -448,6 +448,19 @@ pub fn rebuild(pack: &Pack, stored: &[u8]) -> Result<(ModelRecord, Vec<ModelReco
     }
     let mut records = Vec::with_capacity(s.models.len());
     for m in s.models {
+        // What a fetch stores: Hub repository ids and commit shas (never a blank id, nor
+        // a path the cache or the model reference could be bent by).
+        for (what, id) in [("repository", &m.repo), ("model id", &m.id)] {
+            validate_repo(id).map_err(|why| {
+                HubError::Malformed(format!("a stored Hub fetch with the {what} `{id}`: {why}"))
+            })?;
+        }
+        if !is_sha(&m.sha) {
+            return Err(HubError::Malformed(format!(
+                "a stored Hub fetch of {} at `{}`, which is not a commit sha",
+                m.repo, m.sha
+            )));
+        }
         let mut f = assemble(
             pack,
             m.repo,
@@ -475,6 +488,21 @@ pub struct Hub {
     cache: Option<Cache>,
     max_depth: usize,
     max_card_bytes: u64,
+}
+
+/// The commits a cached `lineage.json` pins base models to: lower-cased repository id →
+/// sha (40 hex digits). Empty when the entry is not a lineage lock; an entry whose sha is
+/// not a commit sha is left out (that base model is resolved again).
+pub fn lineage_lock(bytes: &[u8]) -> HashMap<String, String> {
+    serde_json::from_slice::<LineageLock>(bytes)
+        .map(|l| {
+            l.ancestors
+                .into_iter()
+                .filter(|a| is_sha(&a.sha))
+                .map(|a| (a.id.to_ascii_lowercase(), a.sha))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[derive(Serialize, Deserialize)]
@@ -511,14 +539,7 @@ impl Hub {
         let model = self.fetch_model(&r.repo, r.revision.as_deref(), pack, true, &mut notes)?;
         let lock: HashMap<String, String> = self
             .cache_read(&r.repo, &model.sha, "lineage.json")
-            .and_then(|b| serde_json::from_slice::<LineageLock>(&b).ok())
-            .map(|l| {
-                l.ancestors
-                    .into_iter()
-                    .filter(|a| is_sha(&a.sha))
-                    .map(|a| (a.id.to_ascii_lowercase(), a.sha))
-                    .collect()
-            })
+            .map(|b| lineage_lock(&b))
             .unwrap_or_default();
         let mut ancestors: Vec<FetchedModel> = Vec::new();
         let mut visited: HashSet<String> = HashSet::new();
@@ -1048,6 +1069,44 @@ mod tests {
             ".gitattributes",
         ] {
             assert!(!is_document(f), "{f}");
+        }
+    }
+
+    /// A stored fetch names Hub repositories at commits: anything else is refused
+    /// rather than rebuilt into a record with a blank id or a revision that is no commit
+    /// (the `hub_stored` fuzz target reads arbitrary ones).
+    #[test]
+    fn a_stored_fetch_holds_repositories_at_commits() {
+        let pack = crate::packdir::builtin().unwrap();
+        let stored = |repo: &str, id: &str, sha: &str| {
+            serde_json::to_vec(&serde_json::json!({
+                "kind": STORED_KIND,
+                "endpoint": "https://huggingface.co",
+                "models": [{"repo": repo, "sha": sha, "id": id,
+                            "info": {"id": repo, "sha": sha},
+                            "card": "---\nlicense: mit\n---\n", "card_from_data": false}],
+            }))
+            .unwrap()
+        };
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let (m, ancestors) = rebuild(&pack, &stored("acme/m", "acme/m", sha)).unwrap();
+        assert_eq!(
+            (m.id.as_str(), m.revision.as_deref()),
+            ("acme/m", Some(sha))
+        );
+        assert!(ancestors.is_empty());
+        for (repo, id, sha) in [
+            ("acme/m", " ", sha),
+            ("acme/m", "", sha),
+            ("../x", "acme/m", sha),
+            ("acme/m", "acme/m", "main"),
+            ("acme/m", "acme/m", "../../etc"),
+        ] {
+            let e = rebuild(&pack, &stored(repo, id, sha)).unwrap_err();
+            assert!(
+                matches!(e, HubError::Malformed(_)),
+                "{repo} {id} {sha}: {e:?}"
+            );
         }
     }
 

@@ -210,7 +210,15 @@ fn pool_config(a: &DbArgs, file: &FileConfig) -> Result<PoolConfig, String> {
 
 /// Resolves the configuration; `env` reads an environment variable.
 pub fn resolve(a: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<ServeConfig, String> {
-    let file = read_file(a.db.config.as_ref())?;
+    resolve_with(a, env, &read_file(a.db.config.as_ref())?)
+}
+
+/// [`resolve`] with the configuration file's content already read ([`parse_config`]).
+pub fn resolve_with(
+    a: &ServeArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+    file: &FileConfig,
+) -> Result<ServeConfig, String> {
     let bind = a
         .bind
         .clone()
@@ -226,7 +234,7 @@ pub fn resolve(a: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Se
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(2, |n| n.get()),
     };
-    let pool = pool_config(&a.db, &file)?;
+    let pool = pool_config(&a.db, file)?;
     let log_format = a
         .log_format
         .clone()
@@ -237,7 +245,7 @@ pub fn resolve(a: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Se
             "log format must be text or json, got `{log_format}`"
         ));
     }
-    let database = database(&a.db, env, &file);
+    let database = database(&a.db, env, file);
     database.check()?;
     let hub = match a.hf_endpoint.as_deref().map(str::trim) {
         Some("off") => None,
@@ -260,8 +268,8 @@ pub fn resolve(a: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Se
         pool,
         workers,
         log_format,
-        audit_key: audit_key(&a.db, &file),
-        key_dir: key_dir(&a.db, &file),
+        audit_key: audit_key(&a.db, file),
+        key_dir: key_dir(&a.db, file),
         key_dir_chosen: a.db.key_dir.is_some()
             || file.key_dir.is_some()
             || a.db.data_dir.is_some()
@@ -278,10 +286,14 @@ fn read_file(path: Option<&PathBuf>) -> Result<FileConfig, String> {
         Some(p) => {
             let bytes = std::fs::read(p)
                 .map_err(|e| format!("cannot read config file {}: {e}", p.display()))?;
-            serde_norway::from_slice(&bytes)
-                .map_err(|e| format!("config file {}: {e}", p.display()))
+            parse_config(&bytes).map_err(|e| format!("config file {}: {e}", p.display()))
         }
     }
+}
+
+/// A configuration file's content (YAML or JSON); unknown keys are refused.
+pub fn parse_config(bytes: &[u8]) -> Result<FileConfig, String> {
+    serde_norway::from_slice(bytes).map_err(|e| e.to_string())
 }
 
 /// `--data-dir` > `DATABASE_URL` > `MODELGATE_DATA_DIR` > file > `./modelgate-data`.

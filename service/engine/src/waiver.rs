@@ -70,6 +70,19 @@ pub fn applicable<'a>(
 
 /// Checks a waiver's own fields; `Err` says what is wrong.
 pub fn validate(w: &Waiver, now: Timestamp, max_days: i64) -> Result<(), String> {
+    check_scope(w)?;
+    if w.expires_at <= now {
+        return Err("`expires_at` must be in the future".into());
+    }
+    if w.expires_at.as_second() > now.as_second().saturating_add(max_days * 86_400) {
+        return Err(format!("`expires_at` may be at most {max_days} days ahead"));
+    }
+    Ok(())
+}
+
+/// Checks what a waiver covers, whenever it was granted: a model reference or a prefix
+/// pattern, and a rule. A waiver that fails it could never apply.
+pub fn check_scope(w: &Waiver) -> Result<(), String> {
     let pattern_ok = match w.model_ref.strip_suffix('*') {
         Some(prefix) => !prefix.is_empty() && !prefix.contains('*'),
         None => !w.model_ref.is_empty() && !w.model_ref.contains('*'),
@@ -82,12 +95,6 @@ pub fn validate(w: &Waiver, now: Timestamp, max_days: i64) -> Result<(), String>
     }
     if w.rule_id.trim().is_empty() {
         return Err("`rule_id` must name a rule".into());
-    }
-    if w.expires_at <= now {
-        return Err("`expires_at` must be in the future".into());
-    }
-    if w.expires_at.as_second() > now.as_second().saturating_add(max_days * 86_400) {
-        return Err(format!("`expires_at` may be at most {max_days} days ahead"));
     }
     Ok(())
 }

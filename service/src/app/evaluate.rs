@@ -190,6 +190,18 @@ pub struct Parsed<'a> {
     pub version: Option<i64>,
 }
 
+/// The one rule for a model reference ([`super::models::model_ref_problem`]); a NUL has a
+/// problem of its own.
+fn check_model_ref(r: &str) -> Result<(), EvaluateError> {
+    if r.contains('\0') {
+        return Err(EvaluateError::NulInModelRef);
+    }
+    match super::models::model_ref_problem(r) {
+        Some(why) => Err(EvaluateError::InvalidModelRef(why)),
+        None => Ok(()),
+    }
+}
+
 /// One evaluation under the tenant's `state`; `None` when the state changed before the
 /// decision could be recorded.
 async fn evaluate_once(
@@ -199,6 +211,10 @@ async fn evaluate_once(
     req: &Request,
 ) -> Result<Option<Timed<Outcome>>, EvaluateError> {
     let pack = &state.pack;
+    // The caller's reference first: it also names the document's model.
+    if let Some(r) = &req.model_ref {
+        check_model_ref(r)?;
+    }
     let (ctx, profile) = use_context(app, tenant, pack, req).await?;
 
     // The document: inline, or the latest registered metadata of `model_ref`. Parse and
@@ -229,12 +245,7 @@ async fn evaluate_once(
         .model_ref
         .clone()
         .unwrap_or_else(|| parsed.record.id.clone());
-    if model_ref.contains('\0') {
-        return Err(EvaluateError::NulInModelRef);
-    }
-    if let Some(why) = super::models::model_ref_problem(&model_ref) {
-        return Err(EvaluateError::InvalidModelRef(why));
-    }
+    check_model_ref(&model_ref)?;
     let digest = modelgate_engine::input_digest(&parsed.bytes, &ctx);
     let now_us = crate::time::now_micros();
     let now = crate::time::second_of(now_us);

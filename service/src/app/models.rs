@@ -8,7 +8,7 @@ use modelgate_engine::Digest;
 
 /// The longest model reference, in characters (PostgreSQL indexes it with the tenant and
 /// the profile; 512 characters of 4 bytes each stay well inside an index row).
-pub const MAX_MODEL_REF: usize = 512;
+pub const MAX_MODEL_REF: usize = modelgate_engine::ingest::MAX_ID_CHARS;
 
 /// Why `r` cannot be a model reference, or `None`: the one rule for every route (the
 /// registry's path, an evaluation's `model_ref`, the name a document gives its model).

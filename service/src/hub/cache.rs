@@ -79,27 +79,33 @@ impl Cache {
     }
 }
 
-fn encode(payload: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "{MAGIC} sha256:{} {}\n",
-        hex::encode(Sha256::digest(payload)),
-        payload.len()
-    )
-    .into_bytes();
+/// The file of an entry: its header line, then the payload.
+pub fn encode(payload: &[u8]) -> Vec<u8> {
+    let mut out = header(payload).into_bytes();
     out.extend_from_slice(payload);
     out
 }
 
-fn decode(bytes: &[u8]) -> Option<Vec<u8>> {
+/// The payload of an entry's file, or `None` unless the file is exactly what [`encode`]
+/// writes for that payload (so a truncated, edited or half-written file is never read).
+pub fn decode(bytes: &[u8]) -> Option<Vec<u8>> {
     let nl = bytes.iter().position(|&b| b == b'\n')?;
-    let header = std::str::from_utf8(bytes.get(..nl)?).ok()?;
-    let rest = header.strip_prefix(MAGIC)?.trim();
-    let (digest, len) = rest.split_once(' ')?;
-    let digest = digest.strip_prefix("sha256:")?;
-    let len: usize = len.parse().ok()?;
-    let payload = bytes.get(nl + 1..)?;
-    (payload.len() == len && hex::encode(Sha256::digest(payload)) == digest)
-        .then(|| payload.to_vec())
+    let (head, payload) = bytes.split_at(nl + 1);
+    // Cheap refusals first, then the digest.
+    let expected_len = format!(" {}\n", payload.len());
+    (head.starts_with(MAGIC.as_bytes())
+        && head.ends_with(expected_len.as_bytes())
+        && head == header(payload).as_bytes())
+    .then(|| payload.to_vec())
+}
+
+/// `modelgate-cache 1 sha256:<hex> <length>\n`.
+fn header(payload: &[u8]) -> String {
+    format!(
+        "{MAGIC} sha256:{} {}\n",
+        hex::encode(Sha256::digest(payload)),
+        payload.len()
+    )
 }
 
 #[cfg(unix)]
@@ -163,6 +169,26 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, vec!["README.md".to_string()]);
+    }
+
+    /// Only the header `encode` writes is read: the decoder once accepted variants of it
+    /// (found by the `hub_cache` fuzz target).
+    #[test]
+    fn only_the_exact_header_is_read() {
+        let good = encode(b"{}");
+        assert_eq!(decode(&good).as_deref(), Some(&b"{}"[..]));
+        let text = String::from_utf8(good).unwrap();
+        let digest = text.split(' ').nth(2).unwrap();
+        for bad in [
+            format!("modelgate-cache 1{digest} 2\n{{}}"),
+            format!("modelgate-cache 1 {digest} +2\n{{}}"),
+            format!("modelgate-cache 1  {digest} 2\n{{}}"),
+            format!("modelgate-cache 1 {digest} 2 \n{{}}"),
+            format!("modelgate-cache 1 {} 2\n{{}}", digest.to_ascii_uppercase()),
+            format!("modelgate-cache 1 {digest} 02\n{{}}"),
+        ] {
+            assert_eq!(decode(bad.as_bytes()), None, "{bad}");
+        }
     }
 
     #[cfg(unix)]

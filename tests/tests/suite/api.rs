@@ -903,12 +903,25 @@ async fn model_references_follow_one_rule(s: &TestServer) {
             .await
             .problem(422),
     );
+    // A name over the limit makes the document invalid (no record could carry it); with
+    // a reference that names the model, the card is fine.
     let titled = format!("---\nlicense: mit\n---\n# {long}\n");
-    invalid(
-        s.post_json("/v1/evaluations", &eval_body(&titled, json!({})))
-            .await
-            .problem(422),
+    let p = s
+        .post_json("/v1/evaluations", &eval_body(&titled, json!({})))
+        .await
+        .problem(422);
+    assert!(
+        p["type"].as_str().unwrap().ends_with("/invalid-document")
+            && p["detail"].as_str().unwrap().contains("at most 512"),
+        "{p}"
     );
+    let r = s
+        .post_json(
+            "/v1/evaluations",
+            &eval_body(&titled, json!({"model_ref": "acme/titled"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
     for bad in [" padded", "two\nlines"] {
         invalid(
             s.post_json(

@@ -1003,3 +1003,41 @@ fn fuzz_findings_blank_native_id_and_unknown_spdx_risk_level() {
     assert_eq!(r.safety_risk_assessment, None);
     assert_round_trip(&r, "spdx3 with an unknown risk level");
 }
+
+/// Fuzz finding 5 (fuzz/README.md): an id over 512 characters, from a card's title or
+/// `model_name`, a BOM's component name or a model reference, made a record that
+/// `model.schema.json` refuses. Such a document is now refused, saying why; a reference
+/// that names the model makes it fine, and 512 characters (of any width) are.
+#[test]
+fn fuzz_finding_ids_over_512_characters() {
+    let long = "x".repeat(513);
+    let title = format!("---\nlicense: mit\n---\n# {long}\n");
+    let named = format!("---\nlicense: mit\nmodel_name: {long}\n---\n# Short\n");
+    let bom = format!(
+        r#"{{"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [{{"type": "machine-learning-model", "name": "{long}"}}]}}"#
+    );
+    for doc in [&title, &named, &bom] {
+        let e = parse_all(doc.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("513 characters long"), "{e}");
+    }
+    let by_ref = ParseOptions::with_model_ref("acme/short");
+    let r = the_pack()
+        .parse_all(title.as_bytes(), Some(Format::HfCard), &by_ref)
+        .unwrap()
+        .remove(0);
+    assert_eq!(r.id, "acme/short");
+    assert_round_trip(&r, "a long title named by a reference");
+    let e = the_pack()
+        .parse_all(
+            b"---\nlicense: mit\n---\n",
+            Some(Format::HfCard),
+            &ParseOptions::with_model_ref(long.as_str()),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("at most 512"), "{e}");
+    let widest = "\u{1F600}".repeat(512);
+    let card = format!("---\nlicense: mit\n---\n# {widest}\n");
+    let r = parse_all(card.as_bytes()).unwrap().remove(0);
+    assert_eq!(r.id.chars().count(), 512);
+    assert_round_trip(&r, "a 512-character title");
+}

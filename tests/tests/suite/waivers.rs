@@ -404,4 +404,24 @@ fn the_cli_applies_a_waivers_file() {
     std::fs::write(&waivers, "- id: w\n  colour: red\n").unwrap();
     let (code, out) = run(&["--waivers", waivers.to_str().unwrap()]);
     assert_eq!(code, 65, "{out}");
+    // A waiver that could never apply is refused, as the API refuses it, naming it.
+    for (scope, why) in [
+        (
+            format!("model_ref: 'NC*Model'\n  rule_id: {RULE}"),
+            "`model_ref`",
+        ),
+        (
+            "model_ref: NC Model\n  rule_id: ' '".to_string(),
+            "`rule_id`",
+        ),
+    ] {
+        std::fs::write(
+            &waivers,
+            format!("- id: w-bad\n  {scope}\n  expires_at: 2999-01-01\n"),
+        )
+        .unwrap();
+        let (code, out) = run(&["--waivers", waivers.to_str().unwrap()]);
+        assert_eq!(code, 65, "{out}");
+        assert!(out.contains("waiver w-bad: ") && out.contains(why), "{out}");
+    }
 }

@@ -112,7 +112,35 @@ pub fn parse_all(
             IngestError::new(format, "the document describes no model").expected(FORMATS_READ)
         );
     }
+    for rec in &recs {
+        check_id_length(format, &rec.id)?;
+    }
     Ok(recs)
+}
+
+/// The longest model id, in characters: `model.schema.json`'s `maxLength`, and the longest
+/// model reference the service stores.
+pub const MAX_ID_CHARS: usize = 512;
+
+/// Refuses an id (taken from the document's name for its model, or from the model
+/// reference) longer than [`MAX_ID_CHARS`]: such a record would not be a valid native
+/// record, nor a model reference.
+fn check_id_length(format: Format, id: &str) -> Result<(), IngestError> {
+    let n = id.chars().count();
+    if n <= MAX_ID_CHARS {
+        return Ok(());
+    }
+    let start: String = id.chars().take(40).collect();
+    Err(IngestError::new(
+        format,
+        format!(
+            "the model's id `{start}…` (from the document's name for the model, or from the \
+             model reference) is {n} characters long; an id is at most {MAX_ID_CHARS}"
+        ),
+    )
+    .expected(format!(
+        "a model name of at most {MAX_ID_CHARS} characters, or a model reference that names the model"
+    )))
 }
 
 /// Validates a native record given as a JSON value.
