@@ -107,10 +107,12 @@ pub enum Outcome {
     },
 }
 
-/// How long the evaluation itself took (parse and engine), for metrics.
+/// How long the evaluation itself took (parse and engine), and the Hub fetch before it
+/// (an `hf:` reference), for metrics.
 pub struct Timed<T> {
     pub value: T,
     pub evaluation: Duration,
+    pub hub_fetch: Option<Duration>,
 }
 
 /// Why an evaluation was refused or failed.
@@ -123,7 +125,7 @@ pub enum EvaluateError {
     #[error("the use context is not valid: {0}")]
     InvalidContext(ContextError),
     #[error("give one of `document`, `record` and `hub`")]
-    DocumentAndRecord,
+    SeveralInputs,
     /// The service was started without Hub access (`--hf-endpoint off`).
     #[error("this service does not fetch models from the Hugging Face Hub")]
     HubDisabled,
@@ -227,16 +229,23 @@ async fn evaluate_once(
         verdict = tracing::field::Empty,
         findings = tracing::field::Empty,
     );
-    let started = Instant::now();
+    let mut started = Instant::now();
+    let mut hub_fetch = None;
     let parsed =
         if req.input.document.is_none() && req.input.record.is_none() && req.input.hub.is_none() {
             registered(app, tenant, pack, req.model_ref.as_deref())
                 .instrument(eval_span.clone())
                 .await?
         } else {
-            read_input(app, pack, &req.input, req.model_ref.as_deref())
+            let read = read_input(app, pack, &req.input, req.model_ref.as_deref())
                 .instrument(eval_span.clone())
-                .await?
+                .await?;
+            if req.input.hub.is_some() {
+                // The fetch (and the parse of what it fetched) is timed on its own.
+                hub_fetch = Some(started.elapsed());
+                started = Instant::now();
+            }
+            read
         };
     if !parsed.named {
         return Err(EvaluateError::ModelRefRequired);
@@ -276,6 +285,7 @@ async fn evaluate_once(
                 profile,
             },
             evaluation,
+            hub_fetch,
         }));
     }
     let decision_json =
@@ -333,7 +343,11 @@ async fn evaluate_once(
             return Ok(None);
         }
     };
-    Ok(Some(Timed { value, evaluation }))
+    Ok(Some(Timed {
+        value,
+        evaluation,
+        hub_fetch,
+    }))
 }
 
 /// The use context (normalized and checked) and the profile it came from.
@@ -390,19 +404,20 @@ async fn registered(
 }
 
 /// Reads the input given: fetches a Hub reference ([`super::hub`]), else parses the
-/// document or record ([`parse_input`]).
+/// document or record.
 pub async fn read_input<'a>(
     app: &App,
     pack: &Arc<Pack>,
     input: &'a Input,
     model_ref: Option<&str>,
 ) -> Result<Parsed<'a>, EvaluateError> {
-    let Some(reference) = &input.hub else {
-        return parse_input(pack, input, model_ref);
+    let reference = match (&input.document, &input.record, &input.hub) {
+        (Some(d), None, None) => return parse_document(pack, d, model_ref),
+        (None, Some(v), None) => return parse_record(pack, v, model_ref),
+        (None, None, Some(r)) => r,
+        (None, None, None) => return Err(EvaluateError::NoDocument),
+        _ => return Err(EvaluateError::SeveralInputs),
     };
-    if input.document.is_some() || input.record.is_some() {
-        return Err(EvaluateError::DocumentAndRecord);
-    }
     let access = app.hub.as_ref().ok_or(EvaluateError::HubDisabled)?;
     let f = access
         .fetch(pack.clone(), reference)
@@ -441,83 +456,80 @@ pub fn siblings_of(
     }
 }
 
-/// Parses the document or record given; `model_ref` picks one model of a document that
-/// describes several.
-#[tracing::instrument(name = "document.parse", skip_all, fields(bytes, format))]
-pub fn parse_input<'a>(
-    pack: &Pack,
-    input: &'a Input,
-    model_ref: Option<&str>,
-) -> Result<Parsed<'a>, EvaluateError> {
-    let opts = ParseOptions {
+fn options(model_ref: Option<&str>) -> ParseOptions {
+    ParseOptions {
         model_ref: model_ref.map(str::to_string),
         ..ParseOptions::default()
-    };
-    match (&input.document, &input.record) {
-        _ if input.hub.is_some() => Err(EvaluateError::DocumentAndRecord),
-        (Some(_), Some(_)) => Err(EvaluateError::DocumentAndRecord),
-        (
-            Some(Document {
-                format: name,
-                content,
-            }),
-            None,
-        ) => {
-            let format = match name.as_str() {
-                "auto" => None,
-                n => Some(Format::parse(n).ok_or_else(|| EvaluateError::UnknownFormat(n.into()))?),
-            };
-            let bytes = content.as_bytes();
-            let span = tracing::Span::current();
-            span.record("bytes", bytes.len());
-            span.record("format", name.as_str());
-            let mut records = pack
-                .parse_all(bytes, format, &opts)
-                .map_err(EvaluateError::Invalid)?;
-            // A document describing several models (a BOM with several model
-            // components): `model_ref` picks one.
-            let index = if records.len() == 1 {
-                0
-            } else {
-                let pick = model_ref.and_then(|m| {
-                    let (id, _) = split_model_ref(m);
-                    records.iter().position(|r| r.id == id || r.id == m)
-                });
-                match pick {
-                    Some(i) => i,
-                    None => {
-                        return Err(EvaluateError::SeveralModels(
-                            records.iter().map(|r| r.id.clone()).collect(),
-                        ));
-                    }
-                }
-            };
-            let rec = records.swap_remove(index);
-            let format = rec.source_format.clone();
-            let named = model_ref.is_some() || rec.id != UNNAMED;
-            Ok(Parsed {
-                bytes: Cow::Borrowed(bytes),
-                format,
-                record: rec,
-                siblings: records,
-                named,
-                version: None,
-            })
-        }
-        (None, Some(v)) => {
-            let bytes = serde_json::to_vec(v).map_err(|e| Corrupt::new("record", e))?;
-            let rec = pack
-                .record_from_json(v.clone(), &opts)
-                .map_err(EvaluateError::Invalid)?;
-            Ok(Parsed {
-                bytes: Cow::Owned(bytes),
-                format: Format::Native.as_str().to_string(),
-                record: rec,
-                siblings: Vec::new(),
-                named: true,
-                version: None,
-            })
-        }
-        (None, None) => Err(EvaluateError::NoDocument),
     }
+}
+
+/// Parses a document given inline; `model_ref` picks one model of a document that
+/// describes several.
+#[tracing::instrument(name = "document.parse", skip_all, fields(bytes, format))]
+fn parse_document<'a>(
+    pack: &Pack,
+    doc: &'a Document,
+    model_ref: Option<&str>,
+) -> Result<Parsed<'a>, EvaluateError> {
+    let format = match doc.format.as_str() {
+        "auto" => None,
+        n => Some(Format::parse(n).ok_or_else(|| EvaluateError::UnknownFormat(n.into()))?),
+    };
+    let bytes = doc.content.as_bytes();
+    let span = tracing::Span::current();
+    span.record("bytes", bytes.len());
+    span.record("format", doc.format.as_str());
+    let mut records = pack
+        .parse_all(bytes, format, &options(model_ref))
+        .map_err(EvaluateError::Invalid)?;
+    // A document describing several models (a BOM with several model components):
+    // `model_ref` picks one.
+    let index = if records.len() == 1 {
+        0
+    } else {
+        let pick = model_ref.and_then(|m| {
+            let (id, _) = split_model_ref(m);
+            records.iter().position(|r| r.id == id || r.id == m)
+        });
+        match pick {
+            Some(i) => i,
+            None => {
+                return Err(EvaluateError::SeveralModels(
+                    records.iter().map(|r| r.id.clone()).collect(),
+                ));
+            }
+        }
+    };
+    let rec = records.swap_remove(index);
+    let format = rec.source_format.clone();
+    let named = model_ref.is_some() || rec.id != UNNAMED;
+    Ok(Parsed {
+        bytes: Cow::Borrowed(bytes),
+        format,
+        record: rec,
+        siblings: records,
+        named,
+        version: None,
+    })
+}
+
+/// Validates a native record given as JSON.
+#[tracing::instrument(name = "document.parse", skip_all, fields(format = "native"))]
+fn parse_record(
+    pack: &Pack,
+    v: &Value,
+    model_ref: Option<&str>,
+) -> Result<Parsed<'static>, EvaluateError> {
+    let bytes = serde_json::to_vec(v).map_err(|e| Corrupt::new("record", e))?;
+    let rec = pack
+        .record_from_json(v.clone(), &options(model_ref))
+        .map_err(EvaluateError::Invalid)?;
+    Ok(Parsed {
+        bytes: Cow::Owned(bytes),
+        format: Format::Native.as_str().to_string(),
+        record: rec,
+        siblings: Vec::new(),
+        named: true,
+        version: None,
+    })
 }

@@ -95,6 +95,9 @@ pub(super) async fn create(
     };
     let out = evaluate(&st, tenant, &request).await?;
     st.metrics.evaluation.observe(out.evaluation.as_secs_f64());
+    if let Some(f) = out.hub_fetch {
+        st.metrics.hub_fetch.observe(f.as_secs_f64());
+    }
     match out.value {
         Outcome::Evaluated { decision, profile } => {
             Ok(HttpResponse::Ok().json(live_body(profile.as_deref(), &decision)))

@@ -18,6 +18,7 @@ pub struct Metrics {
     latency: HistogramVec,
     pub decisions: IntCounterVec,
     pub evaluation: Histogram,
+    pub hub_fetch: Histogram,
     pool: IntGaugeVec,
 }
 
@@ -54,6 +55,16 @@ impl Metrics {
                 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05,
             ]),
         )?;
+        let hub_fetch = Histogram::with_opts(
+            HistogramOpts::new(
+                "modelgate_hub_fetch_duration_seconds",
+                "Time to fetch an hf: reference from the Hugging Face Hub (or its cache) \
+                 and build its records, for evaluations",
+            )
+            .buckets(vec![
+                0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 60.0,
+            ]),
+        )?;
         let pool = IntGaugeVec::new(
             Opts::new(
                 "modelgate_db_pool_connections",
@@ -61,11 +72,12 @@ impl Metrics {
             ),
             &["state"],
         )?;
-        let collectors: [Box<dyn prometheus::core::Collector>; 5] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 6] = [
             Box::new(requests.clone()),
             Box::new(latency.clone()),
             Box::new(decisions.clone()),
             Box::new(evaluation.clone()),
+            Box::new(hub_fetch.clone()),
             Box::new(pool.clone()),
         ];
         for c in collectors {
@@ -77,6 +89,7 @@ impl Metrics {
             latency,
             decisions,
             evaluation,
+            hub_fetch,
             pool,
         })
     }

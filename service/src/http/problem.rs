@@ -375,7 +375,7 @@ impl From<crate::app::evaluate::EvaluateError> for Problem {
         let invalid_body = |d: &str| Problem::new(ProblemType::InvalidBody, d);
         match e {
             E::ContextAndProfile => invalid_body("give either `context` or `profile`, not both"),
-            E::DocumentAndRecord => invalid_body("give one of `document`, `record` and `hub`"),
+            E::SeveralInputs => invalid_body("give one of `document`, `record` and `hub`"),
             E::HubDisabled => Problem::new(
                 ProblemType::HubDisabled,
                 "this service does not fetch models from the Hugging Face Hub (it runs with \

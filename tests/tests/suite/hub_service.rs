@@ -100,6 +100,14 @@ async fn a_hub_model_is_fetched_recorded_and_replayed_without_the_hub(s: &TestSe
     assert_eq!(dry.status, 200, "{}", dry.text);
     assert_eq!(dry.json()["verdict"], d["verdict"]);
     assert_eq!(dry.json()["findings"], d["findings"]);
+    // The two fetches are timed on their own, not as evaluation time.
+    let m = s.get("/metrics").await;
+    assert!(
+        m.text
+            .contains("modelgate_hub_fetch_duration_seconds_count 2"),
+        "{}",
+        m.text
+    );
 
     // The replay builds the records from the stored fetch: identical, and the Hub is not
     // asked again.
