@@ -24,8 +24,10 @@ pub enum AuditCommand {
     Verify {
         #[command(flatten)]
         db: DbArgs,
-        /// Also trust checkpoints signed by this verifier key (name+id+key); repeatable. The
-        /// configured signing key is always trusted.
+        /// Also trust checkpoints signed by this verifier key (name+id+key, as `modelgate
+        /// audit key` prints it); repeatable. The configured signing key is trusted when it
+        /// can be read; with --key it need not exist (an auditor verifies with the verifier
+        /// key alone).
         #[arg(long = "key", value_name = "VERIFIER_KEY")]
         keys: Vec<String>,
     },
@@ -89,9 +91,28 @@ fn verify(
     out: &mut dyn Write,
 ) -> Result<i32, Failure> {
     let (db, key_path) = database_and_key(a, env).map_err(|e| Failure::new(exit::USAGE, e))?;
-    let signer = crate::audit::read_key(&key_path)
-        .map_err(|e| Failure::new(exit::UNAVAILABLE, e.to_string()))?;
-    let mut trusted = vec![signer.verifier_key()];
+    // The signing key is trusted when it can be read. An auditor has no signing key: the
+    // verifier keys given with --key are then all that is trusted.
+    let mut trusted = match crate::audit::read_key(&key_path) {
+        Ok(signer) => vec![signer.verifier_key()],
+        Err(e) if extra.is_empty() => {
+            return Err(Failure::new(
+                exit::UNAVAILABLE,
+                format!(
+                    "{e} (without the signing key, give the verifier keys to trust with --key)"
+                ),
+            ));
+        }
+        Err(_) => {
+            writeln!(
+                out,
+                "no signing key at {}: trusting only the verifier key(s) given with --key",
+                key_path.display()
+            )
+            .map_err(io)?;
+            Vec::new()
+        }
+    };
     trusted.extend(extra.iter().cloned());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -64,8 +64,13 @@ fn verifier_key(s: &TestServer) -> String {
 /// Runs the CLI against the test server's database and key; (exit code, stdout). The CLI
 /// makes its own runtime, so it runs on a blocking thread.
 async fn cli(s: &TestServer, args: &[&str]) -> (i32, String) {
+    cli_with_key(s, args, &s.key_dir.path().join("audit-log.key")).await
+}
+
+/// [`cli`] with another signing key file (`--audit-key`).
+async fn cli_with_key(s: &TestServer, args: &[&str], key: &std::path::Path) -> (i32, String) {
     let url = s.db.url.clone();
-    let key = s.key_dir.path().join("audit-log.key");
+    let key = key.to_path_buf();
     let mut argv: Vec<String> = vec!["modelgate".into()];
     argv.extend(args.iter().map(|a| a.to_string()));
     argv.push("--audit-key".into());
@@ -328,6 +333,25 @@ async fn verify_passes_then_names_changed_decision(s: &TestServer) {
     let (code, out) = cli(s, &["audit", "verify"]).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("audit log OK: 9 entries"), "{out}");
+    // An auditor without the signing key verifies with the verifier key alone; another
+    // key is not trusted, and no key at all is a clear refusal.
+    let nowhere = s.key_dir.path().join("no-such.key");
+    let (code, out) =
+        cli_with_key(s, &["audit", "verify", "--key", &verifier_key(s)], &nowhere).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("trusting only the verifier key") && out.contains("audit log OK: 9 entries"),
+        "{out}"
+    );
+    let stranger = modelgate::audit::load_or_create_key(&s.key_dir.path().join("stranger.key"))
+        .unwrap()
+        .verifier_key();
+    let (code, out) = cli_with_key(s, &["audit", "verify", "--key", &stranger], &nowhere).await;
+    assert_eq!(code, 1, "{out}");
+    let (code, out) = cli_with_key(s, &["audit", "verify"], &nowhere).await;
+    assert_eq!(code, 69, "{out}");
+    assert!(out.contains("--key"), "{out}");
+    assert!(!nowhere.exists(), "verify never makes a key");
     // Decision 4 is log index 3 + 4 = 7.
     let tamper = format!(
         "UPDATE decisions SET decision = REPLACE(decision, 'research', 'commercial') \
