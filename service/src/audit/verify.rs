@@ -287,11 +287,17 @@ pub async fn verify_log(store: &Store, trusted: &[String]) -> Result<VerifyRepor
         }
         checkpoints.extend(page);
     }
+    // The service may append (and sign) while the log is walked: what lies beyond the size
+    // read first is checked against the log's size now, and verified by a later run.
     if let Some(c) = checkpoints.iter().find(|c| c.size > state.size) {
-        return Err(VerifyError::Bad(format!(
-            "the checkpoint of size {} is larger than the log ({} entries)",
-            c.size, state.size
-        )));
+        let now = store.log_state().await?.size;
+        if let Some(c) = checkpoints.iter().find(|c| c.size > now) {
+            return Err(VerifyError::Bad(format!(
+                "the checkpoint of size {} is larger than the log ({now} entries)",
+                c.size
+            )));
+        }
+        let _ = c;
     }
     let check_checkpoint = |c: &CheckpointRow, root: &Hash| -> Result<(), VerifyError> {
         let at = c.size.saturating_sub(1);
@@ -407,16 +413,33 @@ pub async fn verify_log(store: &Store, trusted: &[String]) -> Result<VerifyRepor
             state.size
         )));
     }
-    stored.fill().await?;
-    if let Some((id, _)) = stored.buf.front() {
-        let (level, n) = tlog_tiles::tlog::split_stored_hash_index(*id);
-        return Err(bad(
-            n << level,
-            format!(
-                "a stored tree hash beyond the log's {} entries exists (level {level}, position {n})",
-                state.size
-            ),
-        ));
+    // Stored hashes beyond the walked size: those of entries appended since are fine; one
+    // that not even the log's present size needs was put there.
+    let mut now: Option<u64> = None;
+    loop {
+        stored.fill().await?;
+        let Some((id, _)) = stored.buf.pop_front() else {
+            break;
+        };
+        let (level, n) = tlog_tiles::tlog::split_stored_hash_index(id);
+        // The hash at (level, n) exists once the log has (n + 1) << level entries.
+        let needs = (u128::from(n) + 1) << level.min(64);
+        let mut size = match now {
+            Some(s) => s,
+            None => *now.insert(store.log_state().await?.size),
+        };
+        if needs > u128::from(size) {
+            // Read after this hash: the append that wrote it is in it.
+            size = *now.insert(store.log_state().await?.size);
+        }
+        if needs > u128::from(size) {
+            return Err(bad(
+                n << level,
+                format!(
+                    "a stored tree hash beyond the log's {size} entries exists (level {level}, position {n})"
+                ),
+            ));
+        }
     }
     let unlogged = unlogged
         .await

@@ -416,7 +416,58 @@ async fn verify_names_rewritten_hash(s: &TestServer) {
     .await;
 }
 
+/// `verify` on a live service (the dashboard's "verify now"): decisions appended and
+/// signed while the log is walked are no tampering. Hashes and checkpoints beyond the size
+/// read first once made it say "a stored tree hash beyond the log's N entries exists".
+async fn verify_while_the_log_grows_finds_nothing(s: &TestServer) {
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let trusted = [verifier_key(s)];
+    let appends = async {
+        for i in 0..40 {
+            let r = s
+                .post_json("/v1/evaluations", &card(&format!("org/growing-{i}")))
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            s.log.wake();
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+    };
+    let verifies = async {
+        let mut runs = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            if let Err(e) = modelgate::audit::verify_log(&s.db.store, &trusted).await {
+                panic!("verify during appends (run {runs}): {e}");
+            }
+            runs += 1;
+            tokio::task::yield_now().await;
+        }
+        runs
+    };
+    let ((), runs) = tokio::join!(appends, verifies);
+    assert!(runs > 0, "verify never ran during the appends");
+    // Hashes beyond even the present log are still found.
+    wait_for_checkpoint(s, 43).await;
+    let zero = if s.db.url.starts_with("sqlite:") {
+        format!("X'{}'", "00".repeat(32))
+    } else {
+        format!("'\\x{}'::bytea", "00".repeat(32))
+    };
+    let far = tlog_tiles::tlog::stored_hash_index(0, 1000);
+    drop_guards(&s.db.url).await;
+    owner_sql(
+        &s.db.url,
+        &format!("INSERT INTO log_hashes (id, hash) VALUES ({far}, {zero})"),
+    )
+    .await
+    .expect("tamper");
+    let e = modelgate::audit::verify_log(&s.db.store, &trusted)
+        .await
+        .expect_err("a hash beyond the log");
+    assert!(e.to_string().contains("beyond the log's 43 entries"), "{e}");
+}
+
 api_on_both_backends!(
+    verify_while_the_log_grows_finds_nothing,
     evidence_round_trip,
     proofs_over_http,
     replay_is_identical,
