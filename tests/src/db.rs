@@ -99,6 +99,22 @@ impl TestDb {
         }
     }
 
+    /// The migrated store of a database the test made elsewhere (nothing is dropped
+    /// afterwards: the database goes with its server).
+    pub async fn postgres_at(url: &str) -> TestDb {
+        let store = Store::open_url(url, &PoolConfig::default())
+            .await
+            .expect("open PostgreSQL");
+        store.migrate().await.expect("migrate PostgreSQL");
+        TestDb {
+            store,
+            url: url.to_string(),
+            pg_name: None,
+            pg_role: None,
+            _dir: None,
+        }
+    }
+
     pub async fn finish(mut self) {
         self.store.close().await;
         drop_database(self.pg_name.take(), self.pg_role.take()).await;

@@ -4,6 +4,7 @@ pub mod api;
 pub mod db;
 pub mod hubstub;
 pub mod packs;
+pub mod pgtls;
 pub mod ui;
 
 // The corpus helpers are shared with the engine's own suites (one file, no crate between).

@@ -17,6 +17,7 @@ mod licenses;
 mod migrations;
 mod pack;
 mod packs;
+mod pg_tls;
 mod props;
 mod props_formats;
 mod reviews;
