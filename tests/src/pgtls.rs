@@ -24,45 +24,50 @@ pub struct TlsPostgres {
 }
 
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ROOT.get_or_init(|| {
+        Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    })
 }
 
-/// Runs a PostgreSQL program (as `postgres` when this process is root); panics with its
-/// output when it fails.
-fn run_pg(bin: &Path, program: &str, args: &[&str]) {
+/// A PostgreSQL program, run as `postgres` when this process is root.
+fn pg_command(bin: &Path, program: &str) -> Command {
     let exe = bin.join(program);
-    let mut cmd = if is_root() {
+    if is_root() {
         let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(&exe);
+        c.args(["-u", "postgres", "--"]).arg(exe);
         c
     } else {
-        Command::new(&exe)
-    };
-    let out = cmd
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
+        Command::new(exe)
+    }
+}
+
+/// Runs `cmd`; panics with its output when it cannot start or fails.
+fn run_checked(mut cmd: Command, what: &str) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
         out.status.success(),
-        "{program} {args:?} failed: {}{}",
+        "{what} failed: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
 }
 
+fn run_pg(bin: &Path, program: &str, args: &[&str]) {
+    let mut cmd = pg_command(bin, program);
+    cmd.args(args);
+    run_checked(cmd, &format!("{program} {args:?}"));
+}
+
 fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("openssl (needed to make test certificates): {e}"));
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let mut cmd = Command::new("openssl");
+    cmd.current_dir(dir).args(args);
+    run_checked(
+        cmd,
+        &format!("openssl (makes the test certificates) {args:?}"),
     );
 }
 
@@ -249,17 +254,9 @@ fn set_mode(path: &Path, mode: u32) {
 
 impl Drop for TlsPostgres {
     fn drop(&mut self) {
-        let exe = self.bin.join("pg_ctl");
         let data = self.data.to_string_lossy().into_owned();
-        let args = ["-D", data.as_str(), "-m", "immediate", "-w", "stop"];
-        let _ = if is_root() {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(&exe)
-                .args(args)
-                .output()
-        } else {
-            Command::new(&exe).args(args).output()
-        };
+        let _ = pg_command(&self.bin, "pg_ctl")
+            .args(["-D", data.as_str(), "-m", "immediate", "-w", "stop"])
+            .output();
     }
 }

@@ -250,11 +250,14 @@ async fn evaluate_once(
     if !parsed.named {
         return Err(EvaluateError::ModelRefRequired);
     }
-    let model_ref = req
-        .model_ref
-        .clone()
-        .unwrap_or_else(|| parsed.record.id.clone());
-    check_model_ref(&model_ref)?;
+    // The caller's reference was checked first; the document's name for its model now.
+    let model_ref = match &req.model_ref {
+        Some(r) => r.clone(),
+        None => {
+            check_model_ref(&parsed.record.id)?;
+            parsed.record.id.clone()
+        }
+    };
     let digest = modelgate_engine::input_digest(&parsed.bytes, &ctx);
     let now_us = crate::time::now_micros();
     let now = crate::time::second_of(now_us);
