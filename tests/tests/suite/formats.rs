@@ -1041,3 +1041,30 @@ fn fuzz_finding_ids_over_512_characters() {
     assert_eq!(r.id.chars().count(), 512);
     assert_round_trip(&r, "a 512-character title");
 }
+
+/// Fuzz finding 9 (fuzz/README.md, found by a 10-second CI run): a `---` under a licence
+/// heading line (not under licence text) cut the licence text by that heading's length,
+/// which panicked when the cut fell inside a multi-byte character, and otherwise dropped
+/// licence text. Only a line that was added to the licence text is taken back out when
+/// it turns out to be a setext heading; a line after a code fence is never one.
+#[test]
+fn fuzz_finding_setext_underline_of_a_licence_heading() {
+    for pad in 0..4 {
+        let heading = format!("## Licence terms{}", "x".repeat(pad));
+        let card = format!(
+            "---\nlicense: other\n---\n# Model\n\n## License\nTerms: éééééé apply.\n{heading}\n---\n"
+        );
+        let r = parse_all(card.as_bytes()).unwrap().remove(0);
+        assert_eq!(
+            r.license_text.as_deref(),
+            Some("Terms: éééééé apply."),
+            "pad {pad}"
+        );
+    }
+    let setext = "---\nlicense: other\n---\n# Model\n\nLicense\n=======\nTerms é.\nOther\n-----\nNot terms.\n";
+    let r = parse_all(setext.as_bytes()).unwrap().remove(0);
+    assert_eq!(r.license_text.as_deref(), Some("Terms é."));
+    let fenced = "---\nlicense: other\n---\n# Model\n\n## License\nTerms.\n```\ncode\n```\n---\nMore terms.\n";
+    let r = parse_all(fenced.as_bytes()).unwrap().remove(0);
+    assert_eq!(r.license_text.as_deref(), Some("Terms.\nMore terms."));
+}

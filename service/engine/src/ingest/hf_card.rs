@@ -366,20 +366,26 @@ fn read_body(body: &str, rec: &mut ModelRecord) -> Option<String> {
     // Inside a licence section (until the next heading).
     let mut in_license = false;
     let mut license = String::new();
+    // The licence text's length before the previous line was added to it, when it was.
+    let mut before_prev: Option<usize> = None;
     for line in body.lines() {
         let t = line.trim_start();
-        if let Some(f) = fence {
+        let mut added = None;
+        let in_fence = if let Some(f) = fence {
             if t.starts_with(f) {
                 fence = None;
             }
-            continue;
-        }
-        if t.starts_with("```") {
-            fence = Some("```");
-            continue;
-        }
-        if t.starts_with("~~~") {
-            fence = Some("~~~");
+            true
+        } else if let Some(f) = ["```", "~~~"].into_iter().find(|f| t.starts_with(f)) {
+            fence = Some(f);
+            true
+        } else {
+            false
+        };
+        if in_fence {
+            // No setext heading underlines a fenced line.
+            prev = None;
+            before_prev = None;
             continue;
         }
         let heading = if let Some(h) = t.strip_prefix('#') {
@@ -400,9 +406,8 @@ fn read_body(body: &str, rec: &mut ModelRecord) -> Option<String> {
         };
         if let Some((h, level1, setext)) = heading {
             classify_heading(h, &mut rec.sections);
-            if setext && in_license {
+            if let Some(keep) = before_prev.filter(|_| setext) {
                 // The underlined line is the new heading, not licence text.
-                let keep = license.len().saturating_sub(h.trim_end().len() + 1);
                 license.truncate(keep);
             }
             in_license = is_license_heading(h);
@@ -412,10 +417,17 @@ fn read_body(body: &str, rec: &mut ModelRecord) -> Option<String> {
                     title = Some(c);
                 }
             }
-        } else if in_license && !t.is_empty() && license.len() < LICENSE_TEXT_LIMIT {
+        } else if in_license
+            && !t.is_empty()
+            && !t.bytes().all(|b| b == b'-')
+            && license.len() < LICENSE_TEXT_LIMIT
+        {
+            // (A line of dashes under no text is a thematic break, not licence text.)
+            added = Some(license.len());
             license.push_str(t.trim_end());
             license.push('\n');
         }
+        before_prev = added;
         prev = if t.is_empty() { None } else { Some(t) };
     }
     if !license.trim().is_empty() {
